@@ -1,0 +1,1 @@
+"""Front ends, the app that wires everything, the CLI, delivery and scheduling."""

@@ -1,0 +1,265 @@
+"""The one place that builds the store, nlp, handlers and front ends and starts/stops them."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from bot.health import Health
+from bot.scheduler import Scheduler, ScheduleSettings
+from config.settings import Settings, parse_minutes
+from crm_store.engine import is_sqlite
+from crm_store.loyalty import LoyaltyModel
+from crm_store.migrate import upgrade
+from crm_store.sla import SlaPolicy
+from crm_store.store import Clock, Store, utc_now
+from handlers.context import HandlerSettings, SentimentLabeller, Services
+from handlers.jobs import JobSettings
+from handlers.lookup import CustomerLookup
+from handlers.router import Router
+
+if TYPE_CHECKING:
+    from bot.delivery import DeliveryLoop
+    from bot.frontend import Sender
+    from bot.slack.adapter import SlackFrontEnd
+    from bot.telegram.adapter import TelegramFrontEnd
+
+_LOGGER = logging.getLogger(__name__)
+
+
+class StartupError(RuntimeError):
+    """A configuration the bot refuses to run with; the message tells the operator why."""
+
+
+@dataclass(slots=True)
+class App:
+    settings: Settings
+    store: Store
+    services: Services
+    router: Router
+    slack: SlackFrontEnd | None = None
+    telegram: TelegramFrontEnd | None = None
+    delivery: DeliveryLoop | None = None
+    health: Health = field(default_factory=Health)
+    scheduler: Scheduler | None = None
+
+    async def start(self, *, migrate: bool = True) -> None:
+        if self.settings.replicas > 1 and self.store.is_sqlite:
+            raise StartupError(
+                "CRM_REPLICAS > 1 needs PostgreSQL: SQLite allows one writer process and must not "
+                "sit on a shared volume. Set CRM_DATABASE_URL=postgresql+asyncpg://..."
+            )
+        if migrate:
+            await upgrade(self.store.engine)
+        await self.services.lookup.refresh(force=True)
+
+    async def stop(self) -> None:
+        await self.store.close()
+
+    async def serve(self, *, ready: Callable[[str], None] | None = None) -> None:
+        """The HTTP server and the chat front ends, until cancelled; ``ready`` gets the server URL."""
+        from bot.http import HttpServer, build_asgi
+
+        slack_endpoint = self.slack.http_handler.handle if self.slack and self.slack.http_handler else None
+        telegram_endpoint = (
+            self.telegram.webhook if self.telegram and self.telegram.settings.webhook_url else None
+        )
+        server = HttpServer(
+            build_asgi(slack=slack_endpoint, telegram=telegram_endpoint, health=self.health),
+            host=self.settings.http_host,
+            port=self.settings.http_port,
+        )
+        url = await server.start()
+        try:
+            if self.slack is not None:
+                await self.slack.start()
+            if self.telegram is not None:
+                await self.telegram.start()
+            self.start_background()
+            if ready is not None:
+                ready(url)
+            await server.wait()
+        finally:
+            if self.scheduler is not None:
+                await self.scheduler.stop()
+            if self.delivery is not None:
+                await self.delivery.stop()
+            if self.telegram is not None:
+                await self.telegram.stop()
+            if self.slack is not None:
+                await self.slack.stop()
+            await server.stop()
+
+    def add_senders(self, senders: list[Sender]) -> None:
+        """Deliver through ``senders`` too (the console's, once it exists), and let the
+        scheduler reach staff on their platforms."""
+        from bot.delivery import DeliveryLoop, Dispatcher
+
+        if self.delivery is None:
+            self.delivery = DeliveryLoop(Dispatcher.of(self.store, senders), tick=self.settings.tick_seconds)
+        else:
+            self.delivery.dispatcher.senders.update({s.platform: s for s in senders})
+        if self.scheduler is not None:
+            platforms = tuple(p for p in STAFF_PLATFORMS if p in self.delivery.dispatcher.senders)
+            self.scheduler.settings = replace(self.scheduler.settings, staff_platforms=platforms)
+
+    def start_background(self) -> None:
+        """The delivery loop, then the scheduler whose ticks feed it."""
+        if self.delivery is not None:
+            self.delivery.start()
+        if self.scheduler is not None:
+            self.scheduler.start()
+
+    async def stop_background(self) -> None:
+        if self.scheduler is not None:
+            await self.scheduler.stop()
+        if self.delivery is not None:
+            await self.delivery.stop()
+
+    def set_telegram_username(self, username: str) -> None:
+        """Invite links name the bot; its username is known once Telegram has answered getMe."""
+        self.services.settings = replace(self.services.settings, telegram_username=username)
+
+    def wake_delivery(self) -> None:
+        if self.delivery is not None:
+            self.delivery.wake()
+
+    async def is_empty(self) -> bool:
+        async with self.store.read() as tx:
+            return await tx.customers.count() == 0 and not await tx.people.reps()
+
+    async def load_sample(self) -> dict[str, int]:
+        from bot.sample_data import load_sample
+
+        counts = await load_sample(self.store)
+        await self.services.lookup.refresh(force=True)
+        return counts
+
+
+def load_sentiment(settings: Settings) -> SentimentLabeller:
+    """The sentiment model, trained once and cached under the data directory."""
+    from nlp.sentiment import SentimentClassifier
+
+    return SentimentClassifier.load_or_train(settings.data_path / "models")
+
+
+def build_app(
+    settings: Settings,
+    *,
+    clock: Clock = utc_now,
+    sentiment: SentimentLabeller | None = None,
+) -> App:
+    store = Store.open(settings.database_url, clock=clock)
+    support = settings.slack_support_channel if settings.slack_enabled else None
+    services = Services(
+        store=store,
+        lookup=CustomerLookup(store),
+        settings=HandlerSettings(
+            default_timezone=settings.timezone,
+            support_platform="slack" if support else None,
+            support_channel=support,
+        ),
+        sentiment=sentiment,
+    )
+    if not is_sqlite(settings.database_url):
+        _LOGGER.info("store: PostgreSQL")
+    router = Router(services)
+    app = App(
+        settings=settings,
+        store=store,
+        services=services,
+        router=router,
+        slack=_slack(settings, router, store),
+    )
+    app.telegram = _telegram(settings, app)
+    app.scheduler = Scheduler(
+        store, job_settings(settings, services.settings), schedule_settings(settings), wake=app.wake_delivery
+    )
+    senders: list[Sender] = [fe.sender for fe in (app.slack, app.telegram) if fe is not None]
+    if senders:
+        app.add_senders(senders)
+    return app
+
+
+# Platforms where staff get pushes (reminders, alerts), in order of preference.
+STAFF_PLATFORMS = ("slack", "console")
+
+
+def job_settings(settings: Settings, handler_settings: HandlerSettings) -> JobSettings:
+    return JobSettings(
+        staff_platforms=(),
+        late_after=timedelta(seconds=settings.reminder_late_seconds),
+        loyalty=LoyaltyModel(
+            recency=settings.loyalty_weight_recency,
+            frequency=settings.loyalty_weight_frequency,
+            monetary=settings.loyalty_weight_monetary,
+            sentiment=settings.loyalty_weight_sentiment,
+            csat=settings.loyalty_weight_csat,
+            tickets=settings.loyalty_weight_tickets,
+            k=settings.loyalty_k,
+            theta=settings.loyalty_theta,
+            window_days=settings.loyalty_window_days,
+        ),
+        alert_below=settings.loyalty_alert_below,
+        alert_drop=settings.loyalty_alert_drop,
+        sla=SlaPolicy(
+            first_response=parse_minutes(settings.sla_first_response),
+            resolution=parse_minutes(settings.sla_resolution),
+            warn_fraction=settings.sla_warn_fraction,
+        ),
+        handlers=handler_settings,
+    )
+
+
+def schedule_settings(settings: Settings) -> ScheduleSettings:
+    return ScheduleSettings(
+        tick_seconds=settings.tick_seconds, timezone=settings.timezone, loyalty_hour=settings.loyalty_hour
+    )
+
+
+def _telegram(settings: Settings, app: App) -> TelegramFrontEnd | None:
+    if not settings.telegram_enabled or settings.telegram_bot_token is None:
+        return None
+    from bot.telegram.adapter import TelegramFrontEnd, TelegramSettings
+
+    if settings.telegram_webhook_url and not settings.telegram_webhook_secret:
+        raise StartupError(
+            "TELEGRAM_WEBHOOK_URL is set without TELEGRAM_WEBHOOK_SECRET: the webhook would accept "
+            "anyone's updates. Set a secret (1-256 of A-Z a-z 0-9 _ -)."
+        )
+    return TelegramFrontEnd(
+        router=app.router,
+        store=app.store,
+        settings=TelegramSettings(
+            token=settings.telegram_bot_token,
+            api_url=settings.telegram_api_url,
+            webhook_url=settings.telegram_webhook_url,
+            webhook_secret=settings.telegram_webhook_secret,
+        ),
+        on_username=app.set_telegram_username,
+        after_update=app.wake_delivery,
+        health=app.health,
+    )
+
+
+def _slack(settings: Settings, router: Router, store: Store) -> SlackFrontEnd | None:
+    if not settings.slack_enabled or settings.slack_bot_token is None:
+        return None
+    from bot.slack.adapter import SlackFrontEnd, SlackSettings
+
+    return SlackFrontEnd(
+        router=router,
+        store=store,
+        settings=SlackSettings(
+            bot_token=settings.slack_bot_token,
+            signing_secret=settings.slack_signing_secret,
+            app_token=settings.slack_app_token,
+            api_url=settings.slack_api_url,
+            managers=settings.managers,
+            admins=settings.admins,
+            default_timezone=settings.timezone,
+        ),
+    )

@@ -1,0 +1,513 @@
+"""The `crm-bot` command: run, console, migrate, import, export, demo-data."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from config.settings import Settings, load_settings
+from handlers.context import SentimentLabeller
+from handlers.messages import Role
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from crm_store.outbox import OutboxRow
+    from crm_store.store import Store
+
+cli = typer.Typer(
+    help="crm-bot: a CRM that lives in chat. With nothing configured, `run` opens the console.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+class ConsoleRole(StrEnum):
+    rep = "rep"
+    manager = "manager"
+    admin = "admin"
+    customer = "customer"
+
+
+_STAFF_ROLES: dict[ConsoleRole, Role] = {
+    ConsoleRole.rep: "rep",
+    ConsoleRole.manager: "manager",
+    ConsoleRole.admin: "admin",
+}
+
+
+class ImportKind(StrEnum):
+    customers = "customers"
+    orders = "orders"
+
+
+class ExportKind(StrEnum):
+    customers = "customers"
+    interactions = "interactions"
+    tickets = "tickets"
+
+
+def _settings(ctx: typer.Context, db: str | None = None) -> Settings:
+    settings: Settings = ctx.obj
+    if db:
+        settings = settings.model_copy(update={"database_url": db})
+    return settings
+
+
+def _logging(settings: Settings, *, quiet: bool) -> None:
+    level = logging.WARNING if quiet else getattr(logging, settings.log_level.upper(), logging.INFO)
+    logging.basicConfig(
+        level=level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # aiosqlite logs every statement with its parameters (customer data) at DEBUG.
+    logging.getLogger("aiosqlite").setLevel(max(level, logging.INFO))
+
+
+@cli.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", help="TOML file with settings.", exists=True)
+    ] = None,
+) -> None:
+    """Settings come from --config, then .env, then the environment (later wins)."""
+    ctx.obj = load_settings(toml_file=config)
+
+
+DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (overrides CRM_DATABASE_URL).")]
+
+
+@cli.command()
+def run(
+    ctx: typer.Context,
+    no_sample: Annotated[
+        bool, typer.Option("--no-sample", help="Don't load the sample data into an empty store.")
+    ] = False,
+) -> None:
+    """Run the bot: Slack/Telegram when configured, otherwise the console on SQLite."""
+    settings = _settings(ctx)
+    if settings.slack_enabled or settings.telegram_enabled:
+        _logging(settings, quiet=False)
+        asyncio.run(_serve(settings))
+        return
+    _logging(settings, quiet=True)
+    asyncio.run(_console(settings, role=ConsoleRole.rep, user=None, sample=not no_sample))
+
+
+@cli.command()
+def console(
+    ctx: typer.Context,
+    db: DbOption = None,
+    role: Annotated[ConsoleRole, typer.Option("--as", help="Who you are in the console.")] = ConsoleRole.rep,
+    user: Annotated[
+        str | None,
+        typer.Option("--user", help="Your user id (default: your login; 'customer' for --as customer)."),
+    ] = None,
+    no_sample: Annotated[
+        bool, typer.Option("--no-sample", help="Don't load the sample data into an empty store.")
+    ] = False,
+) -> None:
+    """Talk to the bot in the terminal; scripted when stdin is not a terminal."""
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+    asyncio.run(_console(settings, role=role, user=user, sample=not no_sample))
+
+
+async def _serve(settings: Settings) -> None:
+    from bot.app import build_app
+
+    app = build_app(settings, sentiment=await _sentiment(settings, announce=True))
+    await app.start()
+    parts = []
+    if settings.slack_enabled:
+        parts.append(
+            "Slack (" + ("Socket Mode" if settings.slack_app_token else "HTTP events at /slack/events") + ")"
+        )
+    if settings.telegram_enabled:
+        parts.append(
+            "Telegram ("
+            + ("webhook at /telegram/webhook" if settings.telegram_webhook_url else "long polling")
+            + ")"
+        )
+    try:
+        await app.serve(
+            ready=lambda url: typer.echo(f"crm-bot: {', '.join(parts)} on {url}; health at {url}/healthz")
+        )
+    finally:
+        await app.stop()
+
+
+async def _console(settings: Settings, *, role: ConsoleRole, user: str | None, sample: bool) -> None:
+    from bot.console import ConsoleFrontEnd, ConsoleSender
+    from handlers.people import customer_actor, staff_actor
+
+    interactive = sys.stdin.isatty()
+    sentiment = await _sentiment(settings, announce=interactive)
+    async with _running(settings, sentiment=sentiment) as app:
+        if sample and await app.is_empty():
+            counts = await app.load_sample()
+            typer.echo(
+                f"The store was empty, so I loaded sample data ({counts['customers']} customers, "
+                f"{counts['orders']} orders, {counts['interactions']} interactions, {counts['tickets']} "
+                f"tickets, {counts['reminders']} reminders). Start with --no-sample to skip this.\n",
+                err=not interactive,
+            )
+        if role is ConsoleRole.customer:
+            actor = await customer_actor(
+                app.store,
+                platform="console",
+                user_id=user or "customer",
+                display_name=user or "Console customer",
+            )
+        else:
+            name = user or getpass.getuser()
+            actor = await staff_actor(
+                app.store,
+                platform="console",
+                user_id=name,
+                display_name=name,
+                role=_STAFF_ROLES[role],
+                timezone=settings.timezone,
+            )
+        if interactive:
+            typer.echo(
+                f"crm-bot console as {actor.role} {actor.display_name!r}. Type help, or quit to leave."
+            )
+        frontend = ConsoleFrontEnd(
+            app.router, actor, stdin=sys.stdin, stdout=sys.stdout, interactive=interactive
+        )
+        # Reminders and other pushes to console users print here, between prompts.
+        app.add_senders([ConsoleSender(frontend)])
+        app.start_background()
+        try:
+            await frontend.run()
+        finally:
+            await app.stop_background()
+
+
+@asynccontextmanager
+async def _running(settings: Settings, *, sentiment: SentimentLabeller | None = None) -> AsyncIterator[App]:
+    """A started app (migrated, index loaded) that is stopped however the block ends."""
+    from bot.app import build_app
+
+    app = build_app(settings, sentiment=sentiment)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop()
+
+
+async def _sentiment(settings: Settings, *, announce: bool) -> SentimentLabeller:
+    from bot.app import load_sentiment
+    from nlp.sentiment import cache_path
+
+    if announce and not cache_path(settings.data_path / "models").exists():
+        typer.echo("Training the sentiment model (once; it is cached for later starts)...")
+    # Training or loading is CPU work: keep it off the event loop.
+    return await asyncio.get_running_loop().run_in_executor(None, load_sentiment, settings)
+
+
+@cli.command()
+def sentiment(ctx: typer.Context) -> None:
+    """Label text: one text per line on stdin, `label<TAB>score` (score in [-1, 1]) per line out."""
+    from bot.app import load_sentiment
+    from nlp.sentiment import format_line
+
+    settings = _settings(ctx)
+    _logging(settings, quiet=True)
+    classifier = load_sentiment(settings)
+    for line in sys.stdin:
+        text = line.rstrip("\n")
+        typer.echo(format_line(classifier.classify(text)))
+
+
+nlp_cli = typer.Typer(help="Language tools over the store.", no_args_is_help=True)
+cli.add_typer(nlp_cli, name="nlp")
+
+
+@nlp_cli.command("backfill")
+def nlp_backfill(ctx: typer.Context, db: DbOption = None) -> None:
+    """Label the sentiment of stored interactions, ticket messages and feedback that have none."""
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+
+    async def _go() -> dict[str, int]:
+        from handlers.backfill import backfill
+
+        classifier = await _sentiment(settings, announce=False)
+        async with _running(settings, sentiment=classifier) as app:
+            return await backfill(app.store, classifier)
+
+    done = asyncio.run(_go())
+    typer.echo("Labelled " + ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in done.items()) + ".")
+
+
+@cli.command()
+def migrate(ctx: typer.Context, db: DbOption = None) -> None:
+    """Apply database migrations (the bot also does this at start)."""
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=False)
+
+    async def _go() -> str:
+        from crm_store.engine import create_engine
+        from crm_store.migrate import upgrade
+
+        engine = create_engine(settings.database_url)
+        try:
+            return await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    typer.echo(f"Database is at revision {asyncio.run(_go())}.")
+
+
+@cli.command("import")
+def import_(
+    ctx: typer.Context,
+    kind: Annotated[ImportKind, typer.Argument(help="customers or orders")],
+    file: Annotated[Path, typer.Argument(help="CSV file with a header row.", exists=True, dir_okay=False)],
+    strict: Annotated[bool, typer.Option("--strict", help="Import nothing if any row is bad.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Import customers (name,email,phone,company,status,tags,<custom>…) or orders
+    (customer_id|customer_email,amount,currency,ordered_at,note,external_ref) from CSV."""
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+    text = file.read_text(encoding="utf-8-sig")
+    total = max(text.count("\n") - 1, 0)
+
+    async def _go() -> object:
+        from handlers.imports import import_customers, import_orders
+
+        async with _running(settings) as app:
+            runner = import_customers if kind is ImportKind.customers else import_orders
+            with typer.progressbar(
+                length=total or 1, label=f"Importing {kind.value}", file=sys.stderr
+            ) as bar:
+                return await runner(app.store, text, actor="cli:import", strict=strict, progress=bar.update)
+
+    from handlers.errors import UserError
+    from handlers.imports import ImportReport
+
+    try:
+        report = asyncio.run(_go())
+    except UserError as exc:
+        typer.echo(f"Nothing imported: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    assert isinstance(report, ImportReport)
+    for line, reason in sorted(report.errors):
+        typer.echo(f"line {line}: {reason}" if line else reason, err=True)
+    if report.strict_aborted:
+        typer.echo(f"Nothing imported: {report.rejected} bad row(s) and --strict was given.", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Imported {report.imported} {kind.value}; {report.rejected} row(s) rejected.")
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+@cli.command()
+def export(
+    ctx: typer.Context,
+    kind: Annotated[ExportKind, typer.Argument(help="customers, interactions or tickets")],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="File to write (default: standard output).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Export to CSV."""
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+
+    async def _go() -> int:
+        from handlers.exports import export as run_export
+
+        async with _running(settings) as app:
+            if out is None:
+                return await run_export(app.store, kind.value, sys.stdout)
+            with out.open("w", newline="", encoding="utf-8") as handle:
+                return await run_export(app.store, kind.value, handle)
+
+    count = asyncio.run(_go())
+    typer.echo(f"Exported {count} {kind.value}.", err=True)
+
+
+@cli.command("demo-data")
+def demo_data(ctx: typer.Context, db: DbOption = None) -> None:
+    """Load the sample dataset into an empty store."""
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+
+    async def _go() -> dict[str, int] | None:
+
+        async with _running(settings) as app:
+            if not await app.is_empty():
+                return None
+            return await app.load_sample()
+
+    counts = asyncio.run(_go())
+    if counts is None:
+        typer.echo("The store already has data; sample data goes only into an empty store.", err=True)
+        raise typer.Exit(1)
+    typer.echo("Loaded " + ", ".join(f"{n} {k}" for k, n in counts.items()) + ".")
+
+
+outbox_cli = typer.Typer(help="Pushes waiting to be sent, or parked as failed.", invoke_without_command=True)
+cli.add_typer(outbox_cli, name="outbox")
+
+
+class OutboxState(StrEnum):
+    pending = "pending"
+    sending = "sending"
+    failed = "failed"
+    sent = "sent"
+
+
+@outbox_cli.callback()
+def outbox_list(
+    ctx: typer.Context,
+    state: Annotated[
+        list[OutboxState] | None,
+        typer.Option("--state", help="Only these states (default: pending, failed)."),
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many rows.")] = 50,
+    db: DbOption = None,
+) -> None:
+    """List pending and failed pushes (ids, platform, chat, attempts, error; never the text)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+    states = [s.value for s in state] if state else ["pending", "sending", "failed"]
+
+    async def _go() -> tuple[dict[str, int], list[OutboxRow]]:
+        store = await _store(settings)
+        try:
+            async with store.read() as tx:
+                return await tx.outbox.counts(), await tx.outbox.listing(states=states, limit=limit)
+        finally:
+            await store.close()
+
+    counts, rows = asyncio.run(_go())
+    typer.echo(" ".join(f"{name}={n}" for name, n in counts.items()))
+    for row in rows:
+        typer.echo(
+            f"#{row.id} {row.state} {row.platform}:{row.target} attempts={row.attempts} "
+            f"next={row.next_attempt_at:%Y-%m-%d %H:%M:%S} key={row.idempotency_key}"
+            + (f" error={row.last_error}" if row.last_error else "")
+        )
+
+
+@outbox_cli.command("retry")
+def outbox_retry(
+    ctx: typer.Context,
+    ids: Annotated[list[int] | None, typer.Argument(help="Row ids (default: every failed row).")] = None,
+    db: DbOption = None,
+) -> None:
+    """Put failed pushes back in the queue with fresh attempts."""
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+
+    async def _go() -> int:
+        store = await _store(settings)
+        try:
+            async with store.write("cli:outbox") as tx:
+                wanted = ids or [r.id for r in await tx.outbox.listing(states=["failed"], limit=100_000)]
+                return await tx.outbox.requeue(wanted) if wanted else 0
+        finally:
+            await store.close()
+
+    typer.echo(f"Requeued {asyncio.run(_go())} failed row(s).")
+
+
+async def _store(settings: Settings) -> Store:
+    from crm_store.migrate import upgrade
+    from crm_store.store import Store
+
+    store = Store.open(settings.database_url)
+    await upgrade(store.engine)
+    return store
+
+
+loyalty_cli = typer.Typer(help="Loyalty scores and churn risk.", no_args_is_help=True)
+cli.add_typer(loyalty_cli, name="loyalty")
+
+
+@loyalty_cli.command("recompute")
+def loyalty_recompute(ctx: typer.Context, db: DbOption = None) -> None:
+    """Score every customer now (the nightly job does the same) and queue the alerts."""
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+
+    async def _go() -> str:
+        from handlers.jobs import run_loyalty
+
+        async with _running(settings) as app:
+            assert app.scheduler is not None
+            run = await run_loyalty(app.store, app.scheduler.settings)
+            if app.delivery is not None:
+                await app.delivery.dispatcher.run_once()
+            return f"Scored {run.scored} customers for {run.run_date}; {run.alerts} alert(s) queued."
+
+    typer.echo(asyncio.run(_go()))
+
+
+@cli.command()
+def digest(
+    ctx: typer.Context,
+    now: Annotated[bool, typer.Option("--now", help="Send the digest to every subscription now.")] = False,
+    weekly: Annotated[bool, typer.Option("--weekly", help="Cover the last week, not the last day.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Print the digest, or with --now send it to every subscription at once (with its chart)."""
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+
+    async def _go() -> str:
+        from datetime import timedelta
+
+        from bot.console_render import render_text
+        from handlers.digests import build_digest
+        from handlers.messages import reply_to_dict
+
+        async with _running(settings) as app:
+            cadence = "weekly" if weekly else "daily"
+            until = app.store.clock()
+            since = until - timedelta(days=7 if weekly else 1)
+            async with app.store.read() as tx:
+                subscriptions = await tx.digests.subscriptions()
+            if not now or not subscriptions:
+                reply = await build_digest(
+                    app.store, since=since, until=until, tz=settings.timezone, cadence=cadence
+                )
+                note = "" if not now else "\n(No subscriptions: `subscribe digest daily` in chat adds one.)"
+                return render_text(reply).text + note
+            queued = 0
+            for sub in subscriptions:
+                reply = await build_digest(
+                    app.store, since=since, until=until, tz=sub.timezone, cadence=cadence
+                )
+                async with app.store.write("cli:digest") as tx:
+                    queued += await tx.outbox.enqueue(
+                        platform=sub.platform,
+                        target=sub.target,
+                        payload=reply_to_dict(reply),
+                        key=f"digest:{sub.id}:now:{until.isoformat()}",
+                    )
+            report = await app.delivery.dispatcher.run_once() if app.delivery is not None else None
+            sent = report.sent if report else 0
+            return f"Queued {queued} digest(s); sent {sent} now (the rest go out when the bot runs)."
+
+    typer.echo(asyncio.run(_go()))
+
+
+def main() -> None:
+    cli()

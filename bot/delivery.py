@@ -1,0 +1,248 @@
+"""The outbox dispatcher: claims due rows, sends them through each platform's Sender within the
+platform's rate limits, and records the outcome (sent with its message id, retried, or parked)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.frontend import PermanentSendError, RetryAfter, Sender
+from crm_store.outbox import OutboxRow
+from crm_store.store import Store
+from handlers.messages import reply_from_dict
+
+_LOGGER = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """At most ``count`` sends in any ``seconds``-long window."""
+
+    count: int
+    seconds: float
+
+
+JITTER = 0.1  # seconds of headroom on Telegram's windows
+
+# (key, window) pairs that one send to a chat counts against; the first key is the chat's own.
+Limits = Callable[[str, str], list[tuple[str, Window]]]
+
+
+def platform_limits(platform: str, target: str) -> list[tuple[str, Window]]:
+    """Telegram: 1/s per chat, 20/min per group (negative chat id), 30/s per bot. Slack: about
+    1/s per channel (its per-workspace tiers are far above what one bot sends)."""
+    chat = f"{platform}:{target}"
+    if platform == "telegram":
+        # The windows are a little longer than the limits: Telegram counts arrivals, and the
+        # network's jitter (measured by bench/fanout.py) can bunch sends spaced exactly 1/30 s.
+        windows = [(chat, Window(1, 1.0 + JITTER)), ("telegram", Window(30, 1.0 + JITTER))]
+        if target.startswith("-"):
+            windows.append((f"{chat}:minute", Window(20, 60.0)))
+        return windows
+    return [(chat, Window(1, 1.0))]
+
+
+class SlidingWindowLimiter:
+    """Send times per key, in this process. Sends are recorded in time order (one dispatcher
+    sends one row at a time), so each key's times stay sorted."""
+
+    def __init__(self) -> None:
+        self._sent: dict[str, deque[float]] = {}
+        self._paused: dict[str, float] = {}
+
+    def wait(self, windows: Iterable[tuple[str, Window]], now: float) -> float:
+        """Seconds until a send to these windows keeps every one of them within its limit."""
+        earliest = now
+        for key, window in windows:
+            earliest = max(earliest, self._paused.get(key, now))
+            times = self._sent.get(key)
+            if not times:
+                continue
+            while times and times[0] <= now - window.seconds:
+                times.popleft()
+            if len(times) >= window.count:
+                earliest = max(earliest, times[-window.count] + window.seconds)
+        return earliest - now
+
+    def record(self, windows: Iterable[tuple[str, Window]], at: float) -> None:
+        for key, _ in windows:
+            self._sent.setdefault(key, deque()).append(at)
+
+    def pause(self, key: str, until: float) -> None:
+        self._paused[key] = max(self._paused.get(key, until), until)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliverySettings:
+    batch: int = 30
+    lease: timedelta = timedelta(minutes=2)  # far above one send; a dead dispatcher's rows return after it
+    max_attempts: int = 8
+    backoff_base: float = 5.0
+    backoff_cap: float = 900.0
+    # A wait longer than this (a group's minute window, a 429) puts the row back for later
+    # instead of holding up the other chats.
+    max_sleep: float = 2.0
+
+
+@dataclass(slots=True)
+class DispatchReport:
+    sent: int = 0
+    deferred: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    def __iadd__(self, other: DispatchReport) -> DispatchReport:
+        self.sent += other.sent
+        self.deferred += other.deferred
+        self.retried += other.retried
+        self.failed += other.failed
+        return self
+
+
+@dataclass(slots=True)
+class Dispatcher:
+    """Sends due outbox rows. Several dispatchers (replicas) may share one store: claiming is
+    atomic and leased, so each row goes to one of them; rate limits are kept per process."""
+
+    store: Store
+    senders: dict[str, Sender]
+    settings: DeliverySettings = field(default_factory=DeliverySettings)
+    limits: Limits = platform_limits
+    limiter: SlidingWindowLimiter = field(default_factory=SlidingWindowLimiter)
+    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    name: str = "delivery"
+
+    @classmethod
+    def of(cls, store: Store, senders: Iterable[Sender], **options: object) -> Dispatcher:
+        return cls(store, {s.platform: s for s in senders}, **options)  # type: ignore[arg-type]
+
+    async def run_once(self) -> DispatchReport:
+        """Send everything due now (claiming batch after batch), then return."""
+        report = DispatchReport()
+        if not self.senders:
+            return report
+        while True:
+            async with self.store.write(self.name) as tx:
+                rows = await tx.outbox.claim_due(
+                    platforms=list(self.senders), limit=self.settings.batch, lease=self.settings.lease
+                )
+            if not rows:
+                return report
+            for row in rows:
+                report += await self._deliver(row)
+
+    def _backoff(self, attempts: int) -> float:
+        return float(min(self.settings.backoff_base * 2.0 ** max(attempts - 1, 0), self.settings.backoff_cap))
+
+    async def _deliver(self, row: OutboxRow) -> DispatchReport:
+        try:
+            reply = reply_from_dict(row.payload)
+        except (KeyError, TypeError, ValueError):
+            await self._fail(row, "unreadable payload")
+            return DispatchReport(failed=1)
+        target, thread, starts_thread = row.target, row.thread, False
+        if row.thread_key:
+            async with self.store.read() as tx:
+                known = await tx.outbox.thread(row.thread_key, row.platform)
+            if known is not None:
+                target, thread = known.target, known.thread_id
+            else:
+                # Rows to one chat go out in order, so a conversation's first row is sent before
+                # its followers: with no thread yet, this row's message becomes the thread.
+                starts_thread = True
+        windows = self.limits(row.platform, target)
+        wait = self.limiter.wait(windows, self.clock())
+        if wait > self.settings.max_sleep:
+            await self._postpone(row, wait)
+            return DispatchReport(deferred=1)
+        if wait > 0:
+            await self.sleep(wait)
+        self.limiter.record(windows, self.clock())
+        try:
+            message_id = await self.senders[row.platform].send(target, reply, thread=thread)
+        except RetryAfter as exc:
+            self.limiter.pause(windows[0][0], self.clock() + exc.seconds)
+            _LOGGER.warning("outbox %s: %s asked to wait %.0f s", row.id, row.platform, exc.seconds)
+            await self._postpone(row, exc.seconds, error="rate limited")
+            return DispatchReport(deferred=1)
+        except PermanentSendError as exc:
+            await self._fail(row, str(exc))
+            return DispatchReport(failed=1)
+        except Exception as exc:  # network trouble, 5xx: retried with backoff, parked after a bound
+            return await self._retry(row, exc)
+        async with self.store.write(self.name) as tx:
+            marked = await tx.outbox.mark_sent(row.id, message_id)
+            if starts_thread and row.thread_key:
+                await tx.outbox.set_thread(row.thread_key, row.platform, target=target, thread_id=message_id)
+        if not marked:
+            _LOGGER.warning("outbox %s was reclaimed while it was being sent (lease too short?)", row.id)
+        return DispatchReport(sent=1)
+
+    async def _postpone(self, row: OutboxRow, seconds: float, *, error: str | None = None) -> None:
+        async with self.store.write(self.name) as tx:
+            await tx.outbox.postpone(row.id, delay=timedelta(seconds=seconds), error=error)
+
+    async def _fail(self, row: OutboxRow, error: str) -> None:
+        _LOGGER.error("outbox %s to %s parked as failed: %s", row.id, row.platform, error)
+        async with self.store.write(self.name) as tx:
+            await tx.outbox.fail(row.id, error=error)
+
+    async def _retry(self, row: OutboxRow, exc: Exception) -> DispatchReport:
+        error = type(exc).__name__  # the type only: exception texts may quote the message
+        delay = self._backoff(row.attempts)
+        async with self.store.write(self.name) as tx:
+            state = await tx.outbox.retry(
+                row.id, error=error, delay=timedelta(seconds=delay), max_attempts=self.settings.max_attempts
+            )
+        if state == "failed":
+            _LOGGER.error(
+                "outbox %s to %s parked as failed after %s attempts: %s",
+                row.id,
+                row.platform,
+                row.attempts,
+                error,
+            )
+            return DispatchReport(failed=1)
+        _LOGGER.warning("outbox %s to %s failed (%s); retry in %.0f s", row.id, row.platform, error, delay)
+        return DispatchReport(retried=1)
+
+
+class DeliveryLoop:
+    """Runs the dispatcher every ``tick`` seconds, and at once when woken (a handler or a
+    scheduler job (bot/scheduler.py) just queued something)."""
+
+    def __init__(self, dispatcher: Dispatcher, *, tick: float) -> None:
+        self.dispatcher = dispatcher
+        self.tick = tick
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="crm-delivery")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.dispatcher.run_once()
+            except Exception as exc:  # a bad tick must not end delivery
+                _LOGGER.error("delivery tick failed: %s", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.tick)

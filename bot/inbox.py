@@ -1,0 +1,64 @@
+"""Incoming updates through the store's inbox: stored first, then handled once, then marked done."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from crm_store.store import Store
+
+_LOGGER = logging.getLogger(__name__)
+Handle = Callable[[Mapping[str, Any]], Awaitable[None]]
+
+
+class UpdateInbox:
+    """``receive`` before the platform is told the update arrived; ``process`` or ``drain``
+    then hand it to ``handle``. A handler that raises leaves the row for a later retry (with
+    backoff, at most a few times); a process that dies leaves it claimed until the claim expires."""
+
+    def __init__(self, store: Store, *, platform: str, handle: Handle) -> None:
+        self.store = store
+        self.platform = platform
+        self.handle = handle
+        self._actor = f"{platform}:inbox"
+
+    async def receive(self, event_id: str, payload: Mapping[str, Any]) -> bool:
+        """Store the raw update; False for a re-delivery of one already stored."""
+        async with self.store.write(self._actor) as tx:
+            return await tx.inbox.add(self.platform, event_id, payload)
+
+    async def process(self, event_id: str, *, due_only: bool = True) -> bool:
+        """Handle one stored update if no one else has or is; True if this call handled it."""
+        async with self.store.write(self._actor) as tx:
+            payload = await tx.inbox.claim(self.platform, event_id, due_only=due_only)
+        if payload is None:
+            return False
+        try:
+            await self.handle(payload)
+        except Exception as exc:
+            # The type only: the message of an exception may quote what the customer wrote.
+            async with self.store.write(self._actor) as tx:
+                state = await tx.inbox.release(self.platform, event_id, error=type(exc).__name__)
+            _LOGGER.error(
+                "%s update %s failed (%s); now %s", self.platform, event_id, type(exc).__name__, state
+            )
+            return False
+        async with self.store.write(self._actor) as tx:
+            await tx.inbox.finish(self.platform, event_id)
+        return True
+
+    async def drain(self, *, due_only: bool = True) -> int:
+        """Handle every waiting update, oldest first; ``due_only=False`` at start also retries
+        the ones backing off after a failure. Returns how many were handled."""
+        handled = 0
+        tried: set[str] = set()
+        while True:
+            async with self.store.read() as tx:
+                found = await tx.inbox.unfinished(self.platform, due_only=due_only)
+            waiting = [e for e in found if e not in tried]
+            if not waiting:
+                return handled
+            for event_id in waiting:
+                tried.add(event_id)
+                handled += await self.process(event_id, due_only=due_only)

@@ -1,0 +1,157 @@
+"""APScheduler 3 on the bot's event loop. It only ticks: what must happen once (a reminder, an
+alert, a digest period) is claimed in the store by handlers/jobs.py, so a restart, a missed
+run or a second replica never doubles a push."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from crm_store.store import Store
+from handlers import jobs
+
+_LOGGER = logging.getLogger(__name__)
+
+TICK_JOB = "tick"
+SWEEP_JOB = "sla-and-digests"
+LOYALTY_JOB = "loyalty-nightly"
+SWEEP_SECONDS = 30.0
+STOP_WAIT = 10.0  # seconds a run under way gets to finish at shutdown
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleSettings:
+    tick_seconds: float = 5.0
+    sweep_seconds: float = SWEEP_SECONDS
+    timezone: str = "UTC"
+    loyalty_hour: int = 2
+    # A run later than this is skipped (and logged as missed); the store-side catch-up covers it.
+    misfire_grace_seconds: int = 300
+
+
+class Scheduler:
+    """Owns an AsyncIOScheduler; ``wake`` runs the dispatcher (bot.delivery) after a tick
+    queued something."""
+
+    def __init__(
+        self,
+        store: Store,
+        settings: jobs.JobSettings,
+        schedule: ScheduleSettings,
+        *,
+        wake: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self.settings = settings
+        self.schedule = schedule
+        self.wake = wake
+        self.scheduler = AsyncIOScheduler(
+            timezone=UTC,
+            job_defaults={
+                "coalesce": True,  # after a pause, one catch-up run, not one per missed tick
+                "max_instances": 1,
+                "misfire_grace_time": schedule.misfire_grace_seconds,
+            },
+        )
+        self.scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
+        self._running: set[asyncio.Task[object]] = set()
+        self._stopping = False
+
+    def register(self) -> None:
+        """Add the jobs; explicit ids with replace_existing make a second call replace them."""
+        now = datetime.now(UTC)
+        self.scheduler.add_job(
+            self.tick,
+            "interval",
+            seconds=self.schedule.tick_seconds,
+            id=TICK_JOB,
+            replace_existing=True,
+            next_run_time=now,
+        )
+        self.scheduler.add_job(
+            self.sweep,
+            "interval",
+            seconds=self.schedule.sweep_seconds,
+            id=SWEEP_JOB,
+            replace_existing=True,
+            next_run_time=now,
+        )
+        self.scheduler.add_job(
+            self.loyalty,
+            "cron",
+            hour=self.schedule.loyalty_hour,
+            minute=0,
+            timezone=self.schedule.timezone,
+            id=LOYALTY_JOB,
+            replace_existing=True,
+        )
+
+    def start(self) -> None:
+        self.register()
+        self.scheduler.start()
+
+    async def stop(self) -> None:
+        """No new runs; a run under way finishes (its transaction commits or rolls back whole)
+        before the store closes under it. APScheduler's shutdown cancels running coroutine jobs,
+        so it comes last."""
+        self._stopping = True
+        if not self.scheduler.running:
+            return
+        self.scheduler.pause()
+        for _ in range(3):  # let runs already submitted start, see _stopping and return
+            await asyncio.sleep(0)
+        if self._running:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.gather(*self._running, return_exceptions=True), STOP_WAIT)
+        self.scheduler.shutdown(wait=False)
+
+    async def _guarded(self, name: str, work: Callable[[], Awaitable[int]]) -> int:
+        if self._stopping:
+            return 0
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            done = await work()
+        except Exception as exc:  # one failed tick must not stop the next
+            _LOGGER.error("%s failed: %s", name, type(exc).__name__)
+            return 0
+        finally:
+            if task is not None:
+                self._running.discard(task)
+        if done:
+            self.wake()
+        return done
+
+    async def tick(self) -> int:
+        return await self._guarded(
+            "reminder tick", lambda: jobs.queue_due_reminders(self.store, self.settings)
+        )
+
+    async def sweep(self) -> int:
+        """SLA warnings and breaches, due digests, and the loyalty catch-up after downtime."""
+        done = await self._guarded("sla check", lambda: jobs.check_sla(self.store, self.settings))
+        done += await self._guarded("digests", lambda: jobs.queue_due_digests(self.store, self.settings))
+        hour, tz = self.schedule.loyalty_hour, self.schedule.timezone
+        if not self._stopping and await jobs.loyalty_due(self.store, hour=hour, tz=tz):
+            done += await self.loyalty()
+        return done
+
+    async def loyalty(self) -> int:
+        async def _run() -> int:
+            return (await jobs.run_loyalty(self.store, self.settings)).alerts
+
+        return await self._guarded("loyalty run", _run)
+
+    def _on_event(self, event: JobExecutionEvent) -> None:
+        if event.code == EVENT_JOB_MISSED:
+            _LOGGER.warning("job %s missed its run at %s", event.job_id, event.scheduled_run_time)
+        else:
+            _LOGGER.error("job %s failed: %s", event.job_id, type(event.exception).__name__)

@@ -1,0 +1,232 @@
+"""Modals for add, update, log, remind, open-ticket (pure): views; submissions -> command or field errors."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from handlers.errors import UserError
+from handlers.fields import STATUSES, check_name, normalise_email, normalise_phone
+from nlp.when import WhenError, parse_when
+
+CALLBACK_PREFIX = "crm_modal_"
+KINDS = ("add", "update", "log", "remind", "ticket")
+LOG_KINDS = ("call", "email", "meeting", "note")
+MAX_NOTE = 3_000  # a plain_text_input holds at most 3,000 characters
+MAX_SUBJECT = 200
+_TITLES = {
+    "add": "Add customer",
+    "update": "Update customer",
+    "log": "Log to CRM",
+    "remind": "Remind me",
+    "ticket": "Open ticket",
+}
+_SUBMIT = {"add": "Add", "update": "Save", "log": "Log", "remind": "Remind", "ticket": "Open"}
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """The command a valid form stands for, or the errors to show on its fields."""
+
+    command: str | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    channel_id: str = ""
+
+
+def _plain(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def _input(
+    block_id: str,
+    label: str,
+    *,
+    initial: str = "",
+    optional: bool = False,
+    multiline: bool = False,
+    placeholder: str = "",
+    max_length: int | None = None,
+) -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "plain_text_input", "action_id": "value", "multiline": multiline}
+    if initial:
+        element["initial_value"] = initial[: max_length or MAX_NOTE]
+    if placeholder:
+        element["placeholder"] = _plain(placeholder)
+    if max_length:
+        element["max_length"] = max_length
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": _plain(label),
+        "optional": optional,
+        "element": element,
+    }
+
+
+def _select(
+    block_id: str, label: str, options: tuple[str, ...], *, initial: str = "", optional: bool = False
+) -> dict[str, Any]:
+    choices = [{"text": _plain(o.capitalize()), "value": o} for o in options]
+    element: dict[str, Any] = {"type": "static_select", "action_id": "value", "options": choices}
+    if initial in options:
+        element["initial_option"] = choices[options.index(initial)]
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": _plain(label),
+        "optional": optional,
+        "element": element,
+    }
+
+
+def _customer_fields(optional_all: bool) -> list[dict[str, Any]]:
+    return [
+        _input("company", "Company", optional=True, max_length=200),
+        _input("email", "Email", optional=True, placeholder="name@example.com", max_length=254),
+        _input("phone", "Phone", optional=True, placeholder="+1 555 0100", max_length=32),
+        _select("status", "Status", STATUSES, optional=True, initial="" if optional_all else "active"),
+        _input("tags", "Tags", optional=True, placeholder="vip, renewal", max_length=300),
+    ]
+
+
+def view(kind: str, *, customer: str = "", text: str = "", channel_id: str = "") -> dict[str, Any]:
+    """The modal for ``kind``; ``customer`` (e.g. ``#12``) and ``text`` prefill it."""
+    if kind not in KINDS:
+        raise ValueError(f"no modal {kind!r}")
+    who = _input(
+        "customer", "Customer", initial=customer, placeholder="name, company, email or #id", max_length=200
+    )
+    blocks: list[dict[str, Any]]
+    if kind == "add":
+        blocks = [_input("name", "Name", initial=text, max_length=200), *_customer_fields(False)]
+    elif kind == "update":
+        blocks = [who, *_customer_fields(True)]
+    elif kind == "log":
+        blocks = [
+            who,
+            _select("kind", "Kind", LOG_KINDS, initial="note" if text else "call"),
+            _input("text", "What happened", initial=text, multiline=True, max_length=MAX_NOTE),
+        ]
+    elif kind == "remind":
+        blocks = [
+            who,
+            _input("when", "When", placeholder="tomorrow 10:00, in 2 hours, friday", max_length=100),
+            _input("text", "What", initial=text, multiline=True, max_length=MAX_NOTE),
+        ]
+    else:
+        blocks = [who, _input("subject", "Subject", initial=text, max_length=MAX_SUBJECT)]
+    return {
+        "type": "modal",
+        "callback_id": CALLBACK_PREFIX + kind,
+        "title": _plain(_TITLES[kind]),
+        "submit": _plain(_SUBMIT[kind]),
+        "close": _plain("Cancel"),
+        # Only where to answer: ids, never customer data.
+        "private_metadata": json.dumps({"channel": channel_id}),
+        "blocks": blocks,
+    }
+
+
+def _values(state: Mapping[str, Any]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for block_id, actions in (state.get("values") or {}).items():
+        entry = (actions or {}).get("value") or {}
+        if entry.get("type") == "static_select":
+            out[block_id] = ((entry.get("selected_option") or {}).get("value") or "").strip()
+        else:
+            out[block_id] = (entry.get("value") or "").strip()
+    return out
+
+
+def _check(errors: dict[str, str], block_id: str, check: Any, value: str) -> str:
+    try:
+        return str(check(value))
+    except UserError as exc:
+        errors[block_id] = exc.message[:150]
+        return value
+
+
+def _no_syntax(errors: dict[str, str], block_id: str, value: str, marks: str) -> None:
+    """Field values become command words: a stray '=' or ':' would change what the command means."""
+    bad = [m for m in marks if m in value]
+    if bad or "\n" in value:
+        errors.setdefault(
+            block_id, f"Please leave out {' and '.join(repr(m) for m in bad) or 'line breaks'}."
+        )
+
+
+def _pairs(values: dict[str, str], errors: dict[str, str]) -> list[str]:
+    pairs: list[str] = []
+    if values.get("company"):
+        _no_syntax(errors, "company", values["company"], "=")
+        pairs.append(f"company={values['company']}")
+    if values.get("email"):
+        pairs.append("email=" + _check(errors, "email", normalise_email, values["email"]))
+    if values.get("phone"):
+        pairs.append("phone=" + _check(errors, "phone", normalise_phone, values["phone"]))
+    if values.get("status"):
+        pairs.append(f"status={values['status']}")
+    if values.get("tags"):
+        tags = [t.strip() for t in values["tags"].split(",") if t.strip()]
+        if any(" " in t or "=" in t for t in tags):
+            errors["tags"] = "Tags are single words separated by commas."
+        pairs.append("tags=" + ",".join(tags))
+    return pairs
+
+
+def submission(view_payload: Mapping[str, Any], *, now: datetime, tz: ZoneInfo | None = None) -> Submission:
+    """Validate a submitted modal; the command it stands for, or errors keyed by block id."""
+    kind = str(view_payload.get("callback_id", "")).removeprefix(CALLBACK_PREFIX)
+    values = _values(view_payload.get("state") or {})
+    try:
+        channel_id = str(json.loads(view_payload.get("private_metadata") or "{}").get("channel", ""))
+    except (ValueError, AttributeError):
+        channel_id = ""
+    errors: dict[str, str] = {}
+    customer = values.get("customer", "")
+    if kind != "add":
+        if not customer:
+            errors["customer"] = "Which customer?"
+        _no_syntax(errors, "customer", customer, "=:")
+    command: str
+    if kind == "add":
+        name = _check(errors, "name", check_name, values.get("name", ""))
+        _no_syntax(errors, "name", name, "=")
+        command = " ".join(["add", name, *_pairs(values, errors)])
+    elif kind == "update":
+        pairs = _pairs(values, errors)
+        if not pairs and not errors:
+            errors["email"] = "Fill in at least one field to change."
+        command = " ".join(["update", customer, *pairs])
+    elif kind == "log":
+        note = values.get("text", "")
+        if values.get("kind") not in LOG_KINDS:
+            errors["kind"] = "Pick call, email, meeting or note."
+        if not note:
+            errors["text"] = "What happened?"
+        command = f"log {customer} {values.get('kind', '')}: {note}"
+    elif kind == "remind":
+        when, note = values.get("when", ""), values.get("text", "")
+        if ": " in when or "\n" in when:
+            errors["when"] = "Just the time, like tomorrow 10:00."
+        try:
+            parse_when(when, now=now, tz=tz or ZoneInfo("UTC"))
+        except WhenError as exc:
+            errors["when"] = str(exc)[:150]
+        if not note:
+            errors["text"] = "What should I remind you of?"
+        command = f"remind {customer} {when}: {note}"
+    elif kind == "ticket":
+        subject = " ".join(values.get("subject", "").split())
+        if not subject:
+            errors["subject"] = "Give the ticket a subject."
+        command = f"open-ticket {customer}: {subject}"
+    else:
+        return Submission(errors={"customer": "This form is not one of mine."}, channel_id=channel_id)
+    if errors:
+        return Submission(errors=errors, channel_id=channel_id)
+    return Submission(command=command, channel_id=channel_id)

@@ -1,0 +1,258 @@
+"""The ptb Application on the bot's own loop: long polling (one replica, by lease) or a
+secret-checked webhook; every update goes through the store's inbox before it is handled."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from telegram import BotCommand, Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import Application
+
+from bot.health import Health
+from bot.inbox import UpdateInbox
+from bot.lease import LeaderLease
+from bot.telegram import translate
+from bot.telegram.poller import LEASE_NAME, TelegramPoller
+from bot.telegram.render import render
+from bot.telegram.sender import TelegramSender, send_reply
+from bot.telegram.translate import PLATFORM, Incoming
+from crm_store.store import Store
+from handlers.messages import Reply, error_reply, reply_to_dict
+from handlers.people import customer_actor
+from handlers.router import Router
+
+_LOGGER = logging.getLogger(__name__)
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+ALLOWED_UPDATES = ["message", "callback_query"]
+COMMANDS = (
+    BotCommand("start", "Say hello and see what I can do"),
+    BotCommand("ticket", "Ask us for help, step by step"),
+    BotCommand("cancel", "Stop writing a ticket"),
+    BotCommand("status", "Your tickets and where they stand"),
+    BotCommand("feedback", "Tell us how we are doing"),
+    BotCommand("help", "What I can do"),
+)
+STOP_GRACE_SECONDS = 5.0
+STAFF_ACCOUNT = "This Telegram account belongs to a team member; please use Slack for CRM work."
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramSettings:
+    token: str
+    api_url: str = "https://api.telegram.org/bot"
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
+    poll_timeout: float = 10.0  # seconds a getUpdates long poll may wait
+    lease_seconds: float = 30.0  # a dead poller's lease passes to another replica after this
+    recover_seconds: float = 30.0  # how often inbox rows left by a failure are retried
+
+
+def quiet_libraries() -> None:
+    """httpx logs each request URL at INFO and ptb the API URL at DEBUG: both contain the token."""
+    for name in ("httpx", "httpcore", "telegram"):
+        library = logging.getLogger(name)
+        library.setLevel(max(library.getEffectiveLevel(), logging.WARNING))
+
+
+class TelegramFrontEnd:
+    """Owns the ptb Application. ``webhook`` serves POST /telegram/webhook in webhook mode."""
+
+    def __init__(
+        self,
+        *,
+        router: Router,
+        store: Store,
+        settings: TelegramSettings,
+        on_username: Callable[[str], None] | None = None,
+        after_update: Callable[[], None] | None = None,
+        health: Health | None = None,
+    ) -> None:
+        if settings.webhook_url and not settings.webhook_secret:
+            raise ValueError(
+                "TELEGRAM_WEBHOOK_URL needs TELEGRAM_WEBHOOK_SECRET: unsigned updates are refused"
+            )
+        self.router = router
+        self.store = store
+        self.settings = settings
+        self.on_username = on_username
+        self.after_update = after_update
+        self.health = health or Health()
+        quiet_libraries()
+        builder = Application.builder().token(settings.token).base_url(settings.api_url)
+        # Our scheduler is the one scheduler. ptb's Updater is not used: it confirms an update
+        # (by the next getUpdates) before it is handled, and polls on every replica.
+        built = builder.job_queue(None).updater(None)
+        self.application: Application[Any, Any, Any, Any, Any, Any] = built.build()
+        self.sender = TelegramSender(self.application.bot)
+        self.username: str | None = None
+        self.inbox = UpdateInbox(store, platform=PLATFORM, handle=self._handle_stored)
+        self.poller: TelegramPoller | None = None
+        if not settings.webhook_url:
+            self.poller = TelegramPoller(
+                bot=self.application.bot,
+                lease=LeaderLease(store, LEASE_NAME, ttl=settings.lease_seconds),
+                health=self.health,
+                store_batch=self._store_batch,
+                timeout=settings.poll_timeout,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        self._wake = asyncio.Event()
+        self._worker: asyncio.Task[None] | None = None
+        self._stopping = False
+
+    async def start(self) -> None:
+        """getMe, the command list, the updates a previous run left unfinished, then polling or
+        the webhook; never ``run_polling`` (it would own the event loop)."""
+        app = self.application
+        await app.initialize()
+        self.username = app.bot.username
+        if self.on_username is not None and self.username:
+            self.on_username(self.username)
+        await app.bot.set_my_commands(list(COMMANDS))
+        await app.start()
+        # Before anything new: what was stored but not handled when the last run stopped.
+        recovered = await self.inbox.drain(due_only=False)
+        if recovered:
+            _LOGGER.info("telegram: handled %s update(s) left from the last run", recovered)
+        self._worker = asyncio.create_task(self._work(), name="telegram-inbox")
+        if self.settings.webhook_url:
+            await app.bot.set_webhook(
+                url=self.settings.webhook_url,
+                secret_token=self.settings.webhook_secret,
+                allowed_updates=ALLOWED_UPDATES,
+            )
+        elif self.poller is not None:
+            self.poller.start()
+        _LOGGER.info("telegram: started (%s)", "webhook" if self.settings.webhook_url else "long polling")
+
+    async def stop(self) -> None:
+        if self.poller is not None:
+            await self.poller.stop()
+        if self._worker is not None:
+            # Let the update in hand finish (cut off, it would wait out its inbox claim).
+            self._stopping = True
+            self._wake.set()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._worker, timeout=STOP_GRACE_SECONDS)
+            self._worker = None
+        app = self.application
+        if app.running:
+            await app.stop()
+        await app.shutdown()
+
+    async def _store_batch(self, updates: Sequence[Update]) -> None:
+        """Polled updates into the inbox (the poller confirms them only after this returns)."""
+        for update in updates:
+            await self.inbox.receive(str(update.update_id), update.to_dict())
+        self._wake.set()
+
+    async def _work(self) -> None:
+        """Handle what the poller stored, and retry what failed, until stopped."""
+        while not self._stopping:
+            try:
+                await self.inbox.drain()
+            except Exception as exc:
+                _LOGGER.error("telegram inbox: %s", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.recover_seconds)
+            self._wake.clear()
+
+    async def webhook(self, request: Request) -> Response:
+        """POST /telegram/webhook: only requests carrying the secret Telegram was given."""
+        secret = self.settings.webhook_secret or ""
+        given = request.headers.get(SECRET_HEADER, "")
+        if not secret or not hmac.compare_digest(given.encode(), secret.encode()):
+            _LOGGER.warning("refused a Telegram webhook request: missing or wrong secret")
+            return Response(status_code=403)
+        try:
+            data = await request.json()
+            update = Update.de_json(data, self.application.bot)
+        except (ValueError, TypeError, KeyError):
+            return Response(status_code=400)
+        event_id = str(update.update_id)
+        try:
+            new = await self.inbox.receive(event_id, data)
+        except Exception as exc:
+            # Not stored: no 200, so Telegram sends it again.
+            _LOGGER.error("telegram update %s not stored: %s", event_id, type(exc).__name__)
+            return Response(status_code=503)
+        if new:
+            # Handled now when it can be; a failure stays in the inbox for the worker's retry.
+            await self.inbox.process(event_id)
+        else:
+            _LOGGER.info("telegram update %s delivered again; already in the inbox", event_id)
+        return Response(status_code=200)
+
+    async def _handle_stored(self, payload: Mapping[str, Any]) -> None:
+        update = Update.de_json(dict(payload), self.application.bot)
+        await self.handle_update(update)
+
+    async def handle_update(self, update: Update) -> None:
+        """Answer one update. It raises when handling failed, so the inbox keeps the update
+        for a retry (a failure is logged without text by the inbox)."""
+        incoming = translate.from_update(update, bot_username=self.username)
+        if incoming is None:
+            return
+        reply = await self._reply(incoming)
+        await self._answer(incoming, reply)
+        if self.after_update is not None:
+            self.after_update()
+
+    async def _reply(self, incoming: Incoming) -> Reply:
+        try:
+            actor = await customer_actor(
+                self.store, platform=PLATFORM, user_id=incoming.user_id, display_name=incoming.display_name
+            )
+        except PermissionError:
+            return error_reply(STAFF_ACCOUNT)
+        return await self.router.handle(incoming.message(actor))
+
+    async def _answer(self, incoming: Incoming, reply: Reply) -> None:
+        bot = self.application.bot
+        if incoming.callback_id is not None:
+            try:
+                await bot.answer_callback_query(incoming.callback_id)  # stops the button's spinner
+            except TelegramError as exc:
+                _LOGGER.warning("answerCallbackQuery failed: %s", type(exc).__name__)
+        try:
+            if reply.replace_original and incoming.message_id is not None:
+                first, *rest = render(reply)
+                await bot.edit_message_text(
+                    text=first.text,
+                    chat_id=incoming.chat_id,
+                    message_id=incoming.message_id,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=first.reply_markup,
+                )
+                for piece in rest:
+                    await bot.send_message(
+                        chat_id=incoming.chat_id,
+                        text=piece.text,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=piece.reply_markup,
+                    )
+                return
+            await send_reply(bot, incoming.chat_id, reply)
+        except TelegramError as exc:
+            # A direct answer that could not go now (a 429, a network error) goes through the
+            # outbox, which retries it; its key makes a second try of this update a no-op.
+            _LOGGER.warning(
+                "telegram answer to update %s deferred: %s", incoming.update_id, type(exc).__name__
+            )
+            async with self.store.write(f"{PLATFORM}:answers") as tx:
+                await tx.outbox.enqueue(
+                    platform=PLATFORM,
+                    target=str(incoming.chat_id),
+                    payload=reply_to_dict(reply),
+                    key=f"telegram:answer:{incoming.update_id}",
+                )

@@ -1,0 +1,60 @@
+"""Sends outbox rows to Telegram chats through ptb's Bot, mapping its errors to the dispatcher's."""
+
+from __future__ import annotations
+
+import warnings
+from datetime import timedelta
+
+from telegram import Bot
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden
+from telegram.error import RetryAfter as TelegramRetryAfter
+from telegram.warnings import PTBDeprecationWarning
+
+from bot.frontend import PermanentSendError, RetryAfter
+from bot.telegram.render import render
+from handlers.messages import Reply
+
+PLATFORM = "telegram"
+
+
+def retry_seconds(exc: TelegramRetryAfter) -> float:
+    with warnings.catch_warnings():
+        # ptb 22 warns that retry_after becomes a timedelta; both forms are handled here.
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        wait = exc.retry_after
+    return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+
+
+async def send_reply(bot: Bot, chat_id: int, reply: Reply) -> int:
+    """Post ``reply`` (split if long, the photo first if any); the first message's id."""
+    first: int | None = None
+    if reply.image is not None:
+        photo = await bot.send_photo(chat_id=chat_id, photo=reply.image, filename=reply.image_name or None)
+        first = photo.message_id
+    for piece in render(reply):
+        sent = await bot.send_message(
+            chat_id=chat_id, text=piece.text, parse_mode=ParseMode.HTML, reply_markup=piece.reply_markup
+        )
+        first = first if first is not None else sent.message_id
+    assert first is not None  # render always yields a message
+    return first
+
+
+class TelegramSender:
+    platform = PLATFORM
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+
+    async def send(self, target: str, reply: Reply, *, thread: str | None) -> str:
+        """Telegram has no threads in private chats: ``thread`` is ignored."""
+        try:
+            return str(await send_reply(self.bot, int(target), reply))
+        except TelegramRetryAfter as exc:
+            raise RetryAfter(retry_seconds(exc)) from None
+        except Forbidden:
+            raise PermanentSendError("telegram Forbidden (the user blocked the bot)") from None
+        except BadRequest:
+            # Its text may quote our HTML; the type is enough to act on.
+            raise PermanentSendError("telegram BadRequest") from None

@@ -1,0 +1,1 @@
+"""Configuration: typed settings from the environment, a .env file or a TOML file."""

@@ -1,0 +1,298 @@
+"""Customers: create, read, update (built-in and custom fields), follow changes, summarise."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.engine import RowMapping
+
+from crm_store.records import CustomerRecord, CustomerSummary
+from crm_store.repo import Repo
+from crm_store.tables import customers, interactions, orders, reminders, reps, tickets
+
+BUILTIN_COLUMNS = ("name", "company", "email", "phone", "owner_rep_id", "status", "tags", "timezone")
+
+
+def _record(row: RowMapping) -> CustomerRecord:
+    return CustomerRecord(
+        id=row["id"],
+        name=row["name"],
+        company=row["company"],
+        email=row["email"],
+        phone=row["phone"],
+        owner_rep_id=row["owner_rep_id"],
+        status=row["status"],
+        source=row["source"],
+        tags=tuple(row["tags"] or ()),
+        custom=dict(row["custom"] or {}),
+        timezone=row["timezone"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        deleted_at=row["deleted_at"],
+    )
+
+
+class CustomerRepo(Repo):
+    async def add(
+        self,
+        *,
+        name: str,
+        company: str = "",
+        email: str = "",
+        phone: str = "",
+        owner_rep_id: int | None = None,
+        status: str = "active",
+        source: str = "manual",
+        tags: Sequence[str] = (),
+        custom: Mapping[str, Any] | None = None,
+        timezone: str | None = None,
+    ) -> CustomerRecord:
+        values = {
+            "name": name,
+            "company": company,
+            "email": email,
+            "phone": phone,
+            "owner_rep_id": owner_rep_id,
+            "status": status,
+            "source": source,
+            "tags": list(tags),
+            "custom": dict(custom or {}),
+            "timezone": timezone,
+            "created_at": self.now,
+            "updated_at": self.now,
+        }
+        row = (
+            (await self.conn.execute(insert(customers).values(**values).returning(customers)))
+            .mappings()
+            .one()
+        )
+        await self.audit.record("create", "customer", row["id"], name=name, source=source)
+        return _record(row)
+
+    async def add_many(self, rows: Iterable[Mapping[str, Any]], *, source: str) -> int:
+        """Bulk insert (CSV import); one audit entry for the batch."""
+        values = [
+            {
+                "name": r["name"],
+                "company": r.get("company", ""),
+                "email": r.get("email", ""),
+                "phone": r.get("phone", ""),
+                "owner_rep_id": r.get("owner_rep_id"),
+                "status": r.get("status", "active"),
+                "source": source,
+                "tags": list(r.get("tags", ())),
+                "custom": dict(r.get("custom", {})),
+                "timezone": None,
+                "created_at": self.now,
+                "updated_at": self.now,
+            }
+            for r in rows
+        ]
+        if not values:
+            return 0
+        await self.conn.execute(insert(customers), values)
+        await self.audit.record("import", "customer", None, rows=len(values), source=source)
+        return len(values)
+
+    async def get(self, customer_id: int) -> CustomerRecord | None:
+        row = (
+            (
+                await self.conn.execute(
+                    select(customers).where(customers.c.id == customer_id, customers.c.deleted_at.is_(None))
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else _record(row)
+
+    async def get_many(self, ids: Sequence[int]) -> dict[int, CustomerRecord]:
+        if not ids:
+            return {}
+        rows = (
+            (await self.conn.execute(select(customers).where(customers.c.id.in_(list(ids))))).mappings().all()
+        )
+        return {r["id"]: _record(r) for r in rows}
+
+    async def ids_by_email(self, emails: Iterable[str]) -> dict[str, list[int]]:
+        """Live customers per email, for bulk imports (one query per 500 emails)."""
+        wanted = sorted({e for e in emails if e})
+        found: dict[str, list[int]] = {}
+        for start in range(0, len(wanted), 500):
+            rows = await self.conn.execute(
+                select(customers.c.email, customers.c.id).where(
+                    customers.c.email.in_(wanted[start : start + 500]), customers.c.deleted_at.is_(None)
+                )
+            )
+            for email, customer_id in rows:
+                found.setdefault(str(email), []).append(int(customer_id))
+        return found
+
+    async def by_contact(self, *, email: str = "", phone: str = "") -> list[CustomerRecord]:
+        """Live customers sharing this email or phone (duplicate detection, imports)."""
+        conditions = []
+        if email:
+            conditions.append(customers.c.email == email)
+        if phone:
+            conditions.append(customers.c.phone == phone)
+        if not conditions:
+            return []
+        rows = (
+            (
+                await self.conn.execute(
+                    select(customers).where(or_(*conditions), customers.c.deleted_at.is_(None))
+                )
+            )
+            .mappings()
+            .all()
+        )
+        return [_record(r) for r in rows]
+
+    async def update(
+        self,
+        customer_id: int,
+        *,
+        fields: Mapping[str, Any],
+        custom: Mapping[str, Any | None] | None = None,
+    ) -> CustomerRecord:
+        """Set built-in ``fields`` and merge ``custom`` (a None value removes that key)."""
+        current = await self.get(customer_id)
+        if current is None:
+            raise LookupError(f"customer {customer_id} not found")
+        unknown = set(fields) - set(BUILTIN_COLUMNS)
+        if unknown:
+            raise ValueError(f"not built-in fields: {sorted(unknown)}")
+        values: dict[str, Any] = dict(fields)
+        if "tags" in values:
+            values["tags"] = list(values["tags"])
+        changes: dict[str, Any] = dict(values)
+        if custom:
+            merged = dict(current.custom)
+            for key, value in custom.items():
+                if value is None:
+                    merged.pop(key, None)
+                else:
+                    merged[key] = value
+            values["custom"] = merged
+            changes.update({f"custom.{k}": v for k, v in custom.items()})
+        values["updated_at"] = self.now
+        row = (
+            (
+                await self.conn.execute(
+                    update(customers)
+                    .where(customers.c.id == customer_id)
+                    .values(**values)
+                    .returning(customers)
+                )
+            )
+            .mappings()
+            .one()
+        )
+        await self.audit.record("update", "customer", customer_id, fields=sorted(changes))
+        return _record(row)
+
+    async def soft_delete(self, customer_id: int, *, reason: str) -> None:
+        """Hide a record from every read (the row stays for the audit trail)."""
+        await self.conn.execute(
+            update(customers)
+            .where(customers.c.id == customer_id, customers.c.deleted_at.is_(None))
+            .values(deleted_at=self.now, updated_at=self.now)
+        )
+        await self.audit.record("delete", "customer", customer_id, reason=reason)
+
+    async def changed_since(
+        self, watermark: datetime | None, after_id: int = 0, *, limit: int = 20_000
+    ) -> list[CustomerRecord]:
+        """Customers changed after (``watermark``, ``after_id``), deleted ones too, in change
+        order; page by passing the last row's ``updated_at`` and ``id`` back in."""
+        query = select(customers).order_by(customers.c.updated_at, customers.c.id).limit(limit)
+        if watermark is not None:
+            query = query.where(
+                or_(
+                    customers.c.updated_at > watermark,
+                    and_(customers.c.updated_at == watermark, customers.c.id > after_id),
+                )
+            )
+        rows = (await self.conn.execute(query)).mappings().all()
+        return [_record(r) for r in rows]
+
+    async def iter_all(self, *, batch: int = 5_000) -> AsyncIterator[CustomerRecord]:
+        last_id = 0
+        while True:
+            rows = (
+                (
+                    await self.conn.execute(
+                        select(customers)
+                        .where(customers.c.id > last_id, customers.c.deleted_at.is_(None))
+                        .order_by(customers.c.id)
+                        .limit(batch)
+                    )
+                )
+                .mappings()
+                .all()
+            )
+            if not rows:
+                return
+            for row in rows:
+                yield _record(row)
+            last_id = rows[-1]["id"]
+
+    async def count(self) -> int:
+        query = select(func.count()).select_from(customers).where(customers.c.deleted_at.is_(None))
+        return int((await self.conn.execute(query)).scalar_one())
+
+    async def summary(self, customer_id: int) -> CustomerSummary | None:
+        customer = await self.get(customer_id)
+        if customer is None:
+            return None
+        c = self.conn
+        owner_name = None
+        if customer.owner_rep_id is not None:
+            owner_name = (
+                await c.execute(select(reps.c.display_name).where(reps.c.id == customer.owner_rep_id))
+            ).scalar_one_or_none()
+        last_contact, interaction_count = (
+            await c.execute(
+                select(func.max(interactions.c.occurred_at), func.count()).where(
+                    interactions.c.customer_id == customer_id
+                )
+            )
+        ).one()
+        order_count, revenue = (
+            await c.execute(
+                select(func.count(), func.coalesce(func.sum(orders.c.amount_cents), 0)).where(
+                    orders.c.customer_id == customer_id
+                )
+            )
+        ).one()
+        open_tickets = (
+            await c.execute(
+                select(func.count()).where(
+                    tickets.c.customer_id == customer_id, tickets.c.status != "resolved"
+                )
+            )
+        ).scalar_one()
+        pending_reminders = (
+            await c.execute(
+                select(func.count()).where(
+                    reminders.c.customer_id == customer_id, reminders.c.status != "done"
+                )
+            )
+        ).scalar_one()
+        if isinstance(last_contact, str):  # aggregate results bypass the column type on SQLite
+            last_contact = datetime.fromisoformat(last_contact)
+        if last_contact is not None and last_contact.tzinfo is None:
+            last_contact = last_contact.replace(tzinfo=UTC)
+        return CustomerSummary(
+            customer=customer,
+            owner_name=owner_name,
+            last_contact_at=last_contact,
+            interaction_count=int(interaction_count),
+            order_count=int(order_count),
+            revenue_cents=int(revenue),
+            open_tickets=int(open_tickets),
+            pending_reminders=int(pending_reminders),
+        )

@@ -1,0 +1,275 @@
+"""The outbox: pushes decided in a transaction, claimed atomically by dispatchers, sent once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.sql.elements import ColumnElement
+
+from crm_store.repo import Repo
+from crm_store.tables import outbox, outbox_threads
+
+STATES = ("pending", "sending", "sent", "failed")
+MAX_ERROR = 200
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRow:
+    id: int
+    platform: str
+    target: str
+    thread: str | None
+    thread_key: str | None
+    payload: dict[str, Any]
+    idempotency_key: str
+    state: str
+    attempts: int
+    next_attempt_at: datetime
+    lease_until: datetime | None
+    sent_message_id: str | None
+    last_error: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRecord:
+    thread_key: str
+    platform: str
+    target: str
+    thread_id: str
+
+
+def _row(r: RowMapping) -> OutboxRow:
+    return OutboxRow(
+        id=r["id"],
+        platform=r["platform"],
+        target=r["target"],
+        thread=r["thread"],
+        thread_key=r["thread_key"],
+        payload=dict(r["payload"] or {}),
+        idempotency_key=r["idempotency_key"],
+        state=r["state"],
+        attempts=r["attempts"],
+        next_attempt_at=r["next_attempt_at"],
+        lease_until=r["lease_until"],
+        sent_message_id=r["sent_message_id"],
+        last_error=r["last_error"],
+        created_at=r["created_at"],
+    )
+
+
+class OutboxRepo(Repo):
+    def _insert(self, table: Any) -> postgresql.Insert | sqlite.Insert:
+        if self.conn.dialect.name == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+    async def enqueue(
+        self,
+        *,
+        platform: str,
+        target: str,
+        payload: Mapping[str, Any],
+        key: str,
+        thread: str | None = None,
+        thread_key: str | None = None,
+        delay: timedelta = timedelta(0),
+    ) -> bool:
+        """Add a push; False when a row with ``key`` exists already (the same decision, twice)."""
+        statement = (
+            self._insert(outbox)
+            .values(
+                platform=platform,
+                target=target,
+                thread=thread,
+                thread_key=thread_key,
+                payload=dict(payload),
+                idempotency_key=key[:200],
+                state="pending",
+                attempts=0,
+                next_attempt_at=self.now + delay,
+                created_at=self.now,
+            )
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        )
+        result = await self.conn.execute(statement)
+        return bool(result.rowcount)
+
+    def _due(self, table: Any) -> ColumnElement[bool]:
+        return or_(
+            and_(table.c.state == "pending", table.c.next_attempt_at <= self.now),
+            and_(table.c.state == "sending", table.c.lease_until <= self.now),
+        )
+
+    async def claim_due(self, *, platforms: Iterable[str], limit: int, lease: timedelta) -> list[OutboxRow]:
+        """Take up to ``limit`` due rows for sending, oldest first, at most one per chat.
+
+        Due: pending and past its next attempt, or sending with an expired lease (its dispatcher
+        died). A row waits while an older row to the same chat is unsent, so each chat gets its
+        messages in order and two dispatchers never send to one chat at once. On SQLite the
+        caller's BEGIN IMMEDIATE makes the UPDATE atomic; PostgreSQL skips rows another
+        dispatcher has locked."""
+        # Aliases keep the subquery from correlating with the UPDATE's own table.
+        candidate, older = outbox.alias("candidate"), outbox.alias("older")
+        blocked = exists().where(
+            older.c.platform == candidate.c.platform,
+            older.c.target == candidate.c.target,
+            older.c.id < candidate.c.id,
+            older.c.state.in_(("pending", "sending")),
+        )
+        candidates = (
+            select(candidate.c.id)
+            .where(self._due(candidate), candidate.c.platform.in_(list(platforms)), ~blocked)
+            .order_by(candidate.c.id)
+            .limit(limit)
+        )
+        if self.conn.dialect.name == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True, of=candidate)
+        statement = (
+            update(outbox)
+            # The state is checked again: on PostgreSQL a row may have changed since the select.
+            .where(outbox.c.id.in_(candidates.scalar_subquery()), self._due(outbox))
+            .values(
+                state="sending",
+                attempts=outbox.c.attempts + 1,
+                lease_until=self.now + lease,
+            )
+            .returning(outbox)
+        )
+        rows = (await self.conn.execute(statement)).mappings().all()
+        return sorted((_row(r) for r in rows), key=lambda row: row.id)
+
+    async def mark_sent(self, row_id: int, message_id: str) -> bool:
+        """Sent, with the platform's message id, in one UPDATE (never 'sent' without an id)."""
+        result = await self.conn.execute(
+            update(outbox)
+            .where(outbox.c.id == row_id, outbox.c.state == "sending")
+            .values(
+                state="sent",
+                sent_message_id=message_id[:64],
+                sent_at=self.now,
+                lease_until=None,
+                last_error=None,
+            )
+        )
+        return bool(result.rowcount)
+
+    async def retry(self, row_id: int, *, error: str, delay: timedelta, max_attempts: int) -> str:
+        """After a failed send: back to pending after ``delay``, or parked as failed once the
+        attempts reach ``max_attempts``. Returns the new state."""
+        row = await self.get(row_id)
+        if row is None or row.state != "sending":
+            return row.state if row else "missing"
+        state = "failed" if row.attempts >= max_attempts else "pending"
+        await self.conn.execute(
+            update(outbox)
+            .where(outbox.c.id == row_id, outbox.c.state == "sending")
+            .values(
+                state=state,
+                next_attempt_at=self.now + delay,
+                lease_until=None,
+                last_error=error[:MAX_ERROR],
+            )
+        )
+        return state
+
+    async def postpone(self, row_id: int, *, delay: timedelta, error: str | None = None) -> None:
+        """Back to pending after ``delay`` without spending an attempt (rate limits, 429s)."""
+        values: dict[str, Any] = {
+            "state": "pending",
+            "next_attempt_at": self.now + delay,
+            "lease_until": None,
+            "attempts": func.max(outbox.c.attempts - 1, 0)
+            if self.conn.dialect.name == "sqlite"
+            else func.greatest(outbox.c.attempts - 1, 0),
+        }
+        if error is not None:
+            values["last_error"] = error[:MAX_ERROR]
+        await self.conn.execute(
+            update(outbox).where(outbox.c.id == row_id, outbox.c.state == "sending").values(**values)
+        )
+
+    async def fail(self, row_id: int, *, error: str) -> None:
+        """Park a row that no retry can help (the chat is gone, the bot was blocked)."""
+        await self.conn.execute(
+            update(outbox)
+            .where(outbox.c.id == row_id, outbox.c.state == "sending")
+            .values(state="failed", lease_until=None, last_error=error[:MAX_ERROR])
+        )
+
+    async def requeue(self, row_ids: Sequence[int]) -> int:
+        """Failed rows back to pending with fresh attempts (an operator's retry)."""
+        result = await self.conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(list(row_ids)), outbox.c.state == "failed")
+            .values(state="pending", attempts=0, next_attempt_at=self.now, last_error=None)
+        )
+        return int(result.rowcount or 0)
+
+    async def get(self, row_id: int) -> OutboxRow | None:
+        row = (await self.conn.execute(select(outbox).where(outbox.c.id == row_id))).mappings().first()
+        return None if row is None else _row(row)
+
+    async def listing(self, *, states: Sequence[str] = STATES, limit: int = 100) -> list[OutboxRow]:
+        query = select(outbox).where(outbox.c.state.in_(list(states))).order_by(outbox.c.id).limit(limit)
+        return [_row(r) for r in (await self.conn.execute(query)).mappings().all()]
+
+    async def counts(self) -> dict[str, int]:
+        query = select(outbox.c.state, func.count()).group_by(outbox.c.state)
+        found = {str(state): int(n) for state, n in (await self.conn.execute(query)).all()}
+        return {state: found.get(state, 0) for state in STATES}
+
+    async def thread(self, thread_key: str, platform: str) -> ThreadRecord | None:
+        row = (
+            (
+                await self.conn.execute(
+                    select(outbox_threads).where(
+                        outbox_threads.c.thread_key == thread_key, outbox_threads.c.platform == platform
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        return ThreadRecord(
+            thread_key=row["thread_key"],
+            platform=row["platform"],
+            target=row["target"],
+            thread_id=row["thread_id"],
+        )
+
+    async def set_thread(self, thread_key: str, platform: str, *, target: str, thread_id: str) -> bool:
+        """Remember where a conversation's thread is; the first one recorded stands."""
+        statement = (
+            self._insert(outbox_threads)
+            .values(
+                thread_key=thread_key,
+                platform=platform,
+                target=target,
+                thread_id=thread_id[:64],
+                created_at=self.now,
+            )
+            .on_conflict_do_nothing(index_elements=["thread_key", "platform"])
+        )
+        return bool((await self.conn.execute(statement)).rowcount)
+
+    async def thread_key_at(self, platform: str, target: str, thread_id: str) -> str | None:
+        """The conversation whose thread is ``thread_id`` in ``target`` (a reply in Slack's thread)."""
+        value = (
+            await self.conn.execute(
+                select(outbox_threads.c.thread_key).where(
+                    outbox_threads.c.platform == platform,
+                    outbox_threads.c.target == target,
+                    outbox_threads.c.thread_id == thread_id,
+                )
+            )
+        ).scalar_one_or_none()
+        return None if value is None else str(value)

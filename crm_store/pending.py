@@ -1,0 +1,56 @@
+"""Pending actions: the command behind a confirmation or pick-list button, keyed by a token."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete, insert, select
+
+from crm_store.records import PendingActionRecord
+from crm_store.repo import Repo
+from crm_store.tables import pending_actions
+
+DEFAULT_TTL = timedelta(days=2)
+
+
+class PendingActionRepo(Repo):
+    async def add(
+        self, *, actor_key: str, command: str, label: str = "", ttl: timedelta = DEFAULT_TTL
+    ) -> str:
+        token = secrets.token_urlsafe(12)
+        await self.conn.execute(
+            insert(pending_actions).values(
+                token=token,
+                actor_key=actor_key,
+                command=command,
+                label=label[:200],
+                created_at=self.now,
+                expires_at=self.now + ttl,
+            )
+        )
+        return token
+
+    async def take(self, token: str, *, actor_key: str) -> PendingActionRecord | None:
+        """The action if it is this actor's and unexpired; it is consumed (one press, one run)."""
+        row = (
+            (await self.conn.execute(select(pending_actions).where(pending_actions.c.token == token)))
+            .mappings()
+            .first()
+        )
+        if row is None or row["actor_key"] != actor_key or row["expires_at"] <= self.now:
+            return None
+        await self.conn.execute(delete(pending_actions).where(pending_actions.c.token == token))
+        return PendingActionRecord(
+            token=row["token"],
+            actor_key=row["actor_key"],
+            command=row["command"],
+            label=row["label"],
+            expires_at=row["expires_at"],
+        )
+
+    async def purge_expired(self) -> int:
+        result = await self.conn.execute(
+            delete(pending_actions).where(pending_actions.c.expires_at <= self.now)
+        )
+        return int(result.rowcount or 0)

@@ -1,0 +1,178 @@
+"""Reps and identities: who a Slack, Telegram or console user is in the CRM."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.engine import RowMapping
+
+from crm_store.records import IdentityRecord, RepRecord
+from crm_store.repo import Repo
+from crm_store.tables import identities, reps
+
+ROLES = ("rep", "manager", "admin")
+
+
+def _rep(row: RowMapping) -> RepRecord:
+    return RepRecord(
+        id=row["id"],
+        display_name=row["display_name"],
+        role=row["role"],
+        timezone=row["timezone"],
+        created_at=row["created_at"],
+    )
+
+
+def _identity(row: RowMapping) -> IdentityRecord:
+    return IdentityRecord(
+        id=row["id"],
+        platform=row["platform"],
+        external_id=row["external_id"],
+        rep_id=row["rep_id"],
+        customer_id=row["customer_id"],
+        display_name=row["display_name"],
+    )
+
+
+class PeopleRepo(Repo):
+    async def identity(self, platform: str, external_id: str) -> IdentityRecord | None:
+        row = (
+            (
+                await self.conn.execute(
+                    select(identities).where(
+                        identities.c.platform == platform, identities.c.external_id == external_id
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        return None if row is None else _identity(row)
+
+    async def identities_of_customer(self, customer_id: int) -> list[IdentityRecord]:
+        rows = (
+            (await self.conn.execute(select(identities).where(identities.c.customer_id == customer_id)))
+            .mappings()
+            .all()
+        )
+        return [_identity(r) for r in rows]
+
+    async def identities_of_rep(self, rep_id: int) -> list[IdentityRecord]:
+        rows = (
+            (await self.conn.execute(select(identities).where(identities.c.rep_id == rep_id)))
+            .mappings()
+            .all()
+        )
+        return [_identity(r) for r in rows]
+
+    async def add_rep(
+        self,
+        *,
+        display_name: str,
+        role: str = "rep",
+        timezone: str | None = None,
+        platform: str | None = None,
+        external_id: str | None = None,
+    ) -> RepRecord:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        row = (
+            (
+                await self.conn.execute(
+                    insert(reps)
+                    .values(display_name=display_name, role=role, timezone=timezone, created_at=self.now)
+                    .returning(reps)
+                )
+            )
+            .mappings()
+            .one()
+        )
+        if platform is not None and external_id is not None:
+            await self.conn.execute(
+                insert(identities).values(
+                    platform=platform,
+                    external_id=external_id,
+                    rep_id=row["id"],
+                    display_name=display_name,
+                    created_at=self.now,
+                )
+            )
+        await self.audit.record("create", "rep", row["id"], role=role, platform=platform)
+        return _rep(row)
+
+    async def link_customer(
+        self, *, platform: str, external_id: str, customer_id: int, display_name: str = ""
+    ) -> IdentityRecord:
+        row = (
+            (
+                await self.conn.execute(
+                    insert(identities)
+                    .values(
+                        platform=platform,
+                        external_id=external_id,
+                        customer_id=customer_id,
+                        display_name=display_name,
+                        created_at=self.now,
+                    )
+                    .returning(identities)
+                )
+            )
+            .mappings()
+            .one()
+        )
+        await self.audit.record("link", "customer", customer_id, platform=platform)
+        return _identity(row)
+
+    async def relink_customer(self, *, platform: str, external_id: str, customer_id: int) -> None:
+        """Point an existing customer identity at another customer record."""
+        await self.conn.execute(
+            update(identities)
+            .where(
+                identities.c.platform == platform,
+                identities.c.external_id == external_id,
+                identities.c.rep_id.is_(None),
+            )
+            .values(customer_id=customer_id)
+        )
+        await self.audit.record("link", "customer", customer_id, platform=platform)
+
+    async def rep(self, rep_id: int) -> RepRecord | None:
+        row = (await self.conn.execute(select(reps).where(reps.c.id == rep_id))).mappings().first()
+        return None if row is None else _rep(row)
+
+    async def reps(self) -> list[RepRecord]:
+        rows = (await self.conn.execute(select(reps).order_by(reps.c.id))).mappings().all()
+        return [_rep(r) for r in rows]
+
+    async def find_rep_by_name(self, name: str) -> list[RepRecord]:
+        """Reps whose display name or an identity's external id equals ``name`` (any case)."""
+        needle = name.strip().lstrip("@").lower()
+        rows = (await self.conn.execute(select(reps))).mappings().all()
+        found = [_rep(r) for r in rows if r["display_name"].lower() == needle]
+        if found:
+            return found
+        ident_rows = (
+            (await self.conn.execute(select(identities).where(identities.c.rep_id.is_not(None))))
+            .mappings()
+            .all()
+        )
+        ids = {r["rep_id"] for r in ident_rows if r["external_id"].lower() == needle}
+        return [_rep(r) for r in rows if r["id"] in ids]
+
+    async def set_role(self, rep_id: int, role: str) -> RepRecord:
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}")
+        row = (
+            (
+                await self.conn.execute(
+                    update(reps).where(reps.c.id == rep_id).values(role=role).returning(reps)
+                )
+            )
+            .mappings()
+            .one()
+        )
+        await self.audit.record("set_role", "rep", rep_id, role=role)
+        return _rep(row)
+
+    async def set_rep_timezone(self, rep_id: int, timezone: str) -> None:
+        await self.conn.execute(update(reps).where(reps.c.id == rep_id).values(timezone=timezone))
+        await self.audit.record("set_timezone", "rep", rep_id, timezone=timezone)

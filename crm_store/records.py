@@ -1,0 +1,149 @@
+"""Frozen records the repositories return: plain values, no database handles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class RepRecord:
+    id: int
+    display_name: str
+    role: str
+    timezone: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityRecord:
+    id: int
+    platform: str
+    external_id: str
+    rep_id: int | None
+    customer_id: int | None
+    display_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    id: int
+    name: str
+    company: str
+    email: str
+    phone: str
+    owner_rep_id: int | None
+    status: str
+    source: str
+    tags: tuple[str, ...]
+    custom: dict[str, Any]
+    timezone: str | None
+    created_at: datetime
+    updated_at: datetime
+    deleted_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerSummary:
+    """A customer with the figures a card shows."""
+
+    customer: CustomerRecord
+    owner_name: str | None
+    last_contact_at: datetime | None
+    interaction_count: int
+    order_count: int
+    revenue_cents: int
+    open_tickets: int
+    pending_reminders: int
+
+
+@dataclass(frozen=True, slots=True)
+class InteractionRecord:
+    id: int
+    customer_id: int
+    rep_id: int | None
+    rep_name: str | None
+    channel: str
+    kind: str
+    direction: str
+    text: str
+    sentiment_label: str | None
+    sentiment_score: float | None
+    occurred_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    id: int
+    customer_id: int
+    rep_id: int | None
+    amount_cents: int
+    currency: str
+    note: str
+    external_ref: str | None
+    ordered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TicketRecord:
+    id: int
+    customer_id: int
+    customer_name: str
+    subject: str
+    status: str
+    priority: str
+    assignee_rep_id: int | None
+    assignee_name: str | None
+    source: str
+    csat_rating: int | None
+    created_at: datetime
+    updated_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketMessageRecord:
+    id: int
+    ticket_id: int
+    author_kind: str
+    author_rep_id: int | None
+    author_name: str | None
+    text: str
+    attachments: tuple[dict[str, Any], ...]
+    sentiment_label: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderRecord:
+    id: int
+    rep_id: int
+    customer_id: int | None
+    customer_name: str | None
+    text: str
+    due_at: datetime
+    status: str
+    created_at: datetime
+    done_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingActionRecord:
+    token: str
+    actor_key: str
+    command: str
+    label: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    id: int
+    actor: str
+    action: str
+    entity: str
+    entity_id: str | None
+    detail: dict[str, Any] = field(default_factory=dict)
+    at: datetime | None = None

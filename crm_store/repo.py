@@ -1,0 +1,18 @@
+"""The base every repository shares: its connection, the audit trail and the clock."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+if TYPE_CHECKING:
+    from crm_store.audit import AuditRepo
+
+
+class Repo:
+    def __init__(self, conn: AsyncConnection, audit: AuditRepo, *, now: datetime) -> None:
+        self.conn = conn
+        self.audit = audit
+        self.now = now

@@ -1,0 +1,95 @@
+"""The Store: one engine, and transactions that hand out the per-area repositories."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from crm_store.audit import AuditRepo
+from crm_store.conversations import ConversationRepo
+from crm_store.customers import CustomerRepo
+from crm_store.digests import DigestRepo
+from crm_store.engine import WRITE_OPTION, create_engine, is_sqlite
+from crm_store.events import EventRepo
+from crm_store.feedback import FeedbackRepo
+from crm_store.inbox import InboxRepo
+from crm_store.interactions import InteractionRepo
+from crm_store.labels import LabelRepo
+from crm_store.leases import LeaseRepo
+from crm_store.link_tokens import LinkTokenRepo
+from crm_store.loyalty import LoyaltyRepo
+from crm_store.orders import OrderRepo
+from crm_store.outbox import OutboxRepo
+from crm_store.pending import PendingActionRepo
+from crm_store.people import PeopleRepo
+from crm_store.reminders import ReminderRepo
+from crm_store.reports import ReportRepo
+from crm_store.sla import SlaRepo
+from crm_store.tickets import TicketRepo
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Tx:
+    """One transaction's repositories; writes are audited under ``actor``."""
+
+    def __init__(self, conn: AsyncConnection, *, actor: str, now: datetime) -> None:
+        self.conn = conn
+        self.now = now
+        self.audit = AuditRepo(conn, actor=actor, now=now)
+        self.customers = CustomerRepo(conn, self.audit, now=now)
+        self.people = PeopleRepo(conn, self.audit, now=now)
+        self.interactions = InteractionRepo(conn, self.audit, now=now)
+        self.orders = OrderRepo(conn, self.audit, now=now)
+        self.tickets = TicketRepo(conn, self.audit, now=now)
+        self.reminders = ReminderRepo(conn, self.audit, now=now)
+        self.pending = PendingActionRepo(conn, self.audit, now=now)
+        self.feedback = FeedbackRepo(conn, self.audit, now=now)
+        self.labels = LabelRepo(conn, self.audit, now=now)
+        self.events = EventRepo(conn, self.audit, now=now)
+        self.outbox = OutboxRepo(conn, self.audit, now=now)
+        self.link_tokens = LinkTokenRepo(conn, self.audit, now=now)
+        self.loyalty = LoyaltyRepo(conn, self.audit, now=now)
+        self.sla = SlaRepo(conn, self.audit, now=now)
+        self.digests = DigestRepo(conn, self.audit, now=now)
+        self.reports = ReportRepo(conn, self.audit, now=now)
+        self.conversations = ConversationRepo(conn, self.audit, now=now)
+        self.inbox = InboxRepo(conn, self.audit, now=now)
+        self.leases = LeaseRepo(conn, self.audit, now=now)
+
+
+class Store:
+    """Owns the engine. ``write`` opens BEGIN IMMEDIATE on SQLite; ``read`` a plain one."""
+
+    def __init__(self, engine: AsyncEngine, *, clock: Clock = utc_now) -> None:
+        self.engine = engine
+        self.clock = clock
+        self.url = engine.url.render_as_string(hide_password=True)
+        self.is_sqlite = is_sqlite(str(engine.url))
+
+    @classmethod
+    def open(cls, url: str, *, clock: Clock = utc_now) -> Store:
+        return cls(create_engine(url), clock=clock)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def write(self, actor: str) -> AsyncIterator[Tx]:
+        """A write transaction; every change made through it is audited as ``actor``."""
+        async with self.engine.connect() as conn:
+            await conn.execution_options(**{WRITE_OPTION: True})
+            async with conn.begin():
+                yield Tx(conn, actor=actor, now=self.clock())
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[Tx]:
+        async with self.engine.connect() as conn, conn.begin():
+            yield Tx(conn, actor="reader", now=self.clock())

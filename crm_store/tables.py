@@ -1,0 +1,387 @@
+"""SQLAlchemy Core table definitions: the single source of the schema (Alembic diffs against it)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from crm_store.types import UtcDateTime
+
+# Deterministic constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# SQLite gives INTEGER PRIMARY KEY autoincrement only for plain INTEGER; BigInteger elsewhere.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+def _ts(name: str, *, nullable: bool = True, index: bool = False) -> Column[datetime]:
+    return Column(name, UtcDateTime(), nullable=nullable, index=index)
+
+
+reps = Table(
+    "reps",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("display_name", String(200), nullable=False),
+    Column("role", String(16), nullable=False, server_default="rep"),
+    Column("timezone", String(64), nullable=True),
+    _ts("created_at", nullable=False),
+    CheckConstraint("role IN ('rep', 'manager', 'admin')", name="role"),
+)
+
+customers = Table(
+    "customers",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("company", String(200), nullable=False, server_default=""),
+    Column("email", String(254), nullable=False, server_default=""),
+    Column("phone", String(32), nullable=False, server_default=""),
+    Column("owner_rep_id", Id, ForeignKey("reps.id", ondelete="SET NULL"), nullable=True),
+    Column("status", String(16), nullable=False, server_default="active"),
+    Column("source", String(32), nullable=False, server_default="manual"),
+    Column("tags", JSON, nullable=False, default=list),
+    Column("custom", JSON, nullable=False, default=dict),
+    Column("timezone", String(64), nullable=True),
+    _ts("created_at", nullable=False),
+    # Indexed so other replicas (and the in-memory index) can follow changes by watermark.
+    _ts("updated_at", nullable=False, index=True),
+    _ts("deleted_at"),
+    Index("ix_customers_email", "email"),
+    Index("ix_customers_phone", "phone"),
+    Index("ix_customers_owner_rep_id", "owner_rep_id"),
+)
+
+relationships = Table(
+    "relationships",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("from_customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("to_customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    _ts("starts_at"),
+    _ts("ends_at"),
+    _ts("created_at", nullable=False),
+    Index("ix_relationships_from", "from_customer_id"),
+    Index("ix_relationships_to", "to_customer_id"),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("platform", String(16), nullable=False),
+    Column("external_id", String(64), nullable=False),
+    Column("rep_id", Id, ForeignKey("reps.id", ondelete="CASCADE"), nullable=True),
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), nullable=True),
+    Column("display_name", String(200), nullable=False, server_default=""),
+    _ts("created_at", nullable=False),
+    UniqueConstraint("platform", "external_id"),
+    CheckConstraint("(rep_id IS NULL) <> (customer_id IS NULL)", name="one_person"),
+)
+
+interactions = Table(
+    "interactions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("rep_id", Id, ForeignKey("reps.id", ondelete="SET NULL"), nullable=True),
+    Column("channel", String(16), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("direction", String(8), nullable=False, server_default="out"),
+    Column("text", Text, nullable=False),
+    Column("sentiment_label", String(8), nullable=True),
+    Column("sentiment_score", Float, nullable=True),
+    _ts("occurred_at", nullable=False),
+    _ts("created_at", nullable=False),
+    Index("ix_interactions_customer_occurred", "customer_id", "occurred_at"),
+    CheckConstraint("kind IN ('call', 'email', 'meeting', 'note', 'message')", name="kind"),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("rep_id", Id, ForeignKey("reps.id", ondelete="SET NULL"), nullable=True),
+    # Integer cents: exact money on both backends, and cheap to aggregate in bulk.
+    Column("amount_cents", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False, server_default="USD"),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("external_ref", String(64), nullable=True),
+    _ts("ordered_at", nullable=False),
+    _ts("created_at", nullable=False),
+    Index("ix_orders_customer_ordered", "customer_id", "ordered_at"),
+    UniqueConstraint("external_ref"),
+)
+
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("subject", String(200), nullable=False),
+    Column("status", String(16), nullable=False, server_default="open"),
+    Column("priority", String(8), nullable=False, server_default="normal"),
+    Column("assignee_rep_id", Id, ForeignKey("reps.id", ondelete="SET NULL"), nullable=True),
+    Column("source", String(16), nullable=False, server_default="console"),
+    Column("csat_rating", Integer, nullable=True),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    _ts("first_response_at"),
+    _ts("resolved_at"),
+    # SLA: when each warning went out, and when (and which deadline) the ticket breached.
+    _ts("sla_first_warned_at"),
+    _ts("sla_resolve_warned_at"),
+    _ts("breached_at"),
+    Column("breach_kind", String(16), nullable=True),
+    Index("ix_tickets_status", "status"),
+    Index("ix_tickets_customer", "customer_id"),
+    Index("ix_tickets_assignee", "assignee_rep_id"),
+    CheckConstraint("status IN ('open', 'pending', 'resolved')", name="status"),
+    CheckConstraint("priority IN ('low', 'normal', 'high', 'urgent')", name="priority"),
+)
+
+ticket_messages = Table(
+    "ticket_messages",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("ticket_id", Id, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    Column("author_kind", String(8), nullable=False),
+    Column("author_rep_id", Id, ForeignKey("reps.id", ondelete="SET NULL"), nullable=True),
+    Column("text", Text, nullable=False),
+    Column("attachments", JSON, nullable=False, default=list),
+    Column("sentiment_label", String(8), nullable=True),
+    Column("sentiment_score", Float, nullable=True),
+    _ts("created_at", nullable=False),
+    Index("ix_ticket_messages_ticket", "ticket_id", "id"),
+    CheckConstraint("author_kind IN ('customer', 'rep', 'system')", name="author_kind"),
+)
+
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("ticket_id", Id, ForeignKey("tickets.id", ondelete="SET NULL"), nullable=True),
+    Column("text", Text, nullable=False, server_default=""),
+    Column("rating", Integer, nullable=True),
+    Column("sentiment_label", String(8), nullable=True),
+    Column("sentiment_score", Float, nullable=True),
+    _ts("created_at", nullable=False),
+    Index("ix_feedback_customer", "customer_id", "created_at"),
+)
+
+reminders = Table(
+    "reminders",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("rep_id", Id, ForeignKey("reps.id", ondelete="CASCADE"), nullable=False),
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), nullable=True),
+    Column("text", Text, nullable=False),
+    _ts("due_at", nullable=False),
+    Column("status", String(8), nullable=False, server_default="pending"),
+    _ts("created_at", nullable=False),
+    _ts("done_at"),
+    Index("ix_reminders_status_due", "status", "due_at"),
+    Index("ix_reminders_rep", "rep_id", "status"),
+    CheckConstraint("status IN ('pending', 'sent', 'done')", name="status"),
+)
+
+# Confirmations and pick lists: a button carries only this row's opaque token, never data.
+pending_actions = Table(
+    "pending_actions",
+    metadata,
+    Column("token", String(24), primary_key=True),
+    Column("actor_key", String(96), nullable=False),
+    Column("command", Text, nullable=False),
+    Column("label", String(200), nullable=False, server_default=""),
+    _ts("created_at", nullable=False),
+    _ts("expires_at", nullable=False, index=True),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("actor", String(96), nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("entity", String(32), nullable=False),
+    Column("entity_id", String(32), nullable=True),
+    Column("detail", JSON, nullable=False, default=dict),
+    _ts("at", nullable=False, index=True),
+    Index("ix_audit_log_entity", "entity", "entity_id"),
+)
+
+# Idempotency for incoming platform events (Slack event_id, ...): a retry finds its row and stops.
+processed_events = Table(
+    "processed_events",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("platform", String(16), nullable=False),
+    Column("event_id", String(128), nullable=False),
+    _ts("received_at", nullable=False, index=True),
+    UniqueConstraint("platform", "event_id"),
+)
+
+# Every push that is not the direct answer to an incoming message: a row here, written in the
+# transaction that decided it, then claimed and sent by bot.delivery.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("platform", String(16), nullable=False),
+    Column("target", String(64), nullable=False),  # chat, channel or user id on that platform
+    Column("thread", String(64), nullable=True),  # a known thread (Slack ts) to post into
+    # The conversation a row belongs to ("ticket:12"): sent into that conversation's thread once
+    # one exists (outbox_threads), else top-level, and then its message starts the thread.
+    Column("thread_key", String(64), nullable=True),
+    Column("payload", JSON, nullable=False),  # handlers.messages.reply_to_dict
+    Column("idempotency_key", String(200), nullable=False),
+    Column("state", String(8), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    _ts("next_attempt_at", nullable=False),
+    _ts("lease_until"),
+    Column("sent_message_id", String(64), nullable=True),
+    Column("last_error", String(200), nullable=True),
+    _ts("created_at", nullable=False),
+    _ts("sent_at"),
+    UniqueConstraint("idempotency_key"),
+    Index("ix_outbox_state_next", "state", "next_attempt_at"),
+    Index("ix_outbox_chat", "platform", "target", "state"),
+    CheckConstraint("state IN ('pending', 'sending', 'sent', 'failed')", name="state"),
+)
+
+# Where a conversation's thread lives on a platform (a ticket's first post in the support channel).
+outbox_threads = Table(
+    "outbox_threads",
+    metadata,
+    Column("thread_key", String(64), primary_key=True),
+    Column("platform", String(16), primary_key=True),
+    Column("target", String(64), nullable=False),
+    Column("thread_id", String(64), nullable=False),
+    _ts("created_at", nullable=False),
+    Index("ix_outbox_threads_message", "platform", "target", "thread_id"),
+)
+
+# One-time invite links: only a hash is kept, so a leaked database links nobody.
+link_tokens = Table(
+    "link_tokens",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("token_hash", String(64), nullable=False),
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("created_by", String(96), nullable=False, server_default=""),
+    _ts("created_at", nullable=False),
+    _ts("expires_at", nullable=False),
+    _ts("used_at"),
+    Column("used_by", String(96), nullable=True),
+    UniqueConstraint("token_hash"),
+    Index("ix_link_tokens_customer", "customer_id"),
+)
+
+# Multi-step conversations (the guided /ticket): one row per actor, so whichever replica gets the
+# next message continues where the last one stopped.
+conversations = Table(
+    "conversations",
+    metadata,
+    Column("actor_key", String(96), primary_key=True),
+    Column("flow", String(32), nullable=False),
+    Column("step", String(32), nullable=False),
+    Column("data", JSON, nullable=False, default=dict),
+    _ts("updated_at", nullable=False),
+    _ts("expires_at", nullable=False, index=True),
+)
+
+# Raw incoming updates, stored before the platform is told they arrived (a Telegram getUpdates
+# offset, a webhook's HTTP 200), then handled and marked done; a crash in between loses nothing.
+inbox = Table(
+    "inbox",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("platform", String(16), nullable=False),
+    Column("event_id", String(128), nullable=False),  # Telegram's update_id
+    Column("payload", JSON, nullable=False),  # emptied once done: the handled data lives elsewhere
+    Column("state", String(8), nullable=False, server_default="pending"),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    _ts("next_attempt_at", nullable=False),
+    _ts("lease_until"),
+    Column("last_error", String(200), nullable=True),
+    _ts("received_at", nullable=False),
+    _ts("done_at"),
+    UniqueConstraint("platform", "event_id"),
+    Index("ix_inbox_state_next", "state", "next_attempt_at"),
+    CheckConstraint("state IN ('pending', 'working', 'done', 'failed')", name="state"),
+)
+
+# Named leases ("telegram-poller"): the one replica holding an unexpired row does that job.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(96), nullable=False),
+    _ts("expires_at", nullable=False),
+    _ts("acquired_at", nullable=False),
+)
+
+# One row per customer per loyalty run (history): the score, churn risk and the figures behind
+# them, so an alert can say why and the next run can see the drop.
+loyalty_scores = Table(
+    "loyalty_scores",
+    metadata,
+    Column("run_date", String(10), primary_key=True),  # the run's UTC date, YYYY-MM-DD
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
+    Column("score", Float, nullable=False),
+    Column("churn_risk", Float, nullable=False),
+    Column("recency_days", Integer, nullable=True),  # None: never ordered
+    Column("order_count", Integer, nullable=False),
+    Column("revenue_cents", BigInteger, nullable=False),
+    Column("sentiment", Float, nullable=True),  # mean in [-1, 1] over the window; None: nothing said
+    Column("negatives", Integer, nullable=False),
+    Column("csat", Float, nullable=True),
+    Column("open_tickets", Integer, nullable=False),
+    Column("breached_tickets", Integer, nullable=False),
+    _ts("computed_at", nullable=False),
+    Index("ix_loyalty_scores_customer", "customer_id", "run_date"),
+)
+
+# Manager digests: to a rep (their DM) or a channel, daily or weekly at a local time. The last
+# period sent is claimed here, so replicas and restarts send each period once.
+digest_subscriptions = Table(
+    "digest_subscriptions",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("rep_id", Id, ForeignKey("reps.id", ondelete="CASCADE"), nullable=False),
+    Column("platform", String(16), nullable=False),
+    Column("target", String(64), nullable=False),
+    Column("cadence", String(8), nullable=False),
+    Column("local_time", String(5), nullable=False),  # HH:MM in ``timezone``
+    Column("timezone", String(64), nullable=False),
+    Column("last_period", String(16), nullable=True),
+    _ts("created_at", nullable=False),
+    UniqueConstraint("platform", "target"),
+    CheckConstraint("cadence IN ('daily', 'weekly')", name="cadence"),
+)

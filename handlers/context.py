@@ -1,0 +1,78 @@
+"""What a handler receives: the message, its arguments, and the services it may use."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from crm_store.store import Store
+from handlers.lookup import CustomerLookup
+from handlers.messages import Actor, Message
+from nlp.sentiment import Sentiment
+
+
+class SentimentLabeller(Protocol):
+    """Anything that labels text; nlp.sentiment.SentimentClassifier fits."""
+
+    def classify(self, text: str) -> Sentiment: ...
+
+    def classify_many(self, texts: Sequence[str]) -> list[Sentiment]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class HandlerSettings:
+    default_timezone: str = "UTC"
+    bot_name: str = "crm-bot"
+    # Where new tickets and their conversation appear for the team (None: nowhere).
+    support_platform: str | None = None
+    support_channel: str | None = None
+    # Platforms whose customer accounts get pushes (ticket replies, CSAT) through the outbox.
+    customer_platforms: tuple[str, ...] = ("telegram",)
+    # The Telegram bot's username, for invite deep links (known once Telegram has started).
+    telegram_username: str | None = None
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything handlers may touch, built once in bot/app.py."""
+
+    store: Store
+    lookup: CustomerLookup
+    settings: HandlerSettings = field(default_factory=HandlerSettings)
+    sentiment: SentimentLabeller | None = None
+
+    def now(self) -> datetime:
+        return self.store.clock()
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    message: Message
+    args: str
+    services: Services
+    command: str
+
+    @property
+    def actor(self) -> Actor:
+        return self.message.actor
+
+    @property
+    def store(self) -> Store:
+        return self.services.store
+
+    def now(self) -> datetime:
+        return self.services.now()
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return zone(self.actor.timezone or self.services.settings.default_timezone)
+
+
+def zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")

@@ -1,0 +1,234 @@
+"""Customer commands: find, show, add (with duplicate warning) and update."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from crm_store.records import CustomerRecord, CustomerSummary
+from handlers import actions
+from handlers.common import acting_rep, ago, describe, pick_customer, reps_named
+from handlers.context import Context
+from handlers.errors import NotFound, UsageError, UserError
+from handlers.fields import FieldChanges, check_name, parse_fields
+from handlers.messages import Button, Field, ListItem, Reply
+from handlers.parsing import format_money, split_key_values, take_flag
+from handlers.registry import Command
+
+FIND_USAGE = "find <name, company, email or phone>"
+SHOW_USAGE = "show <customer>"
+ADD_USAGE = "add <name> [email=… phone=… company=… owner=me status=lead tags=a,b <custom>=…]"
+UPDATE_USAGE = "update <customer> key=value [key=value …]"
+# Near-identical names: a new customer scoring this against an existing one is a likely duplicate.
+DUPLICATE_NAME_SCORE = 92.0
+
+
+def card(ctx: Context, summary: CustomerSummary) -> Reply:
+    c = summary.customer
+    fields = [
+        Field("Company", c.company or "—"),
+        Field("Email", c.email or "—"),
+        Field("Phone", c.phone or "—"),
+        Field("Owner", summary.owner_name or "unassigned"),
+        Field("Status", c.status),
+    ]
+    if c.tags:
+        fields.append(Field("Tags", ", ".join(c.tags)))
+    fields.extend(
+        Field(key.replace("_", " ").capitalize(), str(value)) for key, value in sorted(c.custom.items())
+    )
+    context = " · ".join(
+        [
+            f"Last contact {ago(ctx, summary.last_contact_at)}",
+            f"{summary.order_count} order{'s' if summary.order_count != 1 else ''}"
+            f" ({format_money(summary.revenue_cents)})",
+            f"{summary.open_tickets} open ticket{'s' if summary.open_tickets != 1 else ''}",
+            f"{summary.pending_reminders} reminder{'s' if summary.pending_reminders != 1 else ''}",
+        ]
+    )
+    return Reply(
+        title=f"{c.name} (#{c.id})",
+        text=f"Customer {describe(c)}",
+        fields=tuple(fields),
+        context=context,
+        buttons=(
+            Button("Log call", actions.encode("log", c.id)),
+            Button("Remind me", actions.encode("remind", c.id)),
+            Button("Open ticket", actions.encode("open-ticket", c.id)),
+            Button("Show timeline", actions.encode("timeline", c.id)),
+        ),
+    )
+
+
+async def show_card(ctx: Context, customer_id: int, *, note: str = "") -> Reply:
+    async with ctx.store.read() as tx:
+        summary = await tx.customers.summary(customer_id)
+    if summary is None:
+        raise NotFound(f"There is no customer #{customer_id}.")
+    reply = card(ctx, summary)
+    if note:
+        return Reply(
+            title=reply.title,
+            text=note,
+            fields=reply.fields,
+            context=reply.context,
+            buttons=reply.buttons,
+        )
+    return reply
+
+
+async def find(ctx: Context) -> Reply:
+    """The card when one customer clearly matches (others listed under it); else the list."""
+    query = ctx.args.strip()
+    candidates = await ctx.services.lookup.search(query, limit=10, min_score=55)
+    if not candidates:
+        raise NotFound(f"No customer matches {query!r}. Add one with `add {query}`.")
+    items = tuple(
+        ListItem(
+            text=describe(c.customer),
+            detail=" · ".join(x for x in (c.customer.email, c.customer.phone, c.customer.status) if x),
+            buttons=(Button("Show", actions.encode("show", c.customer.id)),),
+        )
+        for c in candidates
+    )
+    best = ctx.services.lookup.clear_choice(candidates)
+    if best is not None:
+        reply = await show_card(ctx, best.id, note=f"Best match for {query!r}.")
+        others = tuple(item for item, c in zip(items, candidates, strict=True) if c.customer.id != best.id)
+        return replace(reply, items=others[:4])
+    noun = "customer" if len(items) == 1 else "customers"
+    return Reply(title=f"Customers matching {query!r}", text=f"{len(items)} {noun} found.", items=items)
+
+
+async def show(ctx: Context) -> Reply:
+    found = await pick_customer(ctx, ctx.args, rerun=lambda ref: f"show {ref}", usage=SHOW_USAGE)
+    if isinstance(found, Reply):
+        return found
+    return await show_card(ctx, found.id)
+
+
+async def _owner_id(ctx: Context, owner: str | None) -> tuple[bool, int | None]:
+    """(given, rep id) for ``owner=me|none|<name>``."""
+    if owner is None:
+        return False, None
+    if owner.lower() in ("", "none", "nobody"):
+        return True, None
+    if owner.lower() == "me":
+        return True, (await acting_rep(ctx)).id
+    reps = await reps_named(ctx, owner)
+    if len(reps) != 1:
+        raise UserError(f"No single team member is called {owner!r}; use owner=me or their name.")
+    return True, reps[0].id
+
+
+async def _look_alikes(ctx: Context, name: str, changes: FieldChanges) -> list[tuple[CustomerRecord, str]]:
+    email = changes.builtin.get("email", "")
+    phone = changes.builtin.get("phone", "")
+    found: dict[int, tuple[CustomerRecord, str]] = {}
+    async with ctx.store.read() as tx:
+        for customer in await tx.customers.by_contact(email=email, phone=phone):
+            reason = "same email" if email and customer.email == email else "same phone"
+            found[customer.id] = (customer, reason)
+    for candidate in await ctx.services.lookup.search(name, limit=3, min_score=DUPLICATE_NAME_SCORE):
+        found.setdefault(candidate.customer.id, (candidate.customer, "nearly the same name"))
+    return list(found.values())
+
+
+async def add(ctx: Context) -> Reply:
+    args, force = take_flag(ctx.args, "--force")
+    head, pairs = split_key_values(args)
+    name = check_name(head)
+    changes = parse_fields(pairs, allow_name=False)
+    owner_given, owner_id = await _owner_id(ctx, changes.owner)
+    if not owner_given:
+        owner_id = ctx.actor.rep_id  # a rep owns what they add unless told otherwise
+    if not force:
+        alikes = await _look_alikes(ctx, name, changes)
+        if alikes:
+            async with ctx.store.write(ctx.actor.key) as tx:
+                token = await tx.pending.add(
+                    actor_key=ctx.actor.key, command=f"add {args} --force", label=name
+                )
+            lines = "; ".join(f"{describe(c)}: {why}" for c, why in alikes)
+            buttons = [Button("Create anyway", actions.encode("run", token), "primary")]
+            buttons.extend(Button(f"Show #{c.id}", actions.encode("show", c.id)) for c, _ in alikes[:3])
+            return Reply(
+                title="Possible duplicate",
+                text=f"{name} looks like an existing customer — {lines}. Create a new one anyway?",
+                buttons=tuple(buttons),
+            )
+    async with ctx.store.write(ctx.actor.key) as tx:
+        customer = await tx.customers.add(
+            name=name,
+            company=changes.builtin.get("company", ""),
+            email=changes.builtin.get("email", ""),
+            phone=changes.builtin.get("phone", ""),
+            status=changes.builtin.get("status", "active"),
+            tags=changes.builtin.get("tags", ()),
+            custom={k: v for k, v in changes.custom.items() if v is not None},
+            owner_rep_id=owner_id,
+            source=ctx.actor.platform,
+        )
+    ctx.services.lookup.note(customer)
+    return await show_card(ctx, customer.id, note=f"Added {describe(customer)}.")
+
+
+async def update(ctx: Context) -> Reply:
+    head, pairs = split_key_values(ctx.args)
+    if not pairs:
+        raise UsageError("Say what to change, as key=value.", usage=UPDATE_USAGE)
+    changes = parse_fields(pairs)
+    found = await pick_customer(
+        ctx, head, rerun=lambda ref: f"update {ref} {ctx.args[len(head) :].strip()}", usage=UPDATE_USAGE
+    )
+    if isinstance(found, Reply):
+        return found
+    builtin = dict(changes.builtin)
+    owner_given, owner_id = await _owner_id(ctx, changes.owner)
+    if owner_given:
+        builtin["owner_rep_id"] = owner_id
+    async with ctx.store.write(ctx.actor.key) as tx:
+        if "email" in builtin or "phone" in builtin:
+            clash = [
+                c
+                for c in await tx.customers.by_contact(
+                    email=builtin.get("email", ""), phone=builtin.get("phone", "")
+                )
+                if c.id != found.id
+            ]
+            if clash:
+                raise UserError(f"That email or phone already belongs to {describe(clash[0])}.")
+        customer = await tx.customers.update(found.id, fields=builtin, custom=changes.custom)
+    ctx.services.lookup.note(customer)
+    changed = ", ".join([*builtin, *changes.custom]).replace("owner_rep_id", "owner")
+    return await show_card(ctx, customer.id, note=f"Updated {changed} of {describe(customer)}.")
+
+
+COMMANDS = (
+    Command(
+        "find",
+        find,
+        FIND_USAGE,
+        "Find customers by name, company, email or phone (typos are fine).",
+        "find acmee corp",
+        aliases=("search",),
+        needs_args=True,
+    ),
+    Command("show", show, SHOW_USAGE, "Show a customer's card.", "show acme", needs_args=True),
+    Command(
+        "add",
+        add,
+        ADD_USAGE,
+        "Add a customer; warns about likely duplicates first.",
+        "add Acme Corp email=ops@acme.example phone=+1 555 0100 tags=vip",
+        needs_args=True,
+    ),
+    Command(
+        "update",
+        update,
+        UPDATE_USAGE,
+        "Change built-in or custom fields (empty value removes a custom one).",
+        "update acme phone=+1 555 0199 industry=logistics",
+        aliases=("edit",),
+        needs_args=True,
+    ),
+)

@@ -1,0 +1,245 @@
+"""Manager digests: the period a subscription is due for, the digest itself (figures, at-risk
+customers, a chart and the same numbers in text), and digest / subscribe / unsubscribe."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from crm_store.digests import Subscription
+from crm_store.reports import PeriodFigures
+from crm_store.store import Store
+from handlers.charts import trend_png
+from handlers.context import Context, zone
+from handlers.errors import UsageError, UserError
+from handlers.loyalty import risk_item
+from handlers.messages import Field, ListItem, Reply
+from handlers.parsing import format_money
+from handlers.registry import Command
+
+SUBSCRIBE_USAGE = "subscribe digest daily|weekly [HH:MM] [in <#channel>]"
+UNSUBSCRIBE_USAGE = "unsubscribe digest"
+DIGEST_USAGE = "digest [daily|weekly]"
+DEFAULT_TIME = "08:00"
+TOP_AT_RISK = 5
+TOP_REPS = 10
+_HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+# A Slack channel as typed (<#C123|name> when picked from the list) or a bare id.
+_CHANNEL = re.compile(r"^(?:<#([A-Z0-9]+)(?:\|[^>]*)?>|#?([CG][A-Z0-9]{5,}))$")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    key: str  # 2026-11-23 (daily) or 2026-W48 (weekly): text order is time order
+    start: datetime  # UTC
+    end: datetime  # UTC: the scheduled send time
+
+
+def local_instant(day: date, hhmm: str, tz: ZoneInfo) -> datetime:
+    """``day`` at ``hhmm`` in ``tz``, in UTC. A time in the spring gap resolves to the same
+    wall-clock minute after the jump (fold=0), an autumn time that happens twice to its first
+    occurrence: each day has exactly one such instant."""
+    hour, minute = (int(x) for x in hhmm.split(":"))
+    return datetime.combine(day, time(hour, minute), tzinfo=tz).astimezone(UTC)
+
+
+def current_period(cadence: str, hhmm: str, tz_name: str, now: datetime) -> Period:
+    """The latest period whose send time is not after ``now``."""
+    tz = zone(tz_name)
+    today = now.astimezone(tz).date()
+    if cadence == "weekly":
+        monday = today - timedelta(days=today.weekday())
+        if local_instant(monday, hhmm, tz) > now:
+            monday -= timedelta(days=7)
+        year, week, _ = monday.isocalendar()
+        return Period(
+            f"{year}-W{week:02d}",
+            local_instant(monday - timedelta(days=7), hhmm, tz),
+            local_instant(monday, hhmm, tz),
+        )
+    day = today if local_instant(today, hhmm, tz) <= now else today - timedelta(days=1)
+    return Period(
+        day.isoformat(), local_instant(day - timedelta(days=1), hhmm, tz), local_instant(day, hhmm, tz)
+    )
+
+
+def _days(figures: PeriodFigures, tz: ZoneInfo) -> list[date]:
+    first = figures.since.astimezone(tz).date()
+    last = (figures.until - timedelta(microseconds=1)).astimezone(tz).date()
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
+
+
+def daily_series(
+    figures: PeriodFigures, tz: ZoneInfo
+) -> tuple[list[date], list[float | None], list[int], list[int]]:
+    """Per local day: mean sentiment (None on a silent day), tickets opened, tickets resolved."""
+    days = _days(figures, tz)
+    said: dict[date, list[float]] = defaultdict(list)
+    for at, score in figures.sentiment_points:
+        said[at.astimezone(tz).date()].append(score)
+    opened = defaultdict(int, _count(figures.opened_at, tz))
+    resolved = defaultdict(int, _count(figures.resolved_at, tz))
+    sentiment = [sum(said[d]) / len(said[d]) if said[d] else None for d in days]
+    return days, sentiment, [opened[d] for d in days], [resolved[d] for d in days]
+
+
+def _count(moments: tuple[datetime, ...], tz: ZoneInfo) -> dict[date, int]:
+    counts: dict[date, int] = defaultdict(int)
+    for moment in moments:
+        counts[moment.astimezone(tz).date()] += 1
+    return counts
+
+
+def _trend(sentiment: list[float | None]) -> str:
+    values = [s for s in sentiment if s is not None]
+    if not values:
+        return "no sentiment recorded"
+    mean = sum(values) / len(values)
+    if len(values) < 2:
+        return f"{mean:+.2f}"
+    half = len(values) // 2
+    first, second = sum(values[:half]) / half, sum(values[half:]) / (len(values) - half)
+    direction = "improving" if second - first > 0.05 else "worsening" if first - second > 0.05 else "steady"
+    return f"{mean:+.2f}, {direction} ({first:+.2f} → {second:+.2f})"
+
+
+async def build_digest(store: Store, *, since: datetime, until: datetime, tz: str, cadence: str) -> Reply:
+    """The digest of [since, until): figures as fields, reps and at-risk customers as items,
+    the trend chart as the image, and the chart's numbers in the text for screen readers."""
+    zone_info = zone(tz)
+    async with store.read() as tx:
+        figures = await tx.reports.period(since, until)
+        risky = await tx.loyalty.at_risk(limit=TOP_AT_RISK)
+        overdue = await tx.reminders.overdue_count()
+    days, sentiment, opened, resolved = daily_series(figures, zone_info)
+    median = figures.median_first_response
+    fields = (
+        Field("New customers", str(figures.new_customers)),
+        Field("Orders", f"{figures.orders} · {format_money(figures.revenue_cents)}"),
+        Field(
+            "Tickets",
+            f"{figures.tickets_opened} opened, {figures.tickets_resolved} resolved, "
+            f"{figures.tickets_breached} breached SLA",
+        ),
+        Field("Median first response", "none answered" if median is None else f"{median:.0f} min"),
+        Field(
+            "CSAT", "no ratings" if figures.csat is None else f"{figures.csat:.1f}/5 ({figures.csat_count})"
+        ),
+        Field("Sentiment", _trend(sentiment)),
+        Field("Overdue reminders", str(overdue)),
+    )
+    items = [
+        ListItem(f"{name}: {count} interaction{'s' if count != 1 else ''}")
+        for name, count in figures.interactions_by_rep[:TOP_REPS]
+    ]
+    items += [risk_item(score) for score in risky]
+    start_label = since.astimezone(zone_info).strftime("%d %b %H:%M")
+    end_label = until.astimezone(zone_info).strftime("%d %b %H:%M")
+    per_day = "; ".join(
+        f"{d.strftime('%d %b')}: sentiment {'n/a' if s is None else f'{s:+.2f}'}, {o} opened, {r} resolved"
+        for d, s, o, r in zip(days, sentiment, opened, resolved, strict=True)
+    )
+    title = f"{cadence.capitalize()} digest"
+    return Reply(
+        title=title,
+        text=f"{start_label} – {end_label} ({tz}).\nBy day: {per_day}.",
+        fields=fields,
+        items=tuple(items),
+        context=f"Interactions by rep, then the top {TOP_AT_RISK} at-risk customers.",
+        image=trend_png(days, sentiment, opened, resolved, title=f"{title}: sentiment and tickets"),
+        image_name="digest-trend.png",
+        ephemeral=False,
+    )
+
+
+async def digest(ctx: Context) -> Reply:
+    cadence = ctx.args.strip().lower() or "daily"
+    if cadence not in ("daily", "weekly"):
+        raise UserError("A digest covers a day or a week.", usage=DIGEST_USAGE)
+    until = ctx.now() + timedelta(seconds=1)  # what happened this second counts
+    since = until - timedelta(days=7 if cadence == "weekly" else 1)
+    return await build_digest(ctx.store, since=since, until=until, tz=ctx.tz.key, cadence=cadence)
+
+
+def _describe(sub: Subscription) -> str:
+    when = f"{sub.local_time} {sub.timezone}"
+    where = (
+        "here" if sub.target.startswith(("U", "W")) or sub.platform == "console" else f"in <#{sub.target}>"
+    )
+    return f"{sub.cadence} at {when}" + (" on Mondays" if sub.cadence == "weekly" else "") + f", {where}"
+
+
+async def subscribe(ctx: Context) -> Reply:
+    words = ctx.args.split()
+    if not words or words[0].lower() != "digest" or len(words) < 2:
+        raise UsageError("Subscribe to what, how often?", usage=SUBSCRIBE_USAGE)
+    cadence = words[1].lower()
+    if cadence not in ("daily", "weekly"):
+        raise UserError(f"{words[1]!r} is not daily or weekly.", usage=SUBSCRIBE_USAGE)
+    rest = words[2:]
+    hhmm = DEFAULT_TIME
+    if rest and _HHMM.match(rest[0]):
+        match = _HHMM.match(rest[0])
+        assert match is not None
+        hhmm = f"{int(match.group(1)):02d}:{match.group(2)}"
+        rest = rest[1:]
+    target = ctx.actor.user_id
+    if rest and rest[0].lower() == "in" and len(rest) == 2:
+        channel = _CHANNEL.match(rest[1])
+        if channel is None or ctx.actor.platform != "slack":
+            raise UserError("Name a Slack channel, like `in #C0123ABCD`.", usage=SUBSCRIBE_USAGE)
+        target, rest = channel.group(1) or channel.group(2), []
+    if rest:
+        raise UserError(f"I don't understand {' '.join(rest)!r}.", usage=SUBSCRIBE_USAGE)
+    if ctx.actor.rep_id is None:
+        raise UserError("Only team members can subscribe.")
+    tz = ctx.tz.key
+    async with ctx.store.write(ctx.actor.key) as tx:
+        sub = await tx.digests.subscribe(
+            rep_id=ctx.actor.rep_id,
+            platform=ctx.actor.platform,
+            target=target,
+            cadence=cadence,
+            local_time=hhmm,
+            timezone=tz,
+            current_period=current_period(cadence, hhmm, tz, ctx.now()).key,
+        )
+    return Reply(text=f"Subscribed: the digest comes {_describe(sub)}. `unsubscribe digest` stops it.")
+
+
+async def unsubscribe(ctx: Context) -> Reply:
+    if ctx.args.strip().lower() != "digest":
+        raise UsageError("Unsubscribe from what?", usage=UNSUBSCRIBE_USAGE)
+    if ctx.actor.rep_id is None:
+        raise UserError("Only team members have subscriptions.")
+    async with ctx.store.write(ctx.actor.key) as tx:
+        removed = await tx.digests.unsubscribe(ctx.actor.rep_id)
+    if not removed:
+        return Reply(text="You had no digest subscription.")
+    return Reply(text=f"Unsubscribed ({removed} subscription{'s' if removed != 1 else ''} removed).")
+
+
+COMMANDS = (
+    Command("digest", digest, DIGEST_USAGE, "The manager digest, now.", "digest weekly", audience="manager"),
+    Command(
+        "subscribe",
+        subscribe,
+        SUBSCRIBE_USAGE,
+        "Get the digest daily or weekly at a local time (here, or in a channel).",
+        "subscribe digest daily 08:30",
+        audience="manager",
+        needs_args=True,
+    ),
+    Command(
+        "unsubscribe",
+        unsubscribe,
+        UNSUBSCRIBE_USAGE,
+        "Stop your digests.",
+        "unsubscribe digest",
+        audience="manager",
+        needs_args=True,
+    ),
+)

@@ -1,0 +1,30 @@
+"""The one user-facing error type: its text is shown; any other exception becomes an apology."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Something the person can fix; the message says what and how."""
+
+    def __init__(self, message: str, *, usage: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
+
+    def __str__(self) -> str:
+        if self.usage:
+            return f"{self.message}\nUsage: {self.usage}"
+        return self.message
+
+
+class Forbidden(UserError):
+    """The actor's role does not allow this."""
+
+
+class NotFound(UserError):
+    """The thing named does not exist (or is not this actor's to see)."""
+
+
+class UsageError(UserError):
+    """The words do not have the command's shape (as opposed to a bad value): free text such
+    as "remind me to call acme at 10" lands here, and the router may read it for its meaning."""

@@ -1,0 +1,47 @@
+"""The help command: every staff command with its usage and an example."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from handlers.context import Context
+from handlers.errors import UserError
+from handlers.messages import ListItem, Reply
+from handlers.registry import Command, CommandTable
+
+HELP_USAGE = "help [command]"
+
+
+def staff_help_reply(table: CommandTable, topic: str, *, manager: bool) -> Reply:
+    topic = topic.strip().lower().lstrip("/")
+    if topic:
+        command = table.get(topic)
+        if command is None:
+            raise UserError(f"There is no command {topic[:40]!r}; `help` lists them all.")
+        aliases = f"\nAlso: {', '.join(command.aliases)}" if command.aliases else ""
+        managers = "\nManagers only." if command.audience == "manager" else ""
+        return Reply(
+            title=command.name,
+            text=f"{command.summary}\nUsage: {command.usage}\nExample: {command.example}{aliases}{managers}",
+        )
+    shown = [c for c in table.commands if c.audience == "staff" or (manager and c.audience == "manager")]
+    return Reply(
+        title="Commands",
+        text="Write a command, or just say what you need. `help <command>` tells more. "
+        "<customer> is a name, company, email or phone (typos are fine) or #id.",
+        items=tuple(ListItem(c.usage, f"{c.summary} e.g. `{c.example}`") for c in shown),
+    )
+
+
+def help_command(table: Callable[[], CommandTable]) -> Command:
+    async def help_handler(ctx: Context) -> Reply:
+        return staff_help_reply(table(), ctx.args, manager=ctx.actor.is_manager)
+
+    return Command(
+        "help",
+        help_handler,
+        HELP_USAGE,
+        "List commands, or explain one.",
+        "help remind",
+        aliases=("?", "commands"),
+    )

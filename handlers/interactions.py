@@ -1,0 +1,136 @@
+"""Interaction commands: log a call, email, meeting or note; a customer's timeline."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from crm_store.interactions import KINDS
+from handlers.common import describe, local_time, pick_customer
+from handlers.context import Context
+from handlers.errors import UsageError, UserError
+from handlers.messages import MAX_TEXT, ListItem, Reply
+from handlers.parsing import format_money, one_line
+from handlers.registry import Command
+
+LOG_USAGE = "log <customer> call|email|meeting|note: <text>"
+TIMELINE_USAGE = "timeline <customer>"
+TIMELINE_SIZE = 15
+
+
+def label_text(ctx: Context, text: str) -> tuple[str | None, float | None]:
+    """Sentiment for a stored text when a classifier is configured."""
+    if ctx.services.sentiment is None or not text.strip():
+        return None, None
+    result = ctx.services.sentiment.classify(text)
+    return result.label, result.score
+
+
+async def log(ctx: Context) -> Reply:
+    head, sep, text = ctx.args.partition(":")
+    words = head.split()
+    if not sep or len(words) < 2:
+        raise UsageError("Say who, what kind, and what happened.", usage=LOG_USAGE)
+    kind = words[-1].lower()
+    if kind not in KINDS or kind == "message":
+        raise UsageError(
+            f"{words[-1]!r} is not a kind of interaction: use call, email, meeting or note.", usage=LOG_USAGE
+        )
+    text = text.strip()
+    if not text:
+        raise UserError("What happened? Add it after the colon.", usage=LOG_USAGE)
+    if len(text) > MAX_TEXT:
+        raise UserError(f"That note is too long ({len(text)} characters; at most {MAX_TEXT}).")
+    who = " ".join(words[:-1])
+    found = await pick_customer(ctx, who, rerun=lambda ref: f"log {ref} {kind}: {text}", usage=LOG_USAGE)
+    if isinstance(found, Reply):
+        return found
+    label, score = label_text(ctx, text)
+    async with ctx.store.write(ctx.actor.key) as tx:
+        await tx.interactions.add(
+            customer_id=found.id,
+            rep_id=ctx.actor.rep_id,
+            channel=ctx.actor.platform,
+            kind=kind,
+            text=text,
+            sentiment_label=label,
+            sentiment_score=score,
+        )
+    article = "an" if kind[0] in "aeiou" else "a"
+    mood = f" Sentiment: {label}." if label else ""
+    return Reply(text=f"Logged {article} {kind} with {describe(found)}.{mood}")
+
+
+async def timeline(ctx: Context) -> Reply:
+    found = await pick_customer(ctx, ctx.args, rerun=lambda ref: f"timeline {ref}", usage=TIMELINE_USAGE)
+    if isinstance(found, Reply):
+        return found
+    async with ctx.store.read() as tx:
+        interactions = await tx.interactions.for_customer(found.id, limit=TIMELINE_SIZE)
+        orders = await tx.orders.for_customer(found.id, limit=TIMELINE_SIZE)
+        tickets = await tx.tickets.find(status="all", customer_id=found.id, limit=TIMELINE_SIZE)
+    events: list[tuple[datetime, ListItem]] = []
+    for i in interactions:
+        who = f" by {i.rep_name}" if i.rep_name else ""
+        mood = f" · {i.sentiment_label}" if i.sentiment_label else ""
+        events.append(
+            (
+                i.occurred_at,
+                ListItem(
+                    f"{i.kind.capitalize()}{who}: {one_line(i.text)}",
+                    f"{local_time(ctx, i.occurred_at)}{mood}",
+                ),
+            )
+        )
+    for o in orders:
+        note = f" — {one_line(o.note, 60)}" if o.note else ""
+        events.append(
+            (
+                o.ordered_at,
+                ListItem(
+                    f"Order {format_money(o.amount_cents, o.currency)}{note}", local_time(ctx, o.ordered_at)
+                ),
+            )
+        )
+    for t in tickets:
+        events.append(
+            (
+                t.created_at,
+                ListItem(
+                    f"Ticket #{t.id} opened: {one_line(t.subject, 60)}",
+                    f"{local_time(ctx, t.created_at)} · now {t.status}",
+                ),
+            )
+        )
+        if t.resolved_at is not None:
+            events.append(
+                (t.resolved_at, ListItem(f"Ticket #{t.id} resolved", local_time(ctx, t.resolved_at)))
+            )
+    events.sort(key=lambda e: e[0], reverse=True)
+    if not events:
+        return Reply(title=f"Timeline of {found.name}", text=f"Nothing logged for {describe(found)} yet.")
+    return Reply(
+        title=f"Timeline of {found.name}",
+        text=f"Latest {min(len(events), TIMELINE_SIZE)} events for {describe(found)}, newest first:",
+        items=tuple(item for _, item in events[:TIMELINE_SIZE]),
+    )
+
+
+COMMANDS = (
+    Command(
+        "log",
+        log,
+        LOG_USAGE,
+        "Log a call, email, meeting or note.",
+        "log acme call: discussed renewal",
+        needs_args=True,
+    ),
+    Command(
+        "timeline",
+        timeline,
+        TIMELINE_USAGE,
+        "Interactions, orders and tickets of a customer, newest first.",
+        "timeline acme",
+        aliases=("history",),
+        needs_args=True,
+    ),
+)

@@ -1,0 +1,243 @@
+"""What the scheduler decides on each tick: due reminders, loyalty alerts, SLA warnings and
+breaches, digests. Every decision is claimed in the store and queued in the same transaction,
+so replicas and restarts make it once; the ticking itself is bot/scheduler.py's."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from crm_store.loyalty import LoyaltyModel, LoyaltyScore, run_date_of
+from crm_store.sla import SlaEvent, SlaPolicy
+from crm_store.store import Store, Tx
+from handlers import actions, notify
+from handlers.context import HandlerSettings, zone
+from handlers.digests import build_digest, current_period
+from handlers.loyalty import reasons
+from handlers.messages import Button, Reply, reply_to_dict
+from handlers.parsing import one_line
+from nlp.when import format_local
+
+_LOGGER = logging.getLogger(__name__)
+ACTOR = "scheduler"
+
+
+@dataclass(frozen=True, slots=True)
+class JobSettings:
+    # Platforms whose front ends run here and reach staff, in order of preference.
+    staff_platforms: tuple[str, ...] = ("slack", "console")
+    late_after: timedelta = timedelta(minutes=5)
+    loyalty: LoyaltyModel = field(default_factory=LoyaltyModel)
+    alert_below: float = 30.0
+    alert_drop: float = 15.0
+    sla: SlaPolicy = field(
+        default_factory=lambda: SlaPolicy(
+            first_response={"urgent": 30, "high": 120, "normal": 480, "low": 1440},
+            resolution={"urgent": 240, "high": 1440, "normal": 4320, "low": 10080},
+        )
+    )
+    handlers: HandlerSettings = field(default_factory=HandlerSettings)
+
+
+async def rep_target(tx: Tx, rep_id: int, platforms: tuple[str, ...]) -> tuple[str, str] | None:
+    """Where a rep is reached: their account on the first of ``platforms`` they have."""
+    found = {i.platform: i.external_id for i in await tx.people.identities_of_rep(rep_id)}
+    return next(((p, found[p]) for p in platforms if p in found), None)
+
+
+async def _to_rep(tx: Tx, settings: JobSettings, rep_id: int, reply: Reply, *, key: str) -> bool:
+    target = await rep_target(tx, rep_id, settings.staff_platforms)
+    if target is None:
+        return False
+    return await tx.outbox.enqueue(
+        platform=target[0], target=target[1], payload=reply_to_dict(reply), key=key
+    )
+
+
+# -- reminders ------------------------------------------------------------------------------
+
+
+def reminder_push(
+    *, reminder_id: int, text: str, due_at: datetime, customer: tuple[int, str] | None, late: bool, tz: str
+) -> Reply:
+    """The DM a rep gets when a reminder is due, with its four buttons."""
+    buttons = [
+        Button("Done", actions.encode("done", reminder_id), "primary"),
+        Button("Snooze 1h", actions.encode("snooze-1h", reminder_id)),
+        Button("Snooze tomorrow", actions.encode("snooze-tomorrow", reminder_id)),
+    ]
+    about = ""
+    if customer is not None:
+        buttons.append(Button("Open customer", actions.encode("show", customer[0])))
+        about = f"About {customer[1]} (#{customer[0]}) · "
+    return Reply(
+        title=f"Reminder #{reminder_id}" + (" (late)" if late else ""),
+        text=text,
+        context=f"{about}due {format_local(due_at, zone(tz))}",
+        buttons=tuple(buttons),
+        ephemeral=False,
+    )
+
+
+async def queue_due_reminders(store: Store, settings: JobSettings) -> int:
+    """Move due reminders into the outbox; each is claimed (pending -> sent) with its row."""
+    queued = 0
+    async with store.write(ACTOR) as tx:
+        due = await tx.reminders.due(platforms=settings.staff_platforms)
+        for item in due:
+            r = item.reminder
+            if not await tx.reminders.mark_sent(r.id, r.due_at):
+                continue
+            rep = await tx.people.rep(r.rep_id)
+            reply = reminder_push(
+                reminder_id=r.id,
+                text=r.text,
+                due_at=r.due_at,
+                customer=(r.customer_id, r.customer_name or "") if r.customer_id else None,
+                late=tx.now - r.due_at > settings.late_after,
+                tz=(rep.timezone if rep else None) or settings.handlers.default_timezone,
+            )
+            queued += await tx.outbox.enqueue(
+                platform=item.platform,
+                target=item.target,
+                payload=reply_to_dict(reply),
+                key=f"reminder:{r.id}:{r.due_at.isoformat()}",
+            )
+    if queued:
+        _LOGGER.info("queued %s reminder(s)", queued)
+    return queued
+
+
+# -- loyalty --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class LoyaltyRun:
+    run_date: str
+    scored: int
+    alerts: int
+
+
+def loyalty_alert(score: LoyaltyScore) -> Reply:
+    was = f" (was {score.previous_score:.0f})" if score.previous_score is not None else ""
+    return Reply(
+        title=f"At risk: {one_line(score.customer_name, 60)} (#{score.customer_id})",
+        text=f"Loyalty {score.score:.0f}/100{was}, churn risk {score.churn_risk:.0%}.\n"
+        f"Why: {'; '.join(reasons(score))}.",
+        buttons=(
+            Button("Open customer", actions.encode("show", score.customer_id), "primary"),
+            Button("Set a reminder", actions.encode("remind", score.customer_id)),
+        ),
+        ephemeral=False,
+    )
+
+
+async def run_loyalty(store: Store, settings: JobSettings, *, run_date: str | None = None) -> LoyaltyRun:
+    """Recompute every score in bulk, then alert each slipping customer's owner once per run
+    date (the idempotency key makes a second run that day alert nobody twice)."""
+    async with store.write(ACTOR) as tx:
+        day = run_date or run_date_of(tx.now)
+        scored = await tx.loyalty.recompute(settings.loyalty, run_date=day)
+        candidates = await tx.loyalty.alert_candidates(
+            day, below=settings.alert_below, drop=settings.alert_drop
+        )
+        alerts = 0
+        for score in candidates:
+            assert score.owner_rep_id is not None
+            alerts += await _to_rep(
+                tx,
+                settings,
+                score.owner_rep_id,
+                loyalty_alert(score),
+                key=f"loyalty:{score.customer_id}:{day}",
+            )
+    _LOGGER.info("loyalty %s: %s customers scored, %s alert(s)", day, scored, alerts)
+    return LoyaltyRun(day, scored, alerts)
+
+
+async def loyalty_due(store: Store, *, hour: int, tz: str) -> bool:
+    """True when today's run (after ``hour`` local time) has not happened: a catch-up after
+    downtime, since the scheduler's memory of its last run dies with the process."""
+    async with store.read() as tx:
+        latest = await tx.loyalty.latest_run()
+        local = tx.now.astimezone(zone(tz))
+    return local.hour >= hour and (latest is None or latest < run_date_of(tx.now))
+
+
+# -- SLA ------------------------------------------------------------------------------------
+
+_STAGE_NAMES = {"first_response": "first response", "resolution": "resolution"}
+
+
+def sla_notice(event: SlaEvent, ticket_id: int, subject: str, priority: str, tz: str) -> Reply:
+    stage = _STAGE_NAMES[event.stage]
+    if event.kind == "warning":
+        title = f"Ticket #{ticket_id}: {stage} due soon"
+        text = f"The {stage} deadline is {format_local(event.deadline, zone(tz))} ({priority} priority)."
+    else:
+        title = f"Ticket #{ticket_id} breached its {stage} SLA"
+        text = f"The {stage} was due {format_local(event.deadline, zone(tz))} ({priority} priority)."
+    return Reply(
+        title=title,
+        text=f"{one_line(subject, 100)}\n{text}",
+        buttons=(
+            Button("Open ticket", actions.encode("ticket", ticket_id), "primary"),
+            Button("Assign to me", actions.encode("assign-me", ticket_id)),
+        ),
+        ephemeral=False,
+    )
+
+
+async def check_sla(store: Store, settings: JobSettings) -> int:
+    """Warn before a deadline and mark breaches; the assignee hears, else the support channel."""
+    sent = 0
+    async with store.write(ACTOR) as tx:
+        for event in await tx.sla.scan(settings.sla):
+            claimed = (
+                await tx.sla.claim_warning(event.ticket_id, event.stage)
+                if event.kind == "warning"
+                else await tx.sla.claim_breach(event.ticket_id, event.stage)
+            )
+            ticket = await tx.tickets.get(event.ticket_id) if claimed else None
+            if ticket is None:
+                continue
+            reply = sla_notice(
+                event, ticket.id, ticket.subject, ticket.priority, settings.handlers.default_timezone
+            )
+            key = f"sla:{ticket.id}:{event.stage}:{event.kind}"
+            if (
+                ticket.assignee_rep_id is not None
+                and await _to_rep(tx, settings, ticket.assignee_rep_id, reply, key=key)
+            ) or await notify.to_support(tx, settings.handlers, ticket.id, reply, key=key):
+                sent += 1
+    return sent
+
+
+# -- digests --------------------------------------------------------------------------------
+
+
+async def queue_due_digests(store: Store, settings: JobSettings) -> int:
+    """Each subscription's latest period, if not sent yet: claimed, built and queued. After
+    downtime only the latest period is due, so missed digests arrive once, not once each."""
+    queued = 0
+    async with store.read() as tx:
+        subscriptions = await tx.digests.subscriptions()
+        now = tx.now
+    for sub in subscriptions:
+        period = current_period(sub.cadence, sub.local_time, sub.timezone, now)
+        if sub.last_period is not None and sub.last_period >= period.key:
+            continue
+        reply = await build_digest(
+            store, since=period.start, until=period.end, tz=sub.timezone, cadence=sub.cadence
+        )
+        async with store.write(ACTOR) as tx:
+            if not await tx.digests.claim_period(sub.id, period.key):
+                continue
+            queued += await tx.outbox.enqueue(
+                platform=sub.platform,
+                target=sub.target,
+                payload=reply_to_dict(reply),
+                key=f"digest:{sub.id}:{period.key}",
+            )
+    return queued

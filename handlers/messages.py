@@ -1,0 +1,162 @@
+"""Actor, Message and Reply: the values that cross between front ends and handlers."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Role = Literal["rep", "manager", "admin", "customer"]
+STAFF_ROLES: frozenset[str] = frozenset({"rep", "manager", "admin"})
+MAX_TEXT = 4_000
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who is speaking: a rep (or manager/admin) or a customer, on one platform."""
+
+    platform: str
+    user_id: str
+    role: Role
+    display_name: str = ""
+    rep_id: int | None = None
+    customer_id: int | None = None
+    timezone: str = "UTC"
+
+    @property
+    def key(self) -> str:
+        """Stable id for audit lines and pending actions: ``platform:user``."""
+        return f"{self.platform}:{self.user_id}"
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role in ("manager", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A reference to a file kept by the platform (we store ids, not bytes)."""
+
+    file_id: str
+    name: str = ""
+    size: int = 0
+    kind: str = "document"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"file_id": self.file_id, "name": self.name, "size": self.size, "kind": self.kind}
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One thing a person said or pressed. A button press sets ``action``/``value``."""
+
+    actor: Actor
+    text: str = ""
+    action: str | None = None
+    value: str | None = None
+    attachments: tuple[Attachment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    label: str
+    action: str  # ``crm:<verb>:<id>``, see handlers.actions
+    style: Literal["default", "primary", "danger"] = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    label: str
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListItem:
+    text: str
+    detail: str = ""
+    buttons: tuple[Button, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What a handler answers; each front end draws it natively."""
+
+    text: str
+    title: str = ""
+    fields: tuple[Field, ...] = ()
+    items: tuple[ListItem, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    context: str = ""
+    image: bytes | None = field(default=None, repr=False)
+    image_name: str = ""
+    ephemeral: bool = True
+    is_error: bool = False
+    # Answering a button press: redraw the message that carried the button instead of adding one.
+    replace_original: bool = False
+
+
+def error_reply(text: str) -> Reply:
+    return Reply(text=text, is_error=True)
+
+
+def _button_dict(button: Button) -> dict[str, str]:
+    return {"label": button.label, "action": button.action, "style": button.style}
+
+
+def _button(data: Mapping[str, Any]) -> Button:
+    style = str(data.get("style", "default"))
+    return Button(
+        label=str(data["label"]),
+        action=str(data["action"]),
+        style=style if style in ("primary", "danger") else "default",  # type: ignore[arg-type]
+    )
+
+
+def reply_to_dict(reply: Reply) -> dict[str, Any]:
+    """A JSON-ready form of ``reply`` (the outbox stores it); an image travels as base64."""
+    return {
+        "text": reply.text,
+        "title": reply.title,
+        "fields": [[f.label, f.value] for f in reply.fields],
+        "items": [
+            {"text": i.text, "detail": i.detail, "buttons": [_button_dict(b) for b in i.buttons]}
+            for i in reply.items
+        ],
+        "buttons": [_button_dict(b) for b in reply.buttons],
+        "context": reply.context,
+        "image": base64.b64encode(reply.image).decode("ascii") if reply.image is not None else None,
+        "image_name": reply.image_name,
+        "ephemeral": reply.ephemeral,
+        "is_error": reply.is_error,
+        "replace_original": reply.replace_original,
+    }
+
+
+def reply_from_dict(data: Mapping[str, Any]) -> Reply:
+    """The inverse of ``reply_to_dict``; keys it does not know are ignored, missing ones default."""
+    image = data.get("image")
+    return Reply(
+        text=str(data.get("text", "")),
+        title=str(data.get("title", "")),
+        fields=tuple(Field(str(label), str(value)) for label, value in data.get("fields", ())),
+        items=tuple(
+            ListItem(
+                text=str(i.get("text", "")),
+                detail=str(i.get("detail", "")),
+                buttons=tuple(_button(b) for b in i.get("buttons", ())),
+            )
+            for i in data.get("items", ())
+        ),
+        buttons=tuple(_button(b) for b in data.get("buttons", ())),
+        context=str(data.get("context", "")),
+        image=base64.b64decode(image) if image else None,
+        image_name=str(data.get("image_name", "")),
+        ephemeral=bool(data.get("ephemeral", True)),
+        is_error=bool(data.get("is_error", False)),
+        replace_original=bool(data.get("replace_original", False)),
+    )

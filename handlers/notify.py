@@ -1,0 +1,126 @@
+"""Pushes handlers decide: outbox rows to a customer's chat accounts and to the support channel,
+written in the caller's transaction so the push exists exactly when the change does."""
+
+from __future__ import annotations
+
+import uuid
+
+from crm_store.records import CustomerRecord, TicketRecord
+from crm_store.store import Tx
+from handlers import actions
+from handlers.common import describe
+from handlers.context import HandlerSettings
+from handlers.messages import Attachment, Button, Field, Reply, reply_to_dict
+from handlers.parsing import one_line
+
+CSAT_LABELS = ("1", "2", "3", "4", "5")
+LOW_RATING = 2
+
+
+def ticket_thread(ticket_id: int) -> str:
+    """The conversation key of a ticket: its support-channel posts share one thread."""
+    return f"ticket:{ticket_id}"
+
+
+def ticket_of_thread(thread_key: str) -> int | None:
+    kind, _, value = thread_key.partition(":")
+    return int(value) if kind == "ticket" and value.isdigit() else None
+
+
+def once(kind: str, ref: object) -> str:
+    """An idempotency key for a one-off decision (a resolve can happen again after a reopen)."""
+    return f"{kind}:{ref}:{uuid.uuid4().hex[:12]}"
+
+
+async def to_customer(tx: Tx, settings: HandlerSettings, customer_id: int, reply: Reply, *, key: str) -> int:
+    """Queue ``reply`` to each chat account of the customer; returns how many were queued."""
+    queued = 0
+    for identity in await tx.people.identities_of_customer(customer_id):
+        if identity.platform not in settings.customer_platforms:
+            continue
+        queued += await tx.outbox.enqueue(
+            platform=identity.platform,
+            target=identity.external_id,
+            payload=reply_to_dict(reply),
+            key=f"{key}:{identity.platform}:{identity.external_id}",
+        )
+    return queued
+
+
+async def to_support(tx: Tx, settings: HandlerSettings, ticket_id: int, reply: Reply, *, key: str) -> bool:
+    """Queue ``reply`` to the ticket's thread in the support channel (the first post starts it)."""
+    if not settings.support_platform or not settings.support_channel:
+        return False
+    return await tx.outbox.enqueue(
+        platform=settings.support_platform,
+        target=settings.support_channel,
+        payload=reply_to_dict(reply),
+        key=f"{key}:{settings.support_platform}",
+        thread_key=ticket_thread(ticket_id),
+    )
+
+
+def _attachments(attachments: tuple[Attachment, ...]) -> str:
+    if not attachments:
+        return ""
+    return f"{len(attachments)} attachment{'s' if len(attachments) != 1 else ''}: " + ", ".join(
+        one_line(a.name or a.kind, 40) for a in attachments
+    )
+
+
+def new_ticket_post(
+    ticket: TicketRecord, customer: CustomerRecord | None, text: str, attachments: tuple[Attachment, ...]
+) -> Reply:
+    """The support channel's card for a new ticket, with the buttons that work it."""
+    who = describe(customer) if customer else ticket.customer_name
+    fields = [Field("Customer", who), Field("Priority", ticket.priority), Field("Via", ticket.source)]
+    if customer and customer.email:
+        fields.append(Field("Email", customer.email))
+    if customer and customer.phone:
+        fields.append(Field("Phone", customer.phone))
+    return Reply(
+        title=f"New ticket #{ticket.id}: {one_line(ticket.subject, 100)}",
+        text=text or ticket.subject,
+        fields=tuple(fields),
+        context=_attachments(attachments),
+        buttons=(
+            Button("Assign to me", actions.encode("assign-me", ticket.id)),
+            Button("Reply", actions.encode("reply", ticket.id), "primary"),
+            Button("Resolve", actions.encode("resolve", ticket.id)),
+        ),
+        ephemeral=False,
+    )
+
+
+def customer_said(ticket: TicketRecord, text: str, attachments: tuple[Attachment, ...]) -> Reply:
+    """A customer's later message, for the ticket's thread."""
+    context = " · ".join(p for p in (f"Ticket #{ticket.id}", _attachments(attachments)) if p)
+    return Reply(text=f"{ticket.customer_name}: {text or '(attachment)'}", context=context, ephemeral=False)
+
+
+def rep_said(ticket: TicketRecord, text: str, rep_name: str) -> Reply:
+    """A rep's answer, for the customer's chat."""
+    return Reply(
+        title=f"Ticket #{ticket.id}: {one_line(ticket.subject, 80)}",
+        text=text,
+        context=f"{rep_name or 'Support'} · answer here to reply",
+        ephemeral=False,
+    )
+
+
+def csat_request(ticket: TicketRecord, note: str) -> Reply:
+    """Resolved: the note, if any, and five rating buttons."""
+    lead = f"{note}\n\n" if note else ""
+    return Reply(
+        title=f"Ticket #{ticket.id} is resolved",
+        text=f"{lead}How did we do? 1 is poor, 5 is great.",
+        buttons=tuple(
+            Button(label, actions.encode("csat", f"{ticket.id}-{n}"))
+            for n, label in enumerate(CSAT_LABELS, start=1)
+        ),
+        ephemeral=False,
+    )
+
+
+def status_note(text: str) -> Reply:
+    return Reply(text=text, ephemeral=False)

@@ -1,0 +1,61 @@
+"""The order command: record an amount against a customer."""
+
+from __future__ import annotations
+
+from handlers.common import describe, pick_customer
+from handlers.context import Context
+from handlers.errors import UsageError, UserError
+from handlers.messages import MAX_TEXT, Reply
+from handlers.parsing import CURRENCIES, MAX_AMOUNT_CENTS, format_money, parse_amount
+from handlers.registry import Command
+
+ORDER_USAGE = "order <customer> <amount> [currency] [note]"
+
+
+async def order(ctx: Context) -> Reply:
+    words = ctx.args.split()
+    # The customer is everything before the first amount-looking word (names may hold digits
+    # only after the first word, e.g. "3M 1200" still finds "3M").
+    at = next((i for i, w in enumerate(words) if i > 0 and parse_amount(w) is not None), None)
+    if at is None:
+        raise UsageError("Give the customer and an amount, like 1200 or $1,200.50.", usage=ORDER_USAGE)
+    parsed = parse_amount(words[at])
+    assert parsed is not None
+    cents, currency = parsed
+    rest = words[at + 1 :]
+    if rest and rest[0].upper() in CURRENCIES:
+        if currency is not None and currency != rest[0].upper():
+            raise UserError(f"{words[at]} and {rest[0]} name different currencies.")
+        currency = rest[0].upper()
+        rest = rest[1:]
+    if cents <= 0:
+        raise UserError("The amount must be more than zero.", usage=ORDER_USAGE)
+    if cents >= MAX_AMOUNT_CENTS:
+        raise UserError("That amount is too large to be an order.", usage=ORDER_USAGE)
+    note = " ".join(rest)
+    if len(note) > MAX_TEXT:
+        raise UserError(f"The note is too long (at most {MAX_TEXT} characters).")
+    who = " ".join(words[:at])
+    currency = currency or "USD"
+    found = await pick_customer(
+        ctx, who, rerun=lambda ref: f"order {ref} {' '.join(words[at:])}", usage=ORDER_USAGE
+    )
+    if isinstance(found, Reply):
+        return found
+    async with ctx.store.write(ctx.actor.key) as tx:
+        order_id = await tx.orders.add(
+            customer_id=found.id, rep_id=ctx.actor.rep_id, amount_cents=cents, currency=currency, note=note
+        )
+    return Reply(text=f"Recorded order #{order_id} of {format_money(cents, currency)} for {describe(found)}.")
+
+
+COMMANDS = (
+    Command(
+        "order",
+        order,
+        ORDER_USAGE,
+        "Record an order for a customer.",
+        "order acme 1200 annual licence",
+        needs_args=True,
+    ),
+)

@@ -1,0 +1,78 @@
+"""Small parsers for command arguments: key=value pairs, ids, amounts, flags."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+from handlers.errors import UserError
+
+_KEY_START = re.compile(r"(?:^|\s)([^\s=]{1,40})=")
+_ID = re.compile(r"^#?(\d{1,12})$")
+_AMOUNT = re.compile(r"^([$€£])?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?([kK])?$")
+_CURRENCY_SYMBOL = {"$": "USD", "€": "EUR", "£": "GBP"}
+CURRENCIES = frozenset({"USD", "EUR", "GBP", "CHF", "JPY", "CAD", "AUD", "SEK", "NOK", "DKK"})
+MAX_AMOUNT_CENTS = 10**12
+
+
+def split_key_values(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """``'Acme Corp email=a@b.c phone=+1 555'`` -> ``('Acme Corp', [('email', 'a@b.c'), ...])``.
+
+    A value runs to the next ``key=``, so values may hold spaces; quotes around a value
+    are removed."""
+    matches = list(_KEY_START.finditer(text))
+    if not matches:
+        return text.strip(), []
+    head = text[: matches[0].start()].strip()
+    pairs: list[tuple[str, str]] = []
+    for i, match in enumerate(matches):
+        end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
+        value = text[match.end() : end].strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        pairs.append((match.group(1).lower(), value))
+    return head, pairs
+
+
+def take_flag(text: str, flag: str) -> tuple[str, bool]:
+    """Remove a ``--flag`` word from ``text``; report whether it was there."""
+    words = text.split()
+    if flag in words:
+        words.remove(flag)
+        return " ".join(words), True
+    return text, False
+
+
+def parse_id(text: str, *, what: str, usage: str) -> int:
+    match = _ID.match(text.strip())
+    if not match:
+        raise UserError(f"{what} must be a number like 12 or #12, not {text.strip()!r}.", usage=usage)
+    return int(match.group(1))
+
+
+def parse_amount(token: str) -> tuple[int, str | None] | None:
+    """``'1,200.50'`` -> (120050, None); ``'$99'`` -> (9900, 'USD'); ``'2k'`` -> (200000, None);
+    None when the token is not an amount."""
+    match = _AMOUNT.match(token.strip())
+    if not match:
+        return None
+    symbol, whole, cents, kilo = match.groups()
+    try:
+        value = Decimal(whole.replace(",", "") + "." + (cents or "0"))
+    except InvalidOperation:
+        return None
+    if kilo:
+        value *= 1000
+    return int(value * 100), _CURRENCY_SYMBOL.get(symbol) if symbol else None
+
+
+def format_money(cents: int, currency: str = "USD") -> str:
+    symbol = {"USD": "$", "EUR": "€", "GBP": "£"}.get(currency)
+    amount = f"{cents / 100:,.2f}"
+    return f"{symbol}{amount}" if symbol else f"{amount} {currency}"
+
+
+def one_line(text: str, limit: int = 80) -> str:
+    """A single-line preview of user text for lists."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"

@@ -1,0 +1,1 @@
+"""Language helpers: sentiment, customer lookup, intents and time expressions."""

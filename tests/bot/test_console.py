@@ -1,0 +1,118 @@
+"""The console front end, driven as a subprocess with a script on stdin (as a user would)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.console_render import render_text
+from handlers.messages import Button, Field, ListItem, Reply
+from nlp.sentiment import SentimentClassifier
+
+SCRIPT = """help
+add Acme Corp email=ops@acme.example
+find acmee corp
+log acme call: discussed renewal
+tickets
+remind acme tomorrow 10:00: send quote
+reminders
+frobnicate
+"""
+
+
+@pytest.fixture(autouse=True)
+def _trained_model(
+    classifier: SentimentClassifier, crm_data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Train (or load) the model before the subprocesses start, so they only load it."""
+    monkeypatch.setenv("CRM_TEST_DATA_DIR", str(crm_data_dir))
+
+
+def run_console(tmp_path: Path, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CRM_", "SLACK_", "TELEGRAM_"))}
+    env["CRM_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'console.db'}"
+    env["CRM_DATA_DIR"] = os.environ["CRM_TEST_DATA_DIR"]
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "console", *args],
+        input=script,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+        cwd=tmp_path,
+    )
+
+
+def test_scripted_console_session(tmp_path: Path) -> None:
+    result = run_console(tmp_path, SCRIPT, "--no-sample", "--user", "sam")
+    assert result.returncode == 0, result.stderr
+    answers = result.stdout.split("\n\n")
+    # one answer per line of the script, each followed by one blank line
+    assert result.stdout.endswith("\n\n")
+    assert len([a for a in answers if a.strip()]) == 8
+    assert answers[0].startswith("== Commands ==")
+    assert "Added Acme Corp (#1)." in answers[1] and "[1] Log call" in answers[1]
+    assert answers[2].startswith("== Acme Corp (#1) ==\nBest match for 'acmee corp'.")
+    assert answers[3] == "Logged a call with Acme Corp (#1). Sentiment: neutral."
+    assert "No tickets here." in answers[4]
+    assert "I'll remind you tomorrow 10:00 about Acme Corp (#1): send quote" in answers[5]
+    assert "#1 send quote" in answers[6]
+    assert "Error: I don't know the command 'frobnicate'" in answers[7]
+
+
+def test_numbers_press_buttons_of_last_answer(tmp_path: Path) -> None:
+    result = run_console(tmp_path, "add Acme Corp\n4\n", "--no-sample")
+    assert result.returncode == 0, result.stderr
+    assert "Nothing logged for Acme Corp (#1) yet." in result.stdout  # [4] Show timeline
+
+
+def test_sample_data_loaded_into_empty_store_once(tmp_path: Path) -> None:
+    first = run_console(tmp_path, "find globex\n")
+    assert "loaded sample data" in first.stderr
+    assert "Globex Corporation" in first.stdout
+    second = run_console(tmp_path, "tickets\n")
+    assert "loaded sample data" not in second.stderr
+    assert "open ticket" not in second.stdout.lower() or "#" in second.stdout
+
+
+def test_console_as_customer(tmp_path: Path) -> None:
+    result = run_console(
+        tmp_path,
+        "/start\n/ticket Printer broken\nIt prints nothing\n1\n/status\nfind acme\n",
+        "--as",
+        "customer",
+        "--user",
+        "carla",
+        "--no-sample",
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Hello, carla!" in result.stdout
+    assert "ticket #1 is open" in result.stdout
+    assert "#1 Printer broken" in result.stdout
+
+
+def test_render_text_numbers_item_and_reply_buttons() -> None:
+    reply = Reply(
+        title="T",
+        text="body",
+        fields=(Field("Email", "a@b.c"),),
+        items=(ListItem("one", "d1", (Button("Show", "crm:show:1"),)),),
+        buttons=(Button("Done", "crm:done:2"),),
+        context="ctx",
+    )
+    rendered = render_text(reply)
+    assert rendered.choices == ("crm:show:1", "crm:done:2")
+    assert rendered.text.splitlines() == [
+        "== T ==",
+        "body",
+        "  Email  a@b.c",
+        "  • one",
+        "    d1",
+        "    [1] Show",
+        "  (ctx)",
+        "[2] Done",
+    ]

@@ -1,0 +1,230 @@
+"""The dispatcher: each row sent once across dispatchers and restarts, retries and parking, and
+Telegram's limits kept (checked on the fake Bot API's timestamps, on a fake clock)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import pytest
+
+from bot.delivery import DeliverySettings, Dispatcher, SlidingWindowLimiter, Window
+from bot.frontend import PermanentSendError
+from bot.telegram.adapter import TelegramFrontEnd, TelegramSettings
+from crm_store.migrate import upgrade
+from crm_store.store import Store
+from handlers.messages import Reply
+from handlers.router import Router
+from tests.conftest import FakeClock
+from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
+
+
+class Crash(BaseException):
+    """The process dying mid-dispatch (not an Exception: nothing catches it)."""
+
+
+class FakeSender:
+    platform = "telegram"
+
+    def __init__(
+        self,
+        *,
+        crash_after: int | None = None,
+        error: Exception | None = None,
+        log: list[tuple[str, str]] | None = None,
+    ) -> None:
+        self.sent: list[tuple[str, str]] = []
+        self.log = log if log is not None else []
+        self.crash_after = crash_after
+        self.error = error
+
+    async def send(self, target: str, reply: Reply, *, thread: str | None) -> str:
+        await asyncio.sleep(0)  # let other dispatchers interleave
+        if self.error is not None:
+            raise self.error
+        if self.crash_after is not None and len(self.sent) >= self.crash_after:
+            raise Crash()
+        self.sent.append((target, reply.text))
+        self.log.append((target, reply.text))
+        return str(len(self.sent))
+
+
+def _no_limits(platform: str, target: str) -> list[tuple[str, Window]]:
+    return []
+
+
+async def _enqueue(store: Store, count: int, *, chats: int) -> None:
+    async with store.write("test") as tx:
+        for n in range(count):
+            await tx.outbox.enqueue(
+                platform="telegram", target=str(1000 + n % chats), payload={"text": f"m{n}"}, key=f"k{n}"
+            )
+
+
+def _fake_time(clock: FakeClock) -> dict[str, object]:
+    async def _sleep(seconds: float) -> None:
+        clock.advance(seconds=seconds)
+
+    return {"clock": lambda: clock.now.timestamp(), "sleep": _sleep}
+
+
+async def _two_dispatchers_send_each_row_once(url: str, clock: FakeClock) -> None:
+    stores = [Store.open(url, clock=clock) for _ in range(2)]
+    try:
+        await _enqueue(stores[0], 200, chats=40)
+        log: list[tuple[str, str]] = []  # both senders, in the order the sends happened
+        senders = [FakeSender(log=log), FakeSender(log=log)]
+        dispatchers = [
+            Dispatcher.of(
+                store, [sender], limits=_no_limits, settings=DeliverySettings(batch=5), name=f"d{n}"
+            )
+            for n, (store, sender) in enumerate(zip(stores, senders, strict=True))
+        ]
+        await asyncio.gather(*(d.run_once() for d in dispatchers))
+        texts = Counter(text for _, text in log)
+        assert len(texts) == 200 and set(texts.values()) == {1}
+        for chat in {target for target, _ in log}:  # each chat got its messages in order
+            numbers = [int(text[1:]) for target, text in log if target == chat]
+            assert numbers == sorted(numbers)
+        async with stores[0].read() as tx:
+            assert (await tx.outbox.counts())["sent"] == 200
+    finally:
+        for store in stores:
+            await store.close()
+
+
+async def test_two_dispatchers_on_one_sqlite_store_send_each_row_once(db_url: str, clock: FakeClock) -> None:
+    await _two_dispatchers_send_each_row_once(db_url, clock)
+
+
+async def test_two_dispatchers_on_postgres_send_each_row_once(pg_url: str, clock: FakeClock) -> None:
+    store = Store.open(pg_url)
+    await upgrade(store.engine)
+    await store.close()
+    await _two_dispatchers_send_each_row_once(pg_url, clock)
+
+
+async def test_a_restart_mid_dispatch_loses_nothing_and_duplicates_nothing(
+    store: Store, clock: FakeClock
+) -> None:
+    await _enqueue(store, 20, chats=20)
+    crashing = FakeSender(crash_after=5)
+    with pytest.raises(Crash):
+        await Dispatcher.of(store, [crashing], limits=_no_limits).run_once()
+    assert len(crashing.sent) == 5
+    survivor = FakeSender()
+    restarted = Dispatcher.of(store, [survivor], limits=_no_limits)
+    await restarted.run_once()
+    # The dead dispatcher's batch is leased: untouched until the lease runs out.
+    assert len(survivor.sent) == 0
+    clock.advance(minutes=3)
+    await restarted.run_once()
+    texts = [t for _, t in crashing.sent + survivor.sent]
+    assert sorted(texts) == sorted(f"m{n}" for n in range(20))
+    async with store.read() as tx:
+        rows = await tx.outbox.listing()
+    assert all(r.state == "sent" and r.sent_message_id for r in rows)
+
+
+async def test_failures_back_off_then_park_and_permanent_errors_park_at_once(
+    store: Store, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    await _enqueue(store, 1, chats=1)
+    settings = DeliverySettings(max_attempts=3, backoff_base=10)
+    flaky = Dispatcher.of(
+        store, [FakeSender(error=ConnectionError("down"))], settings=settings, limits=_no_limits
+    )
+    assert (await flaky.run_once()).retried == 1
+    assert (await flaky.run_once()).retried == 0  # not due yet
+    clock.advance(seconds=10)
+    assert (await flaky.run_once()).retried == 1
+    clock.advance(seconds=20)
+    assert (await flaky.run_once()).failed == 1
+    async with store.read() as tx:
+        row = (await tx.outbox.listing())[0]
+    assert row.state == "failed" and row.attempts == 3 and row.last_error == "ConnectionError"
+    assert "parked as failed after 3 attempts" in caplog.text and "down" not in caplog.text
+
+    async with store.write("test") as tx:
+        await tx.outbox.enqueue(platform="telegram", target="7", payload={"text": "x"}, key="blocked")
+    blocked = Dispatcher.of(
+        store, [FakeSender(error=PermanentSendError("telegram Forbidden"))], limits=_no_limits
+    )
+    assert (await blocked.run_once()).failed == 1
+
+
+def test_the_limiter_waits_for_the_oldest_send_to_leave_the_window() -> None:
+    limiter = SlidingWindowLimiter()
+    windows = [("chat", Window(2, 1.0))]
+    assert limiter.wait(windows, 0.0) == 0
+    limiter.record(windows, 0.0)
+    limiter.record(windows, 0.4)
+    assert limiter.wait(windows, 0.5) == pytest.approx(0.5)
+    assert limiter.wait(windows, 0.9) == pytest.approx(0.1)
+    assert limiter.wait(windows, 1.0) == 0
+    limiter.pause("chat", 5.0)
+    assert limiter.wait(windows, 2.0) == pytest.approx(3.0)
+
+
+@pytest.fixture
+async def polling_off(
+    router: Router, store: Store, fake_tg: FakeTelegramApi
+) -> AsyncIterator[TelegramFrontEnd]:
+    """A Telegram front end in webhook mode: only its sender is used here."""
+    frontend = TelegramFrontEnd(
+        router=router,
+        store=store,
+        settings=TelegramSettings(
+            token=TOKEN, api_url=fake_tg.url, webhook_url="https://x.example/h", webhook_secret="s"
+        ),
+    )
+    await frontend.start()
+    yield frontend
+    await frontend.stop()
+
+
+@pytest.fixture
+async def fake_tg(clock: FakeClock) -> AsyncIterator[FakeTelegramApi]:
+    fake = await FakeTelegramApi(clock=lambda: clock.now.timestamp()).start()
+    yield fake
+    await fake.stop()
+
+
+def _violations(times: list[float], count: int, seconds: float) -> int:
+    """Windows of ``seconds`` holding more than ``count`` sends."""
+    ordered = sorted(times)
+    return sum(1 for i in range(len(ordered) - count) if ordered[i + count] - ordered[i] < seconds)
+
+
+async def test_telegram_limits_hold_per_chat_per_group_and_overall(
+    store: Store, clock: FakeClock, fake_tg: FakeTelegramApi, polling_off: TelegramFrontEnd
+) -> None:
+    async with store.write("test") as tx:
+        n = 0
+        for target, count in [("1001", 100), ("-2002", 40)] + [(str(5000 + i), 1) for i in range(300)]:
+            for _ in range(count):
+                await tx.outbox.enqueue(
+                    platform="telegram", target=target, payload={"text": f"m{n}"}, key=f"k{n}"
+                )
+                n += 1
+    dispatcher = Dispatcher.of(store, [polling_off.sender], **_fake_time(clock))  # type: ignore[arg-type]
+    for _ in range(400):
+        await dispatcher.run_once()
+        async with store.read() as tx:
+            if (await tx.outbox.counts())["sent"] == n:
+                break
+        clock.advance(seconds=1)
+    calls = fake_tg.of("sendMessage")
+    assert len(calls) == n == 440
+    assert len({c.params["text"] for c in calls}) == 440  # none twice
+    by_chat: dict[str, list[float]] = {}
+    for call in calls:
+        by_chat.setdefault(call.params["chat_id"], []).append(call.at)
+    assert _violations(by_chat["1001"], 1, 1.0) == 0
+    assert _violations(by_chat["-2002"], 20, 60.0) == 0 and _violations(by_chat["-2002"], 1, 1.0) == 0
+    assert _violations([c.at for c in calls], 30, 1.0) == 0
+    # In order per chat.
+    assert [c.params["text"] for c in calls if c.params["chat_id"] == "1001"] == [f"m{i}" for i in range(100)]
+    assert max(c.at for c in calls) - min(c.at for c in calls) < timedelta(minutes=5).total_seconds()

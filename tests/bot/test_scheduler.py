@@ -1,0 +1,120 @@
+"""The scheduler ticks on APScheduler: one job per id across re-registration, one catch-up run
+and one logged miss, and a due reminder delivered through the dispatcher within a tick."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.delivery import DeliveryLoop, Dispatcher
+from bot.scheduler import LOYALTY_JOB, SWEEP_JOB, TICK_JOB, Scheduler, ScheduleSettings
+from crm_store.store import Store
+from handlers.jobs import JobSettings
+from handlers.messages import Actor, Reply
+from tests.conftest import Chat, FakeClock
+
+
+class ConsoleLike:
+    platform = "console"
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, Reply]] = []
+
+    async def send(self, target: str, reply: Reply, *, thread: str | None) -> str:
+        self.sent.append((target, reply))
+        return str(len(self.sent))
+
+
+def _scheduler(store: Store, **schedule: float) -> Scheduler:
+    return Scheduler(store, JobSettings(staff_platforms=("console",)), ScheduleSettings(**schedule))  # type: ignore[arg-type]
+
+
+async def test_registering_twice_keeps_one_job_per_id(store: Store) -> None:
+    scheduler = _scheduler(store)
+    scheduler.register()
+    scheduler.register()  # a restart in the same process, or a second call at start
+    scheduler.scheduler.start(paused=True)
+    try:
+        assert sorted(job.id for job in scheduler.scheduler.get_jobs()) == sorted(
+            [TICK_JOB, SWEEP_JOB, LOYALTY_JOB]
+        )
+    finally:
+        await scheduler.stop()
+
+
+async def test_a_missed_run_is_logged_once_and_a_late_one_runs_once(
+    store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    scheduler = _scheduler(store, misfire_grace_seconds=60)
+    runs: list[str] = []
+
+    async def job(name: str) -> None:
+        runs.append(name)
+
+    now = datetime.now(UTC)
+    # Outside the grace window (the process was down at its run time): skipped, logged as missed.
+    scheduler.scheduler.add_job(job, "date", run_date=now - timedelta(hours=1), args=["old"], id="old")
+    # Within it, with many missed interval runs: coalesced into one catch-up run.
+    scheduler.scheduler.add_job(
+        job, "interval", seconds=3600, next_run_time=now - timedelta(seconds=30), args=["recent"], id="recent"
+    )
+    with caplog.at_level(logging.WARNING, logger="bot.scheduler"):
+        scheduler.scheduler.start()
+        try:
+            for _ in range(50):
+                await asyncio.sleep(0.02)
+                if runs and "missed its run" in caplog.text:
+                    break
+        finally:
+            await scheduler.stop()
+    assert runs == ["recent"]
+    assert caplog.text.count("missed its run") == 1 and "job old missed" in caplog.text
+
+
+async def test_a_due_reminder_reaches_its_rep_within_a_tick(
+    chat: Chat, store: Store, clock: FakeClock
+) -> None:
+    await chat.say("add Acme Corp")
+    await chat.say("remind acme in 1 minute: call back")
+    clock.advance(minutes=1)
+    sender = ConsoleLike()
+    delivery = DeliveryLoop(Dispatcher.of(store, [sender]), tick=0.05)
+    scheduler = Scheduler(
+        store,
+        JobSettings(staff_platforms=("console",)),
+        ScheduleSettings(tick_seconds=0.1),
+        wake=delivery.wake,
+    )
+    delivery.start()
+    scheduler.start()
+    try:
+        for _ in range(100):
+            if sender.sent:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await scheduler.stop()
+        await delivery.stop()
+    assert [(target, reply.title) for target, reply in sender.sent] == [("sam", "Reminder #1")]
+
+
+async def test_the_sweep_catches_up_a_missed_nightly_loyalty_run(
+    store: Store, rep: Actor, clock: FakeClock
+) -> None:
+    async with store.write("test") as tx:
+        await tx.customers.add(name="Acme", owner_rep_id=rep.rep_id)
+    scheduler = _scheduler(store)
+    clock.now = clock.now.replace(hour=1)  # before the 02:00 run: nothing to catch up
+    await scheduler.sweep()
+    async with store.read() as tx:
+        assert await tx.loyalty.latest_run() is None
+    clock.now = clock.now.replace(hour=9)  # the process was down at 02:00
+    await scheduler.sweep()
+    await scheduler.sweep()
+    async with store.read() as tx:
+        assert await tx.loyalty.latest_run() == "2026-11-23"
+        audit = await tx.conn.exec_driver_sql("SELECT COUNT(*) FROM audit_log WHERE action = 'recompute'")
+        assert audit.scalar_one() == 1

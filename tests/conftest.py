@@ -1,0 +1,207 @@
+"""Shared fixtures: a migrated temporary SQLite store, a fixed clock, actors, and a guard
+that fails any test opening a socket to a non-loopback address."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import shutil
+import socket
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from crm_store.engine import create_engine
+from crm_store.migrate import upgrade
+from crm_store.store import Store
+from handlers.context import HandlerSettings, Services
+from handlers.lookup import CustomerLookup
+from handlers.messages import Actor, Message, Reply
+from handlers.people import customer_actor, staff_actor
+from handlers.router import Router
+from nlp.sentiment import SentimentClassifier
+
+# A Monday, so weekday arithmetic in tests is easy to follow.
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    def __init__(self, start: datetime = T0) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs: float) -> None:
+        self.now += timedelta(**kwargs)
+
+
+_real_connect = socket.socket.connect
+
+
+def _loopback_only(self: socket.socket, address: object) -> object:
+    if isinstance(address, tuple) and address:
+        host = str(address[0])
+        try:
+            ip = ipaddress.ip_address(host)
+        except ValueError:
+            ip = ipaddress.ip_address(socket.gethostbyname(host)) if host != "localhost" else None
+        if ip is not None and not ip.is_loopback:
+            raise OSError(f"test tried to reach {host}: tests must stay on loopback")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture(scope="session")
+def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrate once per session; each test copies the file (Alembic per test is slow)."""
+    path = tmp_path_factory.mktemp("template") / "crm.db"
+
+    async def _migrate() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{path}")
+        await upgrade(engine)
+        await engine.dispose()
+
+    asyncio.run(_migrate())
+    return path
+
+
+PG_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432"
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    """A fresh PostgreSQL database per test, or a skip when no server is reachable."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    admin = create_engine(f"{PG_SERVER}/test")
+    name = f"crm_test_{uuid.uuid4().hex[:10]}"
+    try:
+        async with admin.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    except (OSError, sa.exc.SQLAlchemyError):
+        await admin.dispose()
+        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
+    try:
+        yield f"{PG_SERVER}/{name}"
+    finally:
+        async with admin.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            await conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def crm_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CRM_DATA_DIR shared by the session, so the sentiment model is trained once."""
+    return tmp_path_factory.mktemp("crm-data")
+
+
+@pytest.fixture(scope="session")
+def classifier(crm_data_dir: Path) -> SentimentClassifier:
+    return SentimentClassifier.load_or_train(crm_data_dir / "models")
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, migrated_template: Path) -> str:
+    target = tmp_path / "crm.db"
+    shutil.copy(migrated_template, target)
+    return f"sqlite+aiosqlite:///{target}"
+
+
+@pytest.fixture
+async def store(db_url: str, clock: FakeClock) -> AsyncIterator[Store]:
+    s = Store.open(db_url, clock=clock)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def services(store: Store) -> Services:
+    return Services(
+        store=store,
+        lookup=CustomerLookup(store, refresh_seconds=0),
+        settings=HandlerSettings(default_timezone="UTC"),
+    )
+
+
+@pytest.fixture
+def router(services: Services) -> Router:
+    return Router(services)
+
+
+@pytest.fixture
+async def rep(store: Store) -> Actor:
+    return await staff_actor(store, platform="console", user_id="sam", display_name="Sam", role="rep")
+
+
+@pytest.fixture
+async def other_rep(store: Store) -> Actor:
+    return await staff_actor(store, platform="console", user_id="priya", display_name="Priya", role="rep")
+
+
+@pytest.fixture
+async def manager(store: Store) -> Actor:
+    return await staff_actor(store, platform="console", user_id="dana", display_name="Dana", role="manager")
+
+
+@pytest.fixture
+async def admin(store: Store) -> Actor:
+    return await staff_actor(store, platform="console", user_id="ada", display_name="Ada", role="admin")
+
+
+@pytest.fixture
+async def customer(store: Store) -> Actor:
+    return await customer_actor(store, platform="telegram", user_id="1001", display_name="Carla Customer")
+
+
+class Chat:
+    """Say things to the router as one actor; keeps the last reply for button presses."""
+
+    def __init__(self, router: Router, actor: Actor) -> None:
+        self.router = router
+        self.actor = actor
+        self.last: Reply | None = None
+
+    async def say(self, text: str) -> Reply:
+        self.last = await self.router.handle(Message(actor=self.actor, text=text))
+        return self.last
+
+    async def press(self, action: str) -> Reply:
+        self.last = await self.router.handle(Message(actor=self.actor, action=action))
+        return self.last
+
+
+@pytest.fixture
+def chat(router: Router, rep: Actor) -> Chat:
+    return Chat(router, rep)
+
+
+def all_text(reply: Reply) -> str:
+    """Everything a person would read in a reply, for assertions."""
+    parts = [reply.title, reply.text, reply.context]
+    parts += [f"{f.label}: {f.value}" for f in reply.fields]
+    parts += [f"{i.text} {i.detail}" for i in reply.items]
+    parts += [b.label for b in reply.buttons]
+    return "\n".join(p for p in parts if p)
+
+
+def buttons(reply: Reply) -> list[str]:
+    return [b.action for b in reply.buttons] + [b.action for i in reply.items for b in i.buttons]

@@ -1,0 +1,185 @@
+"""A fake Slack Web API on 127.0.0.1 (ephemeral port): answers like Slack, records calls, can answer 429."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+BOT_USER_ID = "UBOT"
+TEAM_ID = "T0001"
+
+
+@dataclass(slots=True)
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float  # time.monotonic()
+    status: int = 200
+
+
+@dataclass(slots=True)
+class FakeSlackApi:
+    """``url`` is the Web API base (give it to AsyncWebClient/SLACK_API_URL); ``response_url(n)``
+    makes a slash command's response_url that lands here too (method ``response_url``)."""
+
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    calls: list[Call] = field(default_factory=list)
+    uploads: dict[str, bytes] = field(default_factory=dict)  # file id -> bytes (files.uploadV2 step 2)
+    _limits: dict[str, list[int]] = field(default_factory=dict)  # method -> [times left, retry_after]
+    _runner: web.AppRunner | None = None
+    _port: int = 0
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._port}/api/"
+
+    def response_url(self, key: str = "1") -> str:
+        return f"http://127.0.0.1:{self._port}/respond/{key}"
+
+    def add_user(self, user_id: str, name: str, tz: str = "Europe/Berlin") -> None:
+        self.users[user_id] = {
+            "id": user_id,
+            "name": name.lower(),
+            "real_name": name,
+            "tz": tz,
+            "profile": {"display_name": name, "real_name": name},
+        }
+
+    def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with 429 and ``Retry-After``."""
+        self._limits[method] = [times, retry_after]
+
+    def of(self, method: str, *, status: int | None = 200) -> list[Call]:
+        return [c for c in self.calls if c.method == method and (status is None or c.status == status)]
+
+    async def wait_for(self, method: str, count: int = 1, *, within: float = 10.0) -> list[Call]:
+        """The successful calls of ``method`` once there are ``count`` of them."""
+        deadline = time.monotonic() + within
+        while len(self.of(method)) < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                seen = [c.method for c in self.calls]
+                raise AssertionError(f"expected {count} {method} call(s); calls so far: {seen}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 0.2))
+        return self.of(method)
+
+    async def start(self) -> FakeSlackApi:
+        app = web.Application()
+        app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # users.info and a few others are GETs
+        app.router.add_post("/respond/{key}", self._respond)
+        app.router.add_post("/upload/{file_id}", self._upload)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = int(self._runner.addresses[0][1])
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        # slack_sdk sends JSON for chat.* and views.*, forms for others: accept both.
+        if request.method == "GET":
+            return dict(request.query)
+        if request.content_type == "application/json":
+            data = await request.json()
+            return dict(data) if isinstance(data, dict) else {}
+        form = await request.post()
+        params: dict[str, Any] = {}
+        for key, value in form.items():
+            text = str(value)
+            if key in ("blocks", "view", "attachments") and text[:1] in "[{":
+                params[key] = json.loads(text)
+            else:
+                params[key] = text
+        params.update({k: v for k, v in request.query.items() if k not in params})
+        return params
+
+    def _record(self, method: str, params: dict[str, Any], status: int) -> None:
+        self.calls.append(Call(method=method, params=params, at=time.monotonic(), status=status))
+        self._changed.set()
+
+    def _limited(self, method: str, params: dict[str, Any]) -> web.Response | None:
+        limit = self._limits.get(method)
+        if not limit or limit[0] <= 0:
+            return None
+        limit[0] -= 1
+        self._record(method, params, 429)
+        return web.json_response(
+            {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(limit[1])}
+        )
+
+    async def _respond(self, request: web.Request) -> web.Response:
+        params = await self._params(request)
+        params["response_key"] = request.match_info["key"]
+        limited = self._limited("response_url", params)
+        if limited is not None:
+            return limited
+        self._record("response_url", params, 200)
+        return web.Response(text="ok")
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        self.uploads[file_id] = await request.read()
+        self._record("upload", {"file_id": file_id, "size": len(self.uploads[file_id])}, 200)
+        return web.Response(text=f"OK - {len(self.uploads[file_id])}")
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await self._params(request)
+        auth = request.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") and "token" not in params:
+            self._record(method, params, 200)
+            return web.json_response({"ok": False, "error": "not_authed"})
+        limited = self._limited(method, params)
+        if limited is not None:
+            return limited
+        self._record(method, params, 200)
+        answer = self._answer(method, params)
+        if answer is None:
+            # Like Slack: unknown methods are an error, never a silent success.
+            return web.json_response({"ok": False, "error": "unknown_method"}, status=400)
+        return web.json_response({"ok": True, **answer})
+
+    def _answer(self, method: str, params: dict[str, Any]) -> dict[str, Any] | None:
+        ts = f"{time.time():.6f}"
+        if method == "auth.test":
+            return {
+                "user_id": BOT_USER_ID,
+                "bot_id": "BBOT",
+                "team_id": TEAM_ID,
+                "user": "crm-bot",
+                "team": "T",
+            }
+        if method == "users.info":
+            user = self.users.get(str(params.get("user")))
+            return {"user": user} if user else {"user": {"id": params.get("user"), "name": "someone"}}
+        if method == "conversations.open":
+            return {"channel": {"id": f"D{params.get('users', 'X')}"}}
+        if method in ("chat.postMessage", "chat.update"):
+            return {"channel": params.get("channel"), "ts": params.get("ts") or ts}
+        if method == "chat.postEphemeral":
+            return {"message_ts": ts}
+        if method == "files.getUploadURLExternal":
+            file_id = f"F{len(self.uploads) + len(self.of('files.getUploadURLExternal')):06d}"
+            return {"upload_url": f"http://127.0.0.1:{self._port}/upload/{file_id}", "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            files = params.get("files")
+            listed = json.loads(files) if isinstance(files, str) else files or []
+            return {"files": [{"id": f.get("id"), "title": f.get("title")} for f in listed]}
+        if method in ("views.open", "views.publish", "views.update"):
+            return {"view": {"id": "V1", **(params.get("view") or {})}}
+        return None

@@ -1,0 +1,270 @@
+"""A fake Telegram Bot API on 127.0.0.1 (ephemeral port): getMe, webhooks, setMyCommands, queued
+getUpdates, sendMessage, editMessageText, answerCallbackQuery, sendPhoto; records calls with
+timestamps, can answer 429 with parameters.retry_after or 409 Conflict; unknown methods get 400,
+never 404."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "123456:TEST-token"
+BOT_ID = 123456
+BOT_USERNAME = "crm_test_bot"
+_JSON_FIELDS = ("reply_markup", "allowed_updates", "commands", "link_preview_options", "scope")
+
+
+@dataclass(slots=True)
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float
+    status: int = 200
+
+
+@dataclass(slots=True)
+class _Failure:
+    status: int
+    description: str
+    times: int | None  # None: until cleared
+    parameters: dict[str, Any] | None = None
+
+
+@dataclass(slots=True)
+class FakeTelegramApi:
+    """``url`` is the Bot API base that ptb appends the token to (TELEGRAM_API_URL). ``clock``
+    timestamps calls; tests with a fake clock pass theirs."""
+
+    clock: Callable[[], float] = time.monotonic
+    calls: list[Call] = field(default_factory=list)
+    updates: list[dict[str, Any]] = field(default_factory=list)
+    _failures: dict[str, _Failure] = field(default_factory=dict)
+    _runner: web.AppRunner | None = None
+    _port: int = 0
+    _changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
+    _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._port}/bot"
+
+    async def start(self) -> FakeTelegramApi:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._api)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self._port = int(self._runner.addresses[0][1])
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    # -- what tests use ---------------------------------------------------------------------
+
+    def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 2) -> None:
+        """Answer the next ``times`` calls of ``method`` with 429 and ``retry_after``."""
+        self._failures[method] = _Failure(
+            429, f"Too Many Requests: retry after {retry_after}", times, {"retry_after": retry_after}
+        )
+
+    def conflict(self) -> None:
+        """Answer getUpdates with 409, as Telegram does while another poller uses the token,
+        until ``clear_failures``."""
+        self._failures["getUpdates"] = _Failure(
+            409,
+            "Conflict: terminated by other getUpdates request; "
+            "make sure that only one bot instance is running",
+            None,
+        )
+
+    def clear_failures(self) -> None:
+        self._failures.clear()
+
+    def of(self, method: str, *, status: int | None = 200) -> list[Call]:
+        return [c for c in self.calls if c.method == method and (status is None or c.status == status)]
+
+    async def wait_for(self, method: str, count: int = 1, *, within: float = 10.0) -> list[Call]:
+        deadline = time.monotonic() + within
+        while len(self.of(method)) < count:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                seen = [c.method for c in self.calls]
+                raise AssertionError(f"expected {count} {method} call(s); calls so far: {seen}")
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 0.1))
+        return self.of(method)
+
+    def queue(self, update: dict[str, Any]) -> dict[str, Any]:
+        self.updates.append(update)
+        self._changed.set()
+        return update
+
+    def message_update(
+        self,
+        user_id: int,
+        text: str = "",
+        *,
+        name: str = "Carla",
+        photo: bool = False,
+        update_id: int | None = None,
+    ) -> dict[str, Any]:
+        """An Update as Telegram sends it for a private-chat message (not queued)."""
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": {"id": user_id, "type": "private", "first_name": name},
+            "from": {"id": user_id, "is_bot": False, "first_name": name},
+        }
+        if photo:
+            message["photo"] = [
+                {"file_id": "small-id", "file_unique_id": "s", "width": 90, "height": 90, "file_size": 1000},
+                {
+                    "file_id": "large-id",
+                    "file_unique_id": "l",
+                    "width": 800,
+                    "height": 800,
+                    "file_size": 90000,
+                },
+            ]
+            if text:
+                message["caption"] = text
+        else:
+            message["text"] = text
+            if text.startswith("/"):
+                message["entities"] = [
+                    {"type": "bot_command", "offset": 0, "length": len(text.split(" ")[0])}
+                ]
+        return {"update_id": update_id or next(self._update_ids), "message": message}
+
+    def callback_update(
+        self, user_id: int, data: str, *, message_id: int, name: str = "Carla"
+    ) -> dict[str, Any]:
+        """A button press on the bot's message ``message_id`` in a private chat (not queued)."""
+        return {
+            "update_id": next(self._update_ids),
+            "callback_query": {
+                "id": f"cq-{next(self._message_ids)}",
+                "from": {"id": user_id, "is_bot": False, "first_name": name},
+                "chat_instance": "ci",
+                "data": data,
+                "message": {
+                    "message_id": message_id,
+                    "date": int(time.time()),
+                    "chat": {"id": user_id, "type": "private", "first_name": name},
+                    "from": {"id": BOT_ID, "is_bot": True, "first_name": "CRM"},
+                    "text": "How did we do?",
+                },
+            },
+        }
+
+    # -- the server ---------------------------------------------------------------------------
+
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        # ptb sends form fields whose values are JSON (and multipart when a file goes along).
+        params: dict[str, Any] = dict(request.query)
+        if request.method == "POST":
+            if request.content_type == "application/json":
+                params.update(await request.json())
+            else:
+                form = await request.post()
+                for key, value in form.items():
+                    params[key] = value if isinstance(value, web.FileField) else str(value)
+        for key in _JSON_FIELDS:
+            if isinstance(params.get(key), str):
+                with contextlib.suppress(ValueError):
+                    params[key] = json.loads(params[key])
+        return params
+
+    def _record(self, method: str, params: dict[str, Any], status: int) -> None:
+        self.calls.append(Call(method=method, params=params, at=self.clock(), status=status))
+        self._changed.set()
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await self._params(request)
+        if request.match_info["token"] != TOKEN:
+            self._record(method, params, 401)
+            return web.json_response(
+                {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
+            )
+        failure = self._failures.get(method)
+        if failure is not None and (failure.times is None or failure.times > 0):
+            if failure.times is not None:
+                failure.times -= 1
+            self._record(method, params, failure.status)
+            body: dict[str, Any] = {
+                "ok": False,
+                "error_code": failure.status,
+                "description": failure.description,
+            }
+            if failure.parameters:
+                body["parameters"] = failure.parameters
+            return web.json_response(body, status=failure.status)
+        if method == "getUpdates":
+            return await self._get_updates(params)
+        self._record(method, params, 200)
+        result = self._answer(method, params)
+        if result is None:
+            return web.json_response(
+                {"ok": False, "error_code": 400, "description": f"Bad Request: method {method} not found"},
+                status=400,
+            )
+        return web.json_response({"ok": True, "result": result})
+
+    async def _get_updates(self, params: dict[str, Any]) -> web.Response:
+        offset = int(params.get("offset") or 0)
+        # Confirmed updates are forgotten, as Telegram does.
+        self.updates = [u for u in self.updates if u["update_id"] >= offset]
+        if not self.updates:
+            # A short long-poll keeps tests quick and shutdown prompt.
+            self._changed.clear()
+            wait = min(float(params.get("timeout") or 0), 0.3)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), timeout=wait)
+        served = list(self.updates)
+        self._record("getUpdates", params, 200)
+        return web.json_response({"ok": True, "result": served})
+
+    def _message(self, params: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        chat_id = int(params.get("chat_id") or 0)
+        return {
+            "message_id": int(params.get("message_id") or next(self._message_ids)),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "group", "title": "g"},
+            "from": {"id": BOT_ID, "is_bot": True, "first_name": "CRM", "username": BOT_USERNAME},
+            **extra,
+        }
+
+    def _answer(self, method: str, params: dict[str, Any]) -> Any:
+        if method == "getMe":
+            return {
+                "id": BOT_ID,
+                "is_bot": True,
+                "first_name": "CRM",
+                "username": BOT_USERNAME,
+                "can_join_groups": False,
+                "can_read_all_group_messages": False,
+                "supports_inline_queries": False,
+            }
+        if method in ("deleteWebhook", "setWebhook", "setMyCommands", "answerCallbackQuery"):
+            return True
+        if method in ("sendMessage", "editMessageText"):
+            return self._message(params, text=str(params.get("text", "")))
+        if method == "sendPhoto":
+            photo = [{"file_id": "sent-photo", "file_unique_id": "p", "width": 1, "height": 1}]
+            return self._message(params, photo=photo)
+        return None

@@ -1,0 +1,99 @@
+"""digest, subscribe, unsubscribe: manager-only, content against a known dataset, periods."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from crm_store.store import Store
+from handlers.digests import build_digest, current_period
+from handlers.messages import Actor
+from handlers.router import Router
+from tests.conftest import Chat, FakeClock
+
+
+async def _dataset(store: Store, rep: Actor, clock: FakeClock) -> None:
+    """In the day before T0: 2 new customers, 3 orders ($600), 3 interactions (Sam 2, none 1),
+    2 tickets opened and 1 resolved with CSAT 4 after a 30-minute first response, one breach."""
+    start = clock.now
+    clock.now = start - timedelta(hours=20)
+    async with store.write("test") as tx:
+        acme = await tx.customers.add(name="Acme Corp")
+        await tx.customers.add(name="Globex")
+        for cents in (10_000, 20_000, 30_000):
+            await tx.orders.add(customer_id=acme.id, rep_id=None, amount_cents=cents)
+        for score in (0.5, -0.5):
+            await tx.interactions.add(
+                customer_id=acme.id,
+                rep_id=rep.rep_id,
+                channel="console",
+                kind="call",
+                text="x",
+                sentiment_label="neutral",
+                sentiment_score=score,
+            )
+        await tx.interactions.add(customer_id=acme.id, rep_id=None, channel="console", kind="note", text="y")
+        first = await tx.tickets.open(customer_id=acme.id, subject="A", source="telegram")
+        second = await tx.tickets.open(customer_id=acme.id, subject="B", source="telegram")
+        await tx.conn.exec_driver_sql(f"UPDATE tickets SET breached_at = created_at WHERE id = {second.id}")
+    clock.advance(minutes=30)
+    async with store.write("test") as tx:
+        await tx.tickets.add_message(first.id, author_kind="rep", text="on it", author_rep_id=rep.rep_id)
+        await tx.tickets.resolve(first.id)
+        await tx.tickets.set_csat(first.id, acme.id, 4)
+    clock.now = start
+
+
+async def test_digest_content_against_a_known_dataset(store: Store, rep: Actor, clock: FakeClock) -> None:
+    await _dataset(store, rep, clock)
+    reply = await build_digest(
+        store, since=clock.now - timedelta(days=1), until=clock.now, tz="UTC", cadence="daily"
+    )
+    fields = {f.label: f.value for f in reply.fields}
+    assert fields["New customers"] == "2"
+    assert fields["Orders"] == "3 · $600.00"
+    assert fields["Tickets"] == "2 opened, 1 resolved, 1 breached SLA"
+    assert fields["Median first response"] == "30 min"
+    assert fields["CSAT"] == "4.0/5 (1)"
+    assert fields["Sentiment"].startswith("+0.00")
+    assert fields["Overdue reminders"] == "0"
+    assert [i.text for i in reply.items] == ["Sam: 2 interactions", "(no rep): 1 interaction"]
+    assert "22 Nov: sentiment +0.00, 2 opened, 1 resolved" in reply.text  # the chart's numbers as text
+    assert reply.image is not None and reply.image.startswith(b"\x89PNG")
+
+
+async def test_digest_and_subscriptions_are_for_managers(chat: Chat, router: Router, manager: Actor) -> None:
+    for text in ("digest", "subscribe digest daily", "unsubscribe digest", "report tickets"):
+        reply = await chat.say(text)
+        assert reply.is_error and "is for managers" in reply.text, text
+    boss = Chat(router, manager)
+    assert (await boss.say("digest")).title == "Daily digest"
+    assert (await boss.say("digest weekly")).title == "Weekly digest"
+    assert "a day or a week" in (await boss.say("digest monthly")).text
+
+
+async def test_subscribe_and_unsubscribe(router: Router, manager: Actor, store: Store) -> None:
+    boss = Chat(router, manager)
+    assert "weekly at 07:30 UTC on Mondays, here" in (await boss.say("subscribe digest weekly 7:30")).text
+    assert "daily at 08:00 UTC" in (await boss.say("subscribe digest daily")).text  # replaces it
+    async with store.read() as tx:
+        subs = await tx.digests.subscriptions()
+    assert len(subs) == 1 and subs[0].cadence == "daily" and subs[0].last_period == "2026-11-23"
+    for text, needle in [
+        ("subscribe digest hourly", "not daily or weekly"),
+        ("subscribe digest daily 25:00", "I don't understand"),
+        ("subscribe news daily", "Usage: subscribe digest"),
+        ("subscribe digest daily 08:00 in #C0123ABCD", "Name a Slack channel"),  # console has no channels
+        ("unsubscribe news", "Usage: unsubscribe digest"),
+    ]:
+        reply = await boss.say(text)
+        assert reply.is_error and needle in reply.text, (text, reply.text)
+    assert "1 subscription removed" in (await boss.say("unsubscribe digest")).text
+    assert "no digest subscription" in (await boss.say("unsubscribe digest")).text
+
+
+def test_periods_daily_and_weekly_in_the_subscribers_zone() -> None:
+    now = datetime(2026, 11, 25, 6, 0, tzinfo=UTC)  # Wednesday 07:00 in Berlin
+    daily = current_period("daily", "08:00", "Europe/Berlin", now)
+    assert daily.key == "2026-11-24" and daily.end == datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
+    weekly = current_period("weekly", "08:00", "Europe/Berlin", now)
+    assert weekly.key == "2026-W48" and weekly.end - weekly.start == timedelta(days=7)
