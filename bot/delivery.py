@@ -118,6 +118,7 @@ class Dispatcher:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     name: str = "delivery"
+    stopping: bool = False  # set by DeliveryLoop.stop: end the pass after the batch in hand
 
     @classmethod
     def of(cls, store: Store, senders: Iterable[Sender], **options: object) -> Dispatcher:
@@ -128,7 +129,8 @@ class Dispatcher:
         report = DispatchReport()
         if not self.senders:
             return report
-        while True:
+        # A batch claimed is sent whole; stopping ends the pass between batches.
+        while not self.stopping:
             async with self.store.write(self.name) as tx:
                 rows = await tx.outbox.claim_due(
                     platforms=list(self.senders), limit=self.settings.batch, lease=self.settings.lease
@@ -137,6 +139,7 @@ class Dispatcher:
                 return report
             for row in rows:
                 report += await self._deliver(row)
+        return report
 
     def _backoff(self, attempts: int) -> float:
         return float(min(self.settings.backoff_base * 2.0 ** max(attempts - 1, 0), self.settings.backoff_cap))
@@ -218,31 +221,45 @@ class DeliveryLoop:
     """Runs the dispatcher every ``tick`` seconds, and at once when woken (a handler or a
     scheduler job (bot/scheduler.py) just queued something)."""
 
-    def __init__(self, dispatcher: Dispatcher, *, tick: float) -> None:
+    def __init__(self, dispatcher: Dispatcher, *, tick: float, stop_wait: float = 10.0) -> None:
         self.dispatcher = dispatcher
         self.tick = tick
+        self.stop_wait = stop_wait
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
 
     def start(self) -> None:
+        self._stopping = self.dispatcher.stopping = False
         self._task = asyncio.create_task(self._run(), name="crm-delivery")
 
     async def stop(self) -> None:
-        if self._task is not None:
+        """Let the pass under way finish, so no query is cancelled half-way (a stranded aiosqlite
+        connection keeps the process alive); cancel only a pass that overruns ``stop_wait``. A
+        claim cut off then is retried by another pass once its lease expires."""
+        if self._task is None:
+            return
+        self._stopping = self.dispatcher.stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), self.stop_wait)
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            self._task = None
+        self._task = None
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 await self.dispatcher.run_once()
             except Exception as exc:  # a bad tick must not end delivery
                 _LOGGER.error("delivery tick failed: %s", type(exc).__name__)
+            if self._stopping:
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.tick)

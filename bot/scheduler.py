@@ -68,24 +68,27 @@ class Scheduler:
         """Add the jobs; explicit ids with replace_existing make a second call replace them."""
         now = datetime.now(UTC)
         self.scheduler.add_job(
-            self.tick,
+            self._run_job,
             "interval",
+            args=(self.tick,),
             seconds=self.schedule.tick_seconds,
             id=TICK_JOB,
             replace_existing=True,
             next_run_time=now,
         )
         self.scheduler.add_job(
-            self.sweep,
+            self._run_job,
             "interval",
+            args=(self.sweep,),
             seconds=self.schedule.sweep_seconds,
             id=SWEEP_JOB,
             replace_existing=True,
             next_run_time=now,
         )
         self.scheduler.add_job(
-            self.loyalty,
+            self._run_job,
             "cron",
+            args=(self.loyalty,),
             hour=self.schedule.loyalty_hour,
             minute=0,
             timezone=self.schedule.timezone,
@@ -112,20 +115,29 @@ class Scheduler:
                 await asyncio.wait_for(asyncio.gather(*self._running, return_exceptions=True), STOP_WAIT)
         self.scheduler.shutdown(wait=False)
 
-    async def _guarded(self, name: str, work: Callable[[], Awaitable[int]]) -> int:
+    async def _run_job(self, job: Callable[[], Awaitable[int]]) -> int:
+        """One scheduled run, tracked from its first await to its last so that stop() waits for
+        it: a run cancelled inside a query would leave its connection (an aiosqlite thread)
+        unreturned, and that thread keeps the process from exiting."""
         if self._stopping:
             return 0
         task = asyncio.current_task()
         if task is not None:
             self._running.add(task)
         try:
+            return await job()
+        finally:
+            if task is not None:
+                self._running.discard(task)
+
+    async def _guarded(self, name: str, work: Callable[[], Awaitable[int]]) -> int:
+        if self._stopping:
+            return 0
+        try:
             done = await work()
         except Exception as exc:  # one failed tick must not stop the next
             _LOGGER.error("%s failed: %s", name, type(exc).__name__)
             return 0
-        finally:
-            if task is not None:
-                self._running.discard(task)
         if done:
             self.wake()
         return done

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.engine import RowMapping
 
-from crm_store.outbox import OutboxRepo
+from crm_store.repo import Repo
 from crm_store.tables import digest_subscriptions
 
 CADENCES = ("daily", "weekly")
@@ -39,7 +39,7 @@ def _sub(row: RowMapping) -> Subscription:
     )
 
 
-class DigestRepo(OutboxRepo):
+class DigestRepo(Repo):
     """Shares the outbox repository's dialect-aware INSERT ... ON CONFLICT."""
 
     async def subscribe(
@@ -65,7 +65,7 @@ class DigestRepo(OutboxRepo):
             "last_period": current_period,
         }
         statement = (
-            self._insert(digest_subscriptions)
+            self.dialect_insert(digest_subscriptions)
             .values(platform=platform, target=target, created_at=self.now, **values)
             .on_conflict_do_update(index_elements=["platform", "target"], set_=values)
         )

@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, select, text
 from sqlalchemy.engine import RowMapping
 
 from crm_store.repo import Repo
-from crm_store.tables import customers, loyalty_scores
+from crm_store.tables import customers, loyalty_alerts, loyalty_scores
 
 # Open + 2 x breached tickets at or above this count take the ticket part to 0.
 TICKET_CAP = 5
@@ -213,6 +213,51 @@ class LoyaltyRepo(Repo):
             slipping,
         ).order_by(loyalty_scores.c.churn_risk.desc(), loyalty_scores.c.customer_id)
         return [_score(r) for r in (await self.conn.execute(query)).mappings().all()]
+
+    async def record_alert(self, score: LoyaltyScore) -> bool:
+        """Note that ``score``'s customer was alerted on for its run; False when it was already."""
+        statement = (
+            self.dialect_insert(loyalty_alerts)
+            .values(
+                customer_id=score.customer_id,
+                run_date=score.run_date,
+                previous_score=score.previous_score,
+                raised_at=self.now,
+            )
+            .on_conflict_do_nothing(index_elements=["customer_id", "run_date"])
+        )
+        return bool((await self.conn.execute(statement)).rowcount)
+
+    async def alerts_between(self, since: datetime, until: datetime, *, limit: int) -> list[LoyaltyScore]:
+        """Alerts raised in [since, until), highest churn risk first, with the scores behind them."""
+        query = (
+            select(
+                loyalty_scores,
+                customers.c.name.label("customer_name"),
+                customers.c.owner_rep_id,
+                loyalty_alerts.c.previous_score,
+            )
+            .join(
+                loyalty_scores,
+                (loyalty_scores.c.customer_id == loyalty_alerts.c.customer_id)
+                & (loyalty_scores.c.run_date == loyalty_alerts.c.run_date),
+            )
+            .join(customers, customers.c.id == loyalty_alerts.c.customer_id)
+            .where(
+                loyalty_alerts.c.raised_at >= since,
+                loyalty_alerts.c.raised_at < until,
+                customers.c.deleted_at.is_(None),
+            )
+            .order_by(loyalty_scores.c.churn_risk.desc(), loyalty_alerts.c.customer_id)
+            .limit(limit)
+        )
+        return [_score(r) for r in (await self.conn.execute(query)).mappings().all()]
+
+    async def alert_count_between(self, since: datetime, until: datetime) -> int:
+        query = select(func.count()).where(
+            loyalty_alerts.c.raised_at >= since, loyalty_alerts.c.raised_at < until
+        )
+        return int((await self.conn.execute(query)).scalar_one())
 
     async def for_customer(self, customer_id: int, *, limit: int = 6) -> list[LoyaltyScore]:
         """The customer's latest scores, newest first (the first carries its previous score)."""

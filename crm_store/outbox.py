@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -65,11 +64,6 @@ def _row(r: RowMapping) -> OutboxRow:
 
 
 class OutboxRepo(Repo):
-    def _insert(self, table: Any) -> postgresql.Insert | sqlite.Insert:
-        if self.conn.dialect.name == "postgresql":
-            return postgresql.insert(table)
-        return sqlite.insert(table)
-
     async def enqueue(
         self,
         *,
@@ -83,7 +77,7 @@ class OutboxRepo(Repo):
     ) -> bool:
         """Add a push; False when a row with ``key`` exists already (the same decision, twice)."""
         statement = (
-            self._insert(outbox)
+            self.dialect_insert(outbox)
             .values(
                 platform=platform,
                 target=target,
@@ -249,7 +243,7 @@ class OutboxRepo(Repo):
     async def set_thread(self, thread_key: str, platform: str, *, target: str, thread_id: str) -> bool:
         """Remember where a conversation's thread is; the first one recorded stands."""
         statement = (
-            self._insert(outbox_threads)
+            self.dialect_insert(outbox_threads)
             .values(
                 thread_key=thread_key,
                 platform=platform,

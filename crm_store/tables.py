@@ -368,6 +368,17 @@ loyalty_scores = Table(
     Index("ix_loyalty_scores_customer", "customer_id", "run_date"),
 )
 
+# Loyalty alerts raised: one per customer and run, so a re-run alerts nobody twice and the
+# manager digest can list the period's alerts with the scores behind them.
+loyalty_alerts = Table(
+    "loyalty_alerts",
+    metadata,
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
+    Column("run_date", String(10), primary_key=True),
+    Column("previous_score", Float, nullable=True),
+    _ts("raised_at", nullable=False, index=True),
+)
+
 # Manager digests: to a rep (their DM) or a channel, daily or weekly at a local time. The last
 # period sent is claimed here, so replicas and restarts send each period once.
 digest_subscriptions = Table(

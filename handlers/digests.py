@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from crm_store.digests import Subscription
+from crm_store.loyalty import LoyaltyScore
 from crm_store.reports import PeriodFigures
 from crm_store.store import Store
 from handlers.charts import trend_png
@@ -25,6 +26,7 @@ UNSUBSCRIBE_USAGE = "unsubscribe digest"
 DIGEST_USAGE = "digest [daily|weekly]"
 DEFAULT_TIME = "08:00"
 TOP_AT_RISK = 5
+TOP_ALERTS = 10
 TOP_REPS = 10
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 # A Slack channel as typed (<#C123|name> when picked from the list) or a bare id.
@@ -113,6 +115,8 @@ async def build_digest(store: Store, *, since: datetime, until: datetime, tz: st
     async with store.read() as tx:
         figures = await tx.reports.period(since, until)
         risky = await tx.loyalty.at_risk(limit=TOP_AT_RISK)
+        alerts = await tx.loyalty.alerts_between(since, until, limit=TOP_ALERTS)
+        alert_count = await tx.loyalty.alert_count_between(since, until)
         overdue = await tx.reminders.overdue_count()
     days, sentiment, opened, resolved = daily_series(figures, zone_info)
     median = figures.median_first_response
@@ -129,12 +133,15 @@ async def build_digest(store: Store, *, since: datetime, until: datetime, tz: st
             "CSAT", "no ratings" if figures.csat is None else f"{figures.csat:.1f}/5 ({figures.csat_count})"
         ),
         Field("Sentiment", _trend(sentiment)),
+        Field("Loyalty alerts", str(alert_count)),
         Field("Overdue reminders", str(overdue)),
     )
     items = [
         ListItem(f"{name}: {count} interaction{'s' if count != 1 else ''}")
         for name, count in figures.interactions_by_rep[:TOP_REPS]
     ]
+    # The period's loyalty alerts (what owners were told), then who is most at risk now.
+    items += [alert_item(score) for score in alerts]
     items += [risk_item(score) for score in risky]
     start_label = since.astimezone(zone_info).strftime("%d %b %H:%M")
     end_label = until.astimezone(zone_info).strftime("%d %b %H:%M")
@@ -148,11 +155,18 @@ async def build_digest(store: Store, *, since: datetime, until: datetime, tz: st
         text=f"{start_label} – {end_label} ({tz}).\nBy day: {per_day}.",
         fields=fields,
         items=tuple(items),
-        context=f"Interactions by rep, then the top {TOP_AT_RISK} at-risk customers.",
+        context=f"Interactions by rep, the period's loyalty alerts, then the top {TOP_AT_RISK} "
+        "at-risk customers.",
         image=trend_png(days, sentiment, opened, resolved, title=f"{title}: sentiment and tickets"),
         image_name="digest-trend.png",
         ephemeral=False,
     )
+
+
+def alert_item(score: LoyaltyScore) -> ListItem:
+    """A loyalty alert as a digest line: who, the score's fall, and the reasons the owner got."""
+    item = risk_item(score)
+    return replace(item, text=f"Loyalty alert {score.run_date}: {item.text}")
 
 
 async def digest(ctx: Context) -> Reply:

@@ -145,6 +145,9 @@ async def run_loyalty(store: Store, settings: JobSettings, *, run_date: str | No
         alerts = 0
         for score in candidates:
             assert score.owner_rep_id is not None
+            # Recorded even when the owner has no platform to hear it: the digest lists it.
+            if not await tx.loyalty.record_alert(score):
+                continue
             alerts += await _to_rep(
                 tx,
                 settings,

@@ -84,6 +84,7 @@ _NUMBER_WORDS = {
 }  # fmt: skip
 _UNITS: dict[str, str] = {}
 for _unit, _names in (
+    ("seconds", ("s", "sec", "secs", "second", "seconds")),
     ("minutes", ("m", "min", "mins", "minute", "minutes")),
     ("hours", ("h", "hr", "hrs", "hour", "hours")),
     ("days", ("d", "day", "days")),
@@ -298,8 +299,8 @@ def _parse_relative(words: list[str], now: datetime, tz: ZoneInfo) -> datetime |
         return None
     delta, unit, _ = span
     rest = words[rest_at:]
-    if unit in ("minutes", "hours"):
-        # Minutes and hours are elapsed time: add them to the instant, DST or not.
+    if unit in ("seconds", "minutes", "hours"):
+        # Seconds, minutes and hours are elapsed time: add them to the instant, DST or not.
         return now.astimezone(UTC) + delta if not rest else None
     # Days and weeks are calendar time: same wall clock, or the clock time given.
     local = now.astimezone(tz)

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from bot.delivery import DeliverySettings, Dispatcher, SlidingWindowLimiter, Window
+from bot.delivery import DeliveryLoop, DeliverySettings, Dispatcher, SlidingWindowLimiter, Window
 from bot.frontend import PermanentSendError
 from bot.telegram.adapter import TelegramFrontEnd, TelegramSettings
 from crm_store.migrate import upgrade
@@ -228,3 +228,25 @@ async def test_telegram_limits_hold_per_chat_per_group_and_overall(
     # In order per chat.
     assert [c.params["text"] for c in calls if c.params["chat_id"] == "1001"] == [f"m{i}" for i in range(100)]
     assert max(c.at for c in calls) - min(c.at for c in calls) < timedelta(minutes=5).total_seconds()
+
+
+async def test_stopping_the_loop_finishes_the_batch_in_hand_and_claims_no_more(store: Store) -> None:
+    """stop() must not cancel a pass inside a query or a send; it ends the pass between batches."""
+    await _enqueue(store, 45, chats=45)  # a batch of 30, then 15 more
+    first_send = asyncio.Event()
+
+    class SlowSender(FakeSender):
+        async def send(self, target: str, reply: Reply, *, thread: str | None) -> str:
+            first_send.set()
+            await asyncio.sleep(0.005)
+            return await super().send(target, reply, thread=thread)
+
+    sender = SlowSender()
+    loop = DeliveryLoop(Dispatcher.of(store, [sender], limits=_no_limits), tick=60)
+    loop.start()
+    await asyncio.wait_for(first_send.wait(), 5)
+    await loop.stop()
+    assert len(sender.sent) == 30
+    async with store.read() as tx:
+        states = Counter(row.state for row in await tx.outbox.listing())
+    assert states == Counter({"sent": 30, "pending": 15})

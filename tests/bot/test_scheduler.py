@@ -118,3 +118,27 @@ async def test_the_sweep_catches_up_a_missed_nightly_loyalty_run(
         assert await tx.loyalty.latest_run() == "2026-11-23"
         audit = await tx.conn.exec_driver_sql("SELECT COUNT(*) FROM audit_log WHERE action = 'recompute'")
         assert audit.scalar_one() == 1
+
+
+async def test_stop_lets_a_run_under_way_finish_rather_than_cancel_it(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run cancelled inside a query would strand its aiosqlite connection, whose thread then
+    keeps the process from exiting; stop() waits for the whole run, not only its guarded parts."""
+    in_query = asyncio.Event()
+    finished: list[str] = []
+
+    async def slow_loyalty_due(store: Store, *, hour: int, tz: str) -> bool:
+        async with store.read() as tx:
+            in_query.set()
+            await asyncio.sleep(0.3)  # holding a checked-out connection, as a slow query does
+            await tx.customers.count()
+        finished.append("loyalty_due")
+        return False
+
+    monkeypatch.setattr("bot.scheduler.jobs.loyalty_due", slow_loyalty_due)
+    scheduler = _scheduler(store, tick_seconds=3600, sweep_seconds=3600)
+    scheduler.start()
+    await asyncio.wait_for(in_query.wait(), 5)
+    await scheduler.stop()
+    assert finished == ["loyalty_due"]

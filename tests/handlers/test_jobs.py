@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from crm_store.store import Store
 from handlers import actions
 from handlers.context import HandlerSettings
-from handlers.digests import local_instant
+from handlers.digests import build_digest, local_instant
 from handlers.jobs import (
     JobSettings,
     check_sla,
@@ -214,6 +214,32 @@ async def test_orders_stop_and_feedback_turns_negative_gives_exactly_one_alert_w
     assert "no order in 94 days" in text and "3 negative interactions" in text and "score fell" in text
     assert "CSAT 1.0/5" in text
     assert actions.encode("show", slipping.id) in buttons(mine[0][1])
+
+    # The manager digest of that day carries the alert as a line, with the same reasons...
+    digest = await build_digest(
+        store,
+        since=clock.now - timedelta(days=1),
+        until=clock.now + timedelta(minutes=1),
+        tz="UTC",
+        cadence="daily",
+    )
+    lines = [i for i in digest.items if i.text.startswith("Loyalty alert")]
+    assert [i.text.split(" (#")[0] for i in lines if "Slipping Ltd" in i.text] == [
+        f"Loyalty alert {clock.now.date().isoformat()}: Slipping Ltd"
+    ]
+    assert len(lines) == second.alerts
+    slipping_line = next(i for i in lines if "Slipping Ltd" in i.text)
+    assert "no order in 94 days" in slipping_line.detail and "score fell" in slipping_line.detail
+    assert {f.label: f.value for f in digest.fields}["Loyalty alerts"] == str(second.alerts)
+    # ...and the next day's digest does not repeat it.
+    later = await build_digest(
+        store,
+        since=clock.now + timedelta(minutes=1),
+        until=clock.now + timedelta(days=1),
+        tz="UTC",
+        cadence="daily",
+    )
+    assert not [i for i in later.items if i.text.startswith("Loyalty alert")]
 
 
 async def test_sla_warns_then_marks_a_breach_once(store: Store, rep: Actor, clock: FakeClock) -> None:

@@ -45,6 +45,8 @@ def test_iso_forms(text: str, expected: datetime) -> None:
 @pytest.mark.parametrize(
     ("text", "delta"),
     [
+        ("in 30 seconds", timedelta(seconds=30)),
+        ("in 3s", timedelta(seconds=3)),
         ("in 5 minutes", timedelta(minutes=5)),
         ("in 30m", timedelta(minutes=30)),
         ("in 2h", timedelta(hours=2)),
