@@ -9,7 +9,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -22,7 +22,10 @@ _LOGGER = logging.getLogger(__name__)
 TICK_JOB = "tick"
 SWEEP_JOB = "sla-and-digests"
 LOYALTY_JOB = "loyalty-nightly"
+HOUSEKEEPING_JOB = "housekeeping"
 SWEEP_SECONDS = 30.0
+HOUSEKEEPING_SECONDS = 3600.0
+HOUSEKEEPING_FIRST_DELAY = 60.0  # after start, once the front ends have settled
 STOP_WAIT = 10.0  # seconds a run under way gets to finish at shutdown
 
 
@@ -32,6 +35,7 @@ class ScheduleSettings:
     sweep_seconds: float = SWEEP_SECONDS
     timezone: str = "UTC"
     loyalty_hour: int = 2
+    housekeeping_seconds: float = HOUSEKEEPING_SECONDS
     # A run later than this is skipped (and logged as missed); the store-side catch-up covers it.
     misfire_grace_seconds: int = 300
 
@@ -95,6 +99,18 @@ class Scheduler:
             id=LOYALTY_JOB,
             replace_existing=True,
         )
+        # Purges are idempotent deletes: every replica may run them, so a process-local hour
+        # is enough (the first run comes soon after start, so short-lived processes purge too).
+        every = self.schedule.housekeeping_seconds
+        self.scheduler.add_job(
+            self._run_job,
+            "interval",
+            args=(self.housekeeping,),
+            seconds=every,
+            id=HOUSEKEEPING_JOB,
+            replace_existing=True,
+            next_run_time=now + timedelta(seconds=min(HOUSEKEEPING_FIRST_DELAY, every)),
+        )
 
     def start(self) -> None:
         self.register()
@@ -130,7 +146,8 @@ class Scheduler:
             if task is not None:
                 self._running.discard(task)
 
-    async def _guarded(self, name: str, work: Callable[[], Awaitable[int]]) -> int:
+    async def _guarded(self, name: str, work: Callable[[], Awaitable[int]], *, wakes: bool = True) -> int:
+        """Run ``work``, logging a failure; ``wakes``: what it counts was queued for delivery."""
         if self._stopping:
             return 0
         try:
@@ -138,7 +155,7 @@ class Scheduler:
         except Exception as exc:  # one failed tick must not stop the next
             _LOGGER.error("%s failed: %s", name, type(exc).__name__)
             return 0
-        if done:
+        if done and wakes:
             self.wake()
         return done
 
@@ -161,6 +178,12 @@ class Scheduler:
             return (await jobs.run_loyalty(self.store, self.settings)).alerts
 
         return await self._guarded("loyalty run", _run)
+
+    async def housekeeping(self) -> int:
+        """Purge old dedupe rows and expired drafts; nothing is queued, so nothing to wake."""
+        return await self._guarded(
+            "housekeeping", lambda: jobs.purge_housekeeping(self.store, self.settings), wakes=False
+        )
 
     def _on_event(self, event: JobExecutionEvent) -> None:
         if event.code == EVENT_JOB_MISSED:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import math
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +58,7 @@ def _create_sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+        add_missing_math(dbapi_connection)
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
@@ -65,3 +68,30 @@ def _create_sqlite_engine(url: str, *, echo: bool) -> AsyncEngine:
             conn.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def _exp(value: float | None) -> float | None:
+    """SQLite's own exp(): NULL stays NULL and an overflow is infinity, not an error."""
+    if value is None:
+        return None
+    try:
+        return math.exp(value)
+    except OverflowError:
+        return math.inf
+
+
+def add_missing_math(dbapi_connection: Any) -> bool:
+    """Register ``exp`` when this SQLite lacks its math functions (built without
+    SQLITE_ENABLE_MATH_FUNCTIONS, or older than 3.35): the loyalty recompute needs it. True if
+    it had to be added."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("SELECT exp(0)")
+        cursor.fetchall()
+        return False
+    except sqlite3.OperationalError:
+        dbapi_connection.create_function("exp", 1, _exp, deterministic=True)
+        _LOGGER.debug("SQLite has no exp(); registered a Python one")
+        return True
+    finally:
+        cursor.close()

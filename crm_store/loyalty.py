@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import Float, Integer, bindparam, delete, func, select, text
 from sqlalchemy.engine import RowMapping
 
+from crm_store.customers import visible_to
 from crm_store.repo import Repo
 from crm_store.tables import customers, loyalty_alerts, loyalty_scores
 
@@ -56,10 +57,11 @@ class LoyaltyScore:
     previous_score: float | None = None
 
 
-# Dialect pieces: whole days since a timestamp, and how timestamps are bound.
+# Dialect pieces: whole days since a timestamp, and how timestamps are bound. Both truncate
+# toward zero (SQLite's CAST does): an order dated a few hours ahead is 0 days old, not -1.
 _DAYS = {
     "sqlite": "CAST(julianday(:now) - julianday({col}) AS INTEGER)",
-    "postgresql": "CAST(FLOOR(EXTRACT(EPOCH FROM (CAST(:now AS TIMESTAMPTZ) - {col})) / 86400) AS INTEGER)",
+    "postgresql": "CAST(TRUNC(EXTRACT(EPOCH FROM (CAST(:now AS TIMESTAMPTZ) - {col})) / 86400) AS INTEGER)",
 }
 
 # CUME_DIST gives tied customers the same rank (NTILE would split ties arbitrarily), in (0, 1];
@@ -132,6 +134,9 @@ FROM scored
 """
 
 
+_FLOAT_PARAMS = ("w_r", "w_f", "w_m", "w_s", "w_c", "w_t", "w_sum", "k", "theta")
+
+
 def run_date_of(moment: datetime) -> str:
     return moment.date().isoformat()
 
@@ -163,7 +168,12 @@ class LoyaltyRepo(Repo):
             "k": model.k,
             "theta": model.theta,
         }
-        result = await self.conn.execute(text(sql), params)
+        # Typed binds: PostgreSQL cannot infer an untyped parameter under a unary minus
+        # ("operator is not unique: - unknown" for -:k), and a typed one stays double precision.
+        statement = text(sql).bindparams(
+            *(bindparam(name, type_=Float()) for name in _FLOAT_PARAMS), bindparam("cap", type_=Integer())
+        )
+        result = await self.conn.execute(statement, params)
         count = int(result.rowcount or 0)
         await self.audit.record("recompute", "loyalty", run_date, customers=count)
         return count
@@ -270,12 +280,17 @@ class LoyaltyRepo(Repo):
         )
         return [_score(r) for r in (await self.conn.execute(query)).mappings().all()]
 
-    async def at_risk(self, *, limit: int = 10, min_risk: float = 0.5) -> list[LoyaltyScore]:
-        """The latest run's customers with the highest churn risk (at least ``min_risk``)."""
+    async def at_risk(
+        self, *, limit: int = 10, min_risk: float = 0.5, visible_to_rep: int | None = None
+    ) -> list[LoyaltyScore]:
+        """The latest run's customers with the highest churn risk (at least ``min_risk``);
+        ``visible_to_rep``: only customers that rep owns or nobody owns."""
         run = await self.latest_run()
         if run is None:
             return []
         query, _ = self._select(await self.previous_run(run))
+        if visible_to_rep is not None:
+            query = query.where(visible_to(visible_to_rep))
         query = (
             query.where(
                 loyalty_scores.c.run_date == run,

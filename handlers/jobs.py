@@ -1,6 +1,7 @@
 """What the scheduler decides on each tick: due reminders, loyalty alerts, SLA warnings and
-breaches, digests. Every decision is claimed in the store and queued in the same transaction,
-so replicas and restarts make it once; the ticking itself is bot/scheduler.py's."""
+breaches, digests, and the housekeeping purge. Every decision is claimed in the store and
+queued in the same transaction, so replicas and restarts make it once; the ticking itself is
+bot/scheduler.py's."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ class JobSettings:
         )
     )
     handlers: HandlerSettings = field(default_factory=HandlerSettings)
+    # How long handled Slack events and Telegram inbox rows are kept to refuse re-deliveries.
+    retention: timedelta = timedelta(days=7)
 
 
 async def rep_target(tx: Tx, rep_id: int, platforms: tuple[str, ...]) -> tuple[str, str] | None:
@@ -244,3 +247,59 @@ async def queue_due_digests(store: Store, settings: JobSettings) -> int:
                 key=f"digest:{sub.id}:{period.key}",
             )
     return queued
+
+
+# -- housekeeping ---------------------------------------------------------------------------
+
+# Slack retries an event within minutes and Telegram keeps an undelivered update 24 h: an id
+# forgotten sooner could let a re-delivery through as new, whatever the setting says.
+MIN_RETENTION = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    events: int
+    inbox: int
+    conversations: int
+    pending_actions: int
+
+    @property
+    def total(self) -> int:
+        return self.events + self.inbox + self.conversations + self.pending_actions
+
+
+async def purge_housekeeping(store: Store, settings: JobSettings) -> int:
+    """Forget what only dedupe and drafts needed: processed Slack events and handled Telegram
+    inbox rows older than the retention, and expired conversations and pending actions. Inbox
+    rows not handled yet (pending, working, failed) stay whatever their age. Returns rows removed."""
+    retention = max(settings.retention, MIN_RETENTION)
+    async with store.write(ACTOR) as tx:
+        before = tx.now - retention
+        purged = Purged(
+            events=await tx.events.purge_before(before),
+            inbox=await tx.inbox.purge_done_before(before),
+            conversations=await tx.conversations.purge_expired(),
+            pending_actions=await tx.pending.purge_expired(),
+        )
+        if purged.total:
+            # Counts only: these rows are ids and drafts, and the audit log keeps no text.
+            await tx.audit.record(
+                "purge",
+                "housekeeping",
+                None,
+                events=purged.events,
+                inbox=purged.inbox,
+                conversations=purged.conversations,
+                pending_actions=purged.pending_actions,
+                retention_days=retention.days,
+            )
+    _LOGGER.log(
+        logging.INFO if purged.total else logging.DEBUG,
+        "housekeeping: removed %s processed event(s), %s inbox row(s), %s conversation(s), "
+        "%s pending action(s)",
+        purged.events,
+        purged.inbox,
+        purged.conversations,
+        purged.pending_actions,
+    )
+    return purged.total

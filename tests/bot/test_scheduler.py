@@ -1,5 +1,6 @@
 """The scheduler ticks on APScheduler: one job per id across re-registration, one catch-up run
-and one logged miss, and a due reminder delivered through the dispatcher within a tick."""
+and one logged miss, a due reminder delivered through the dispatcher within a tick, and the
+hourly housekeeping purge."""
 
 from __future__ import annotations
 
@@ -8,9 +9,18 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.delivery import DeliveryLoop, Dispatcher
-from bot.scheduler import LOYALTY_JOB, SWEEP_JOB, TICK_JOB, Scheduler, ScheduleSettings
+from bot.scheduler import (
+    HOUSEKEEPING_FIRST_DELAY,
+    HOUSEKEEPING_JOB,
+    LOYALTY_JOB,
+    SWEEP_JOB,
+    TICK_JOB,
+    Scheduler,
+    ScheduleSettings,
+)
 from crm_store.store import Store
 from handlers.jobs import JobSettings
 from handlers.messages import Actor, Reply
@@ -39,10 +49,45 @@ async def test_registering_twice_keeps_one_job_per_id(store: Store) -> None:
     scheduler.scheduler.start(paused=True)
     try:
         assert sorted(job.id for job in scheduler.scheduler.get_jobs()) == sorted(
-            [TICK_JOB, SWEEP_JOB, LOYALTY_JOB]
+            [TICK_JOB, SWEEP_JOB, LOYALTY_JOB, HOUSEKEEPING_JOB]
         )
+        purge = scheduler.scheduler.get_job(HOUSEKEEPING_JOB)
+        assert purge is not None and purge.args == (scheduler.housekeeping,)
+        assert isinstance(purge.trigger, IntervalTrigger) and purge.trigger.interval == timedelta(hours=1)
+        first = purge.next_run_time - datetime.now(UTC)
+        assert timedelta(0) < first <= timedelta(seconds=HOUSEKEEPING_FIRST_DELAY)
     finally:
         await scheduler.stop()
+
+
+async def test_the_housekeeping_job_purges_through_the_scheduler_without_waking_delivery(
+    store: Store, clock: FakeClock
+) -> None:
+    async with store.write("test") as tx:
+        await tx.events.claim("slack", "Ev-old")
+    clock.advance(days=8)
+    wakes: list[int] = []
+    scheduler = Scheduler(
+        store,
+        JobSettings(staff_platforms=("console",)),
+        ScheduleSettings(tick_seconds=3600, sweep_seconds=3600, housekeeping_seconds=0.05),
+        wake=lambda: wakes.append(1),
+    )
+    scheduler.start()
+    try:
+        for _ in range(100):
+            async with store.read() as tx:
+                left = (await tx.conn.exec_driver_sql("SELECT COUNT(*) FROM processed_events")).scalar_one()
+            if not left:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        await scheduler.stop()
+    assert left == 0 and wakes == []
+    async with store.read() as tx:
+        assert [(a.actor, a.action) for a in await tx.audit.recent(entity="housekeeping")][:1] == [
+            ("scheduler", "purge")
+        ]
 
 
 async def test_a_missed_run_is_logged_once_and_a_late_one_runs_once(

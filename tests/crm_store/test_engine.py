@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import sqlite3
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import OperationalError
 
-from crm_store.engine import BUSY_TIMEOUT_MS, create_engine
+from crm_store.engine import BUSY_TIMEOUT_MS, add_missing_math, create_engine
 from crm_store.store import Store
 
 WRITERS = 8
@@ -78,3 +81,60 @@ async def test_foreign_keys_enforced(store: Store) -> None:
         assert "FOREIGN KEY" in str(exc)
     else:
         raise AssertionError("foreign key not enforced")
+
+
+async def test_exp_works_on_every_connection(store: Store) -> None:
+    """The loyalty churn curve uses EXP(): built in here, or registered by the connect hook."""
+    async with store.read() as tx:
+        value = (await tx.conn.exec_driver_sql("SELECT exp(1), exp(NULL)")).one()
+    assert math.isclose(value[0], math.e) and value[1] is None
+
+
+class _NoMathConnection:
+    """A real sqlite3 connection that answers as a build without math functions would."""
+
+    def __init__(self) -> None:
+        self.conn = sqlite3.connect(":memory:")
+        self.registered: list[tuple[str, int, bool]] = []
+
+    def cursor(self) -> _NoMathCursor:
+        return _NoMathCursor(self.conn.cursor(), registered=bool(self.registered))
+
+    def create_function(self, name: str, narg: int, func: Any, *, deterministic: bool = False) -> None:
+        self.registered.append((name, narg, deterministic))
+        self.conn.create_function(name, narg, func, deterministic=deterministic)
+
+
+class _NoMathCursor:
+    def __init__(self, cursor: sqlite3.Cursor, *, registered: bool) -> None:
+        self.cursor = cursor
+        self.registered = registered
+
+    def execute(self, sql: str) -> sqlite3.Cursor:
+        if "exp(" in sql and not self.registered:
+            raise sqlite3.OperationalError("no such function: exp")
+        return self.cursor.execute(sql)
+
+    def fetchall(self) -> list[Any]:
+        return self.cursor.fetchall()
+
+    def close(self) -> None:
+        self.cursor.close()
+
+
+def test_exp_is_registered_only_where_sqlite_lacks_it() -> None:
+    builtin = sqlite3.connect(":memory:")
+    has_math = True
+    try:
+        builtin.execute("SELECT exp(0)")
+    except sqlite3.OperationalError:
+        has_math = False
+    assert add_missing_math(builtin) is not has_math  # this build: nothing to add when it has exp
+    builtin.close()
+
+    missing = _NoMathConnection()
+    assert add_missing_math(missing) is True
+    assert missing.registered == [("exp", 1, True)]
+    rows = missing.cursor().execute("SELECT exp(1), exp(NULL), 1.0 / (1.0 + exp(1000))").fetchall()
+    assert math.isclose(rows[0][0], math.e) and rows[0][1] is None and rows[0][2] == 0.0
+    missing.conn.close()
