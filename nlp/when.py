@@ -96,6 +96,7 @@ for _unit, _names in (
 _DAY_NAMES = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
+_ID_REF = re.compile(r"(?:^|\s)#\d")
 _ISO_DATETIME = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})[t ](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d+)?)?(z|[+-]\d{2}:?\d{2})?"
 )
@@ -454,8 +455,9 @@ def parse_when(text: str, *, now: datetime, tz: ZoneInfo) -> datetime:
     # Aware arithmetic inside one tzinfo is wall-clock arithmetic; UTC keeps "in 24 hours" exact.
     now = now.astimezone(UTC)
     words = _normalise(text)
-    result = _parse_explicit(words, now=now, tz=tz, whole=True)
-    if result is None:
+    # "#2" names a record (a customer, a ticket); never read it as the 2nd of a month.
+    result = None if _ID_REF.search(text) else _parse_explicit(words, now=now, tz=tz, whole=True)
+    if result is None and not _ID_REF.search(text):
         result = _parse_fallback(words, now=now, tz=tz)
     if result is None:
         shown = text.strip()[:60] or "(nothing)"

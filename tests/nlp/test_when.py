@@ -147,7 +147,18 @@ class TestDst:
 
 
 @pytest.mark.parametrize(
-    "text", ["", "   ", "call acme", "asdf qwer", "tomorrow 25:00", "at 10:75", "tomorrow 13pm"]
+    "text",
+    [
+        "",
+        "   ",
+        "call acme",
+        "asdf qwer",
+        "tomorrow 25:00",
+        "at 10:75",
+        "tomorrow 13pm",
+        "#2",
+        "#12 tomorrow 10:00",
+    ],
 )
 def test_bad_input_says_what_is_accepted(text: str) -> None:
     with pytest.raises(WhenError, match="tomorrow 10:00"):
