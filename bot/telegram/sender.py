@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import warnings
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from telegram import Bot
 from telegram.constants import ParseMode
@@ -16,6 +20,9 @@ from bot.telegram.render import render
 from handlers.messages import Reply
 
 PLATFORM = "telegram"
+# Once part of a reply is out, 429s are waited out here, up to this long in all (far below the
+# dispatcher's lease): raising would have the row retried whole and the parts out sent twice.
+PART_WAIT = 30.0
 
 
 def retry_seconds(exc: TelegramRetryAfter) -> float:
@@ -26,15 +33,43 @@ def retry_seconds(exc: TelegramRetryAfter) -> float:
     return wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
 
 
-async def send_reply(bot: Bot, chat_id: int, reply: Reply) -> int:
-    """Post ``reply`` (split if long, the photo first if any); the first message's id."""
+async def send_reply(
+    bot: Bot,
+    chat_id: int,
+    reply: Reply,
+    *,
+    sleep: Callable[[float], Awaitable[None]] | None = None,
+    part_wait: float = PART_WAIT,
+) -> int:
+    """Post ``reply`` (split if long, the photo first if any); the first message's id. With
+    ``sleep``, a 429 after the first part is waited out (``part_wait`` seconds in all)."""
     first: int | None = None
+    waited = 0.0
+
+    async def part(call: Callable[[], Awaitable[Any]]) -> Any:
+        nonlocal waited
+        while True:
+            try:
+                return await call()
+            except TelegramRetryAfter as exc:
+                wait = retry_seconds(exc)
+                if first is None or sleep is None or waited + wait > part_wait:
+                    raise
+                waited += wait
+                await sleep(wait)
+
     if reply.image is not None:
         photo = await bot.send_photo(chat_id=chat_id, photo=reply.image, filename=reply.image_name or None)
         first = photo.message_id
     for piece in render(reply):
-        sent = await bot.send_message(
-            chat_id=chat_id, text=piece.text, parse_mode=ParseMode.HTML, reply_markup=piece.reply_markup
+        sent = await part(
+            functools.partial(
+                bot.send_message,
+                chat_id=chat_id,
+                text=piece.text,
+                parse_mode=ParseMode.HTML,
+                reply_markup=piece.reply_markup,
+            )
         )
         first = first if first is not None else sent.message_id
     assert first is not None  # render always yields a message
@@ -44,13 +79,14 @@ async def send_reply(bot: Bot, chat_id: int, reply: Reply) -> int:
 class TelegramSender:
     platform = PLATFORM
 
-    def __init__(self, bot: Bot) -> None:
+    def __init__(self, bot: Bot, *, sleep: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
         self.bot = bot
+        self.sleep = sleep
 
     async def send(self, target: str, reply: Reply, *, thread: str | None) -> str:
         """Telegram has no threads in private chats: ``thread`` is ignored."""
         try:
-            return str(await send_reply(self.bot, int(target), reply))
+            return str(await send_reply(self.bot, int(target), reply, sleep=self.sleep))
         except TelegramRetryAfter as exc:
             raise RetryAfter(retry_seconds(exc)) from None
         except Forbidden:

@@ -1,4 +1,5 @@
-"""A fake Slack Web API on 127.0.0.1 (ephemeral port): answers like Slack, records calls, can answer 429."""
+"""A fake Slack Web API on 127.0.0.1 (ephemeral port): answers like Slack, records calls, can answer 429
+(the next few calls of a method, or a storm: some calls out of every N until the test ends)."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.storm import Storm, storm_of
 
 BOT_USER_ID = "UBOT"
 TEAM_ID = "T0001"
@@ -19,19 +23,23 @@ TEAM_ID = "T0001"
 class Call:
     method: str
     params: dict[str, Any]
-    at: float  # time.monotonic()
+    at: float  # the fake's clock: time.monotonic() unless a test gave its own
     status: int = 200
+    retry_after: int | None = None  # the Retry-After a 429 carried
 
 
 @dataclass(slots=True)
 class FakeSlackApi:
     """``url`` is the Web API base (give it to AsyncWebClient/SLACK_API_URL); ``response_url(n)``
-    makes a slash command's response_url that lands here too (method ``response_url``)."""
+    makes a slash command's response_url that lands here too (method ``response_url``). ``clock``
+    timestamps calls; tests with a fake clock pass theirs."""
 
     users: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[Call] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)  # file id -> bytes (files.uploadV2 step 2)
+    clock: Callable[[], float] = time.monotonic
     _limits: dict[str, list[int]] = field(default_factory=dict)  # method -> [times left, retry_after]
+    _storms: dict[str, Storm] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     _port: int = 0
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -55,6 +63,14 @@ class FakeSlackApi:
     def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
         """Answer the next ``times`` calls of ``method`` with 429 and ``Retry-After``."""
         self._limits[method] = [times, retry_after]
+
+    def storm(
+        self, method: str, *, every: int, burst: int = 1, retry_after: int | Sequence[int] = 1
+    ) -> Storm:
+        """Answer ``burst`` consecutive calls of ``method`` out of every ``every`` with 429 (after
+        ``rate_limit``'s calls, if any), until the fake stops; the Storm counts what it served."""
+        self._storms[method] = storm_of(every, burst, retry_after)
+        return self._storms[method]
 
     def of(self, method: str, *, status: int | None = 200) -> list[Call]:
         return [c for c in self.calls if c.method == method and (status is None or c.status == status)]
@@ -108,18 +124,26 @@ class FakeSlackApi:
         params.update({k: v for k, v in request.query.items() if k not in params})
         return params
 
-    def _record(self, method: str, params: dict[str, Any], status: int) -> None:
-        self.calls.append(Call(method=method, params=params, at=time.monotonic(), status=status))
+    def _record(
+        self, method: str, params: dict[str, Any], status: int, *, retry_after: int | None = None
+    ) -> None:
+        call = Call(method=method, params=params, at=self.clock(), status=status, retry_after=retry_after)
+        self.calls.append(call)
         self._changed.set()
 
     def _limited(self, method: str, params: dict[str, Any]) -> web.Response | None:
         limit = self._limits.get(method)
-        if not limit or limit[0] <= 0:
+        if limit and limit[0] > 0:
+            limit[0] -= 1
+            wait: int | None = limit[1]
+        else:
+            storm = self._storms.get(method)
+            wait = storm.next_call() if storm is not None else None
+        if wait is None:
             return None
-        limit[0] -= 1
-        self._record(method, params, 429)
+        self._record(method, params, 429, retry_after=wait)
         return web.json_response(
-            {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(limit[1])}
+            {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": str(wait)}
         )
 
     async def _respond(self, request: web.Request) -> web.Response:

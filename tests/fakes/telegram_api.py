@@ -1,7 +1,7 @@
 """A fake Telegram Bot API on 127.0.0.1 (ephemeral port): getMe, webhooks, setMyCommands, queued
 getUpdates, sendMessage, editMessageText, answerCallbackQuery, sendPhoto; records calls with
-timestamps, can answer 429 with parameters.retry_after or 409 Conflict; unknown methods get 400,
-never 404."""
+timestamps, can answer 429 with parameters.retry_after (the next few calls of a method, or a storm:
+some calls out of every N) or 409 Conflict; unknown methods get 400, never 404."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ import contextlib
 import itertools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.storm import Storm, storm_of
 
 TOKEN = "123456:TEST-token"
 BOT_ID = 123456
@@ -28,6 +30,7 @@ class Call:
     params: dict[str, Any]
     at: float
     status: int = 200
+    retry_after: int | None = None  # the parameters.retry_after a 429 carried
 
 
 @dataclass(slots=True)
@@ -47,6 +50,7 @@ class FakeTelegramApi:
     calls: list[Call] = field(default_factory=list)
     updates: list[dict[str, Any]] = field(default_factory=list)
     _failures: dict[str, _Failure] = field(default_factory=dict)
+    _storms: dict[str, Storm] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     _port: int = 0
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
@@ -80,6 +84,15 @@ class FakeTelegramApi:
             429, f"Too Many Requests: retry after {retry_after}", times, {"retry_after": retry_after}
         )
 
+    def storm(
+        self, method: str, *, every: int, burst: int = 1, retry_after: int | Sequence[int] = 1
+    ) -> Storm:
+        """Answer ``burst`` consecutive calls of ``method`` out of every ``every`` with 429 and
+        ``parameters.retry_after`` (after ``rate_limit``'s calls, if any), until
+        ``clear_failures``; the Storm counts what it served."""
+        self._storms[method] = storm_of(every, burst, retry_after)
+        return self._storms[method]
+
     def conflict(self) -> None:
         """Answer getUpdates with 409, as Telegram does while another poller uses the token,
         until ``clear_failures``."""
@@ -92,6 +105,7 @@ class FakeTelegramApi:
 
     def clear_failures(self) -> None:
         self._failures.clear()
+        self._storms.clear()
 
     def of(self, method: str, *, status: int | None = 200) -> list[Call]:
         return [c for c in self.calls if c.method == method and (status is None or c.status == status)]
@@ -189,9 +203,23 @@ class FakeTelegramApi:
                     params[key] = json.loads(params[key])
         return params
 
-    def _record(self, method: str, params: dict[str, Any], status: int) -> None:
-        self.calls.append(Call(method=method, params=params, at=self.clock(), status=status))
+    def _record(
+        self, method: str, params: dict[str, Any], status: int, *, retry_after: int | None = None
+    ) -> None:
+        call = Call(method=method, params=params, at=self.clock(), status=status, retry_after=retry_after)
+        self.calls.append(call)
         self._changed.set()
+
+    def _too_many(self, method: str, params: dict[str, Any], retry_after: int) -> web.Response:
+        """What the Bot API answers when flood control kicks in."""
+        self._record(method, params, 429, retry_after=retry_after)
+        body = {
+            "ok": False,
+            "error_code": 429,
+            "description": f"Too Many Requests: retry after {retry_after}",
+            "parameters": {"retry_after": retry_after},
+        }
+        return web.json_response(body, status=429)
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -205,7 +233,8 @@ class FakeTelegramApi:
         if failure is not None and (failure.times is None or failure.times > 0):
             if failure.times is not None:
                 failure.times -= 1
-            self._record(method, params, failure.status)
+            retry_after = (failure.parameters or {}).get("retry_after")
+            self._record(method, params, failure.status, retry_after=retry_after)
             body: dict[str, Any] = {
                 "ok": False,
                 "error_code": failure.status,
@@ -214,6 +243,10 @@ class FakeTelegramApi:
             if failure.parameters:
                 body["parameters"] = failure.parameters
             return web.json_response(body, status=failure.status)
+        storm = self._storms.get(method)
+        wait = storm.next_call() if storm is not None else None
+        if wait is not None:
+            return self._too_many(method, params, wait)
         if method == "getUpdates":
             return await self._get_updates(params)
         self._record(method, params, 200)
