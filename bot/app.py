@@ -161,6 +161,7 @@ def build_app(
             default_timezone=settings.timezone,
             support_platform="slack" if support else None,
             support_channel=support,
+            customer_access=settings.customer_access,
         ),
         sentiment=sentiment,
     )
@@ -211,6 +212,7 @@ def job_settings(settings: Settings, handler_settings: HandlerSettings) -> JobSe
             warn_fraction=settings.sla_warn_fraction,
         ),
         handlers=handler_settings,
+        retention=timedelta(days=settings.retention_days),
     )
 
 

@@ -69,6 +69,9 @@ def _logging(settings: Settings, *, quiet: bool) -> None:
     )
     # aiosqlite logs every statement with its parameters (customer data) at DEBUG.
     logging.getLogger("aiosqlite").setLevel(max(level, logging.INFO))
+    # APScheduler logs each run of each job at INFO (a line a second with a short tick);
+    # misses and errors reach our own listener in bot/scheduler.py.
+    logging.getLogger("apscheduler").setLevel(max(level, logging.WARNING))
 
 
 @cli.callback()
@@ -507,6 +510,82 @@ def digest(
             return f"Queued {queued} digest(s); sent {sent} now (the rest go out when the bot runs)."
 
     typer.echo(asyncio.run(_go()))
+
+
+privacy_cli = typer.Typer(help="Requests about one contact's data: export, erasure.", no_args_is_help=True)
+cli.add_typer(privacy_cli, name="privacy")
+CustomerId = Annotated[int, typer.Argument(help="The customer's id (the #12 shown in chat).")]
+
+
+@privacy_cli.command("export")
+def privacy_export(
+    ctx: typer.Context,
+    customer_id: CustomerId,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="File to write (default: standard output).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Everything stored about one contact, as JSON (access and portability requests)."""
+    import json
+    import os
+
+    from crm_store.privacy import export_size
+
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+
+    async def _go() -> dict[str, object] | None:
+        async with _running(settings) as app, app.store.write("cli:privacy") as tx:
+            try:
+                return await tx.privacy.export_customer(customer_id)
+            except LookupError:
+                return None
+
+    data = asyncio.run(_go())
+    if data is None:
+        typer.echo(f"There is no customer #{customer_id}.", err=True)
+        raise typer.Exit(1)
+    text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        # Personal data: readable by the operator only.
+        handle = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(handle, 0o600)  # an existing file keeps its mode otherwise
+        with os.fdopen(handle, "w", encoding="utf-8") as f:
+            f.write(text)
+    typer.echo(f"Exported customer #{customer_id}: {export_size(data)} records.", err=True)
+
+
+@privacy_cli.command("erase")
+def privacy_erase(
+    ctx: typer.Context,
+    customer_id: CustomerId,
+    yes: Annotated[bool, typer.Option("--yes", help="Really erase; nothing happens without it.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Erase one contact's personal data for good; orders stay as amounts (see the README)."""
+    if not yes:
+        typer.echo(f"Erasing customer #{customer_id} cannot be undone; add --yes to do it.", err=True)
+        raise typer.Exit(1)
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+
+    async def _go() -> dict[str, int] | None:
+        async with _running(settings) as app, app.store.write("cli:privacy") as tx:
+            try:
+                return await tx.privacy.erase_customer(customer_id)
+            except LookupError:
+                return None
+
+    counts = asyncio.run(_go())
+    if counts is None:
+        typer.echo(f"There is no customer #{customer_id}.", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"Erased customer #{customer_id}.")
+    for kind, n in counts.items():
+        typer.echo(f"  {kind.replace('_', ' ')}: {n}")
 
 
 def main() -> None:

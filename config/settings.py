@@ -7,7 +7,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     data_dir: str | None = Field(None, alias="CRM_DATA_DIR")
     log_level: str = Field("INFO", alias="CRM_LOG_LEVEL")
     replicas: int = Field(1, alias="CRM_REPLICAS", ge=1)
+    # Who may work which customer: "team" (all staff, every customer) or "owner" (reps and
+    # managers their own customers and unowned ones; admins everyone).
+    customer_access: Literal["team", "owner"] = Field("team", alias="CRM_CUSTOMER_ACCESS")
     slack_bot_token: str | None = Field(None, alias="SLACK_BOT_TOKEN", repr=False)
     slack_signing_secret: str | None = Field(None, alias="SLACK_SIGNING_SECRET", repr=False)
     slack_app_token: str | None = Field(None, alias="SLACK_APP_TOKEN", repr=False)
@@ -51,7 +54,8 @@ class Settings(BaseSettings):
     loyalty_weight_sentiment: float = Field(0.20, alias="CRM_LOYALTY_WEIGHT_SENTIMENT", ge=0)
     loyalty_weight_csat: float = Field(0.10, alias="CRM_LOYALTY_WEIGHT_CSAT", ge=0)
     loyalty_weight_tickets: float = Field(0.15, alias="CRM_LOYALTY_WEIGHT_TICKETS", ge=0)
-    loyalty_k: float = Field(0.1, alias="CRM_LOYALTY_K", gt=0)
+    # Above ~7 PostgreSQL's exp() overflows on extreme scores and the nightly run fails.
+    loyalty_k: float = Field(0.1, alias="CRM_LOYALTY_K", gt=0, le=5)
     loyalty_theta: float = Field(40.0, alias="CRM_LOYALTY_THETA", ge=0, le=100)
     loyalty_alert_below: float = Field(30.0, alias="CRM_LOYALTY_ALERT_BELOW", ge=0, le=100)
     loyalty_alert_drop: float = Field(15.0, alias="CRM_LOYALTY_ALERT_DROP", gt=0, le=100)
@@ -65,6 +69,9 @@ class Settings(BaseSettings):
         "urgent=240,high=1440,normal=4320,low=10080", alias="CRM_SLA_RESOLUTION_MINUTES"
     )
     sla_warn_fraction: float = Field(0.8, alias="CRM_SLA_WARN_FRACTION", gt=0, lt=1)
+    # Days handled Slack events and Telegram inbox rows are kept to refuse re-deliveries; at
+    # least 1 (Slack retries within minutes, Telegram keeps an update 24 h).
+    retention_days: int = Field(7, alias="CRM_RETENTION_DAYS", ge=1)
 
     @classmethod
     def settings_customise_sources(
@@ -95,6 +102,12 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)") from exc
         return value
+
+    @field_validator("customer_access", mode="before")
+    @classmethod
+    def _access_word(cls, value: Any) -> Any:
+        # "Owner" or a blank line in a .env file mean what they say.
+        return (value.strip().lower() or "team") if isinstance(value, str) else value
 
     @field_validator(
         "api_token",

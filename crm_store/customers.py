@@ -8,12 +8,19 @@ from typing import Any
 
 from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
+from sqlalchemy.sql.elements import ColumnElement
 
 from crm_store.records import CustomerRecord, CustomerSummary
 from crm_store.repo import Repo
 from crm_store.tables import customers, interactions, orders, reminders, reps, tickets
 
 BUILTIN_COLUMNS = ("name", "company", "email", "phone", "owner_rep_id", "status", "tags", "timezone")
+
+
+def visible_to(rep_id: int) -> ColumnElement[bool]:
+    """Customers ``rep_id`` owns and those nobody owns: a rep's view of the book under
+    CRM_CUSTOMER_ACCESS=owner (for queries that join ``customers``)."""
+    return or_(customers.c.owner_rep_id.is_(None), customers.c.owner_rep_id == rep_id)
 
 
 def _record(row: RowMapping) -> CustomerRecord:

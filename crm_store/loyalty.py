@@ -238,8 +238,11 @@ class LoyaltyRepo(Repo):
         )
         return bool((await self.conn.execute(statement)).rowcount)
 
-    async def alerts_between(self, since: datetime, until: datetime, *, limit: int) -> list[LoyaltyScore]:
-        """Alerts raised in [since, until), highest churn risk first, with the scores behind them."""
+    async def alerts_between(
+        self, since: datetime, until: datetime, *, limit: int, visible_to_rep: int | None = None
+    ) -> list[LoyaltyScore]:
+        """Alerts raised in [since, until), highest churn risk first, with the scores behind
+        them; ``visible_to_rep``: only customers that rep owns or nobody owns."""
         query = (
             select(
                 loyalty_scores,
@@ -261,12 +264,24 @@ class LoyaltyRepo(Repo):
             .order_by(loyalty_scores.c.churn_risk.desc(), loyalty_alerts.c.customer_id)
             .limit(limit)
         )
+        if visible_to_rep is not None:
+            query = query.where(visible_to(visible_to_rep))
         return [_score(r) for r in (await self.conn.execute(query)).mappings().all()]
 
-    async def alert_count_between(self, since: datetime, until: datetime) -> int:
-        query = select(func.count()).where(
-            loyalty_alerts.c.raised_at >= since, loyalty_alerts.c.raised_at < until
+    async def alert_count_between(
+        self, since: datetime, until: datetime, *, visible_to_rep: int | None = None
+    ) -> int:
+        query = (
+            select(func.count())
+            .select_from(loyalty_alerts.join(customers, customers.c.id == loyalty_alerts.c.customer_id))
+            .where(
+                loyalty_alerts.c.raised_at >= since,
+                loyalty_alerts.c.raised_at < until,
+                customers.c.deleted_at.is_(None),
+            )
         )
+        if visible_to_rep is not None:
+            query = query.where(visible_to(visible_to_rep))
         return int((await self.conn.execute(query)).scalar_one())
 
     async def for_customer(self, customer_id: int, *, limit: int = 6) -> list[LoyaltyScore]:

@@ -25,6 +25,7 @@ from crm_store.orders import OrderRepo
 from crm_store.outbox import OutboxRepo
 from crm_store.pending import PendingActionRepo
 from crm_store.people import PeopleRepo
+from crm_store.privacy import PrivacyRepo
 from crm_store.reminders import ReminderRepo
 from crm_store.reports import ReportRepo
 from crm_store.sla import SlaRepo
@@ -63,6 +64,7 @@ class Tx:
         self.conversations = ConversationRepo(conn, self.audit, now=now)
         self.inbox = InboxRepo(conn, self.audit, now=now)
         self.leases = LeaseRepo(conn, self.audit, now=now)
+        self.privacy = PrivacyRepo(conn, self.audit, now=now)
 
 
 class Store:

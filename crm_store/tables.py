@@ -70,6 +70,9 @@ customers = Table(
     # Indexed so other replicas (and the in-memory index) can follow changes by watermark.
     _ts("updated_at", nullable=False, index=True),
     _ts("deleted_at"),
+    # Set by a GDPR erasure (crm_store.privacy): the row stays as an anonymous stub so kept
+    # orders and ticket figures still add up.
+    _ts("erased_at"),
     Index("ix_customers_email", "email"),
     Index("ix_customers_phone", "phone"),
     Index("ix_customers_owner_rep_id", "owner_rep_id"),

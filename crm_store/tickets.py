@@ -9,6 +9,7 @@ from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import aliased
 
+from crm_store.customers import visible_to
 from crm_store.records import TicketMessageRecord, TicketRecord
 from crm_store.repo import Repo
 from crm_store.tables import customers, reps, ticket_messages, tickets
@@ -116,9 +117,11 @@ class TicketRepo(Repo):
         status: str = "open",
         customer_id: int | None = None,
         assignee_rep_id: int | None = None,
+        visible_to_rep: int | None = None,
         limit: int = 50,
     ) -> list[TicketRecord]:
-        """``status``: "open" (open or pending), "resolved" or "all"."""
+        """``status``: "open" (open or pending), "resolved" or "all". ``visible_to_rep``: only
+        tickets of customers that rep owns or nobody owns (CRM_CUSTOMER_ACCESS=owner)."""
         query = _select().order_by(tickets.c.updated_at.desc(), tickets.c.id.desc()).limit(limit)
         if status == "open":
             query = query.where(tickets.c.status.in_(_OPEN_STATES))
@@ -128,6 +131,8 @@ class TicketRepo(Repo):
             query = query.where(tickets.c.customer_id == customer_id)
         if assignee_rep_id is not None:
             query = query.where(tickets.c.assignee_rep_id == assignee_rep_id)
+        if visible_to_rep is not None:
+            query = query.where(visible_to(visible_to_rep))
         return [_record(r) for r in (await self.conn.execute(query)).mappings().all()]
 
     async def latest_open_for_customer(self, customer_id: int) -> TicketRecord | None:

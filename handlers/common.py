@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from crm_store.records import CustomerRecord, RepRecord
-from handlers import actions
+from handlers import access, actions
 from handlers.context import Context
 from handlers.errors import NotFound, UserError
 from handlers.messages import Button, ListItem, Reply
@@ -27,17 +27,18 @@ async def pick_customer(
     ctx: Context, text: str, *, rerun: Callable[[str], str], usage: str
 ) -> CustomerRecord | Reply:
     """The customer ``text`` names, or a pick list whose buttons re-run the command with
-    the chosen customer (``rerun('#12')`` gives that command's text)."""
+    the chosen customer (``rerun('#12')`` gives that command's text). Only customers the actor
+    may act on are matched or listed; ``#<id>`` of another's customer is refused (Forbidden)."""
     text = text.strip()
     if not text:
         raise UserError("Which customer?", usage=usage)
-    resolution = await ctx.services.lookup.resolve(text)
+    resolution = await ctx.services.lookup.resolve(text, scope=ctx.scope)
     if resolution.customer is not None:
-        return resolution.customer
+        return access.check(ctx, resolution.customer)
     if text.startswith("#") and text[1:].isdigit():
         raise NotFound(f"There is no customer #{text[1:]}.")
     if not resolution.candidates:
-        nearest = await ctx.services.lookup.search(text, limit=3, min_score=40)
+        nearest = await ctx.services.lookup.search(text, limit=3, min_score=40, scope=ctx.scope)
         hint = ""
         if nearest:
             hint = " Closest: " + "; ".join(describe(c.customer) for c in nearest) + "."

@@ -9,6 +9,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm_store.store import Store
+from handlers.access import AccessMode, Scope, scope_of
 from handlers.lookup import CustomerLookup
 from handlers.messages import Actor, Message
 from nlp.sentiment import Sentiment
@@ -33,6 +34,9 @@ class HandlerSettings:
     customer_platforms: tuple[str, ...] = ("telegram",)
     # The Telegram bot's username, for invite deep links (known once Telegram has started).
     telegram_username: str | None = None
+    # CRM_CUSTOMER_ACCESS: "team" (all staff work every customer) or "owner" (reps and managers
+    # reach their own customers and unowned ones; admins everyone). See handlers.access.
+    customer_access: AccessMode = "team"
 
 
 @dataclass(slots=True)
@@ -65,6 +69,11 @@ class Context:
 
     def now(self) -> datetime:
         return self.services.now()
+
+    @property
+    def scope(self) -> Scope:
+        """The customers this actor may read or change (handlers.access applies it)."""
+        return scope_of(self.actor, self.services.settings.customer_access)
 
     @property
     def tz(self) -> ZoneInfo:

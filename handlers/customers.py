@@ -79,7 +79,7 @@ async def show_card(ctx: Context, customer_id: int, *, note: str = "") -> Reply:
 async def find(ctx: Context) -> Reply:
     """The card when one customer clearly matches (others listed under it); else the list."""
     query = ctx.args.strip()
-    candidates = await ctx.services.lookup.search(query, limit=10, min_score=55)
+    candidates = await ctx.services.lookup.search(query, limit=10, min_score=55, scope=ctx.scope)
     if not candidates:
         raise NotFound(f"No customer matches {query!r}. Add one with `add {query}`.")
     items = tuple(
@@ -120,7 +120,16 @@ async def _owner_id(ctx: Context, owner: str | None) -> tuple[bool, int | None]:
     return True, reps[0].id
 
 
+def _mention(ctx: Context, customer: CustomerRecord) -> str:
+    """``describe`` for a customer the actor may see; only the id for one they may not."""
+    if ctx.scope.allows(customer.id, customer.owner_rep_id):
+        return describe(customer)
+    return f"customer #{customer.id} (not in your book)"
+
+
 async def _look_alikes(ctx: Context, name: str, changes: FieldChanges) -> list[tuple[CustomerRecord, str]]:
+    """Likely duplicates: the same email or phone anywhere in the book (a customer the actor
+    may not see is named by id only), or a near-identical name among those they may see."""
     email = changes.builtin.get("email", "")
     phone = changes.builtin.get("phone", "")
     found: dict[int, tuple[CustomerRecord, str]] = {}
@@ -128,7 +137,9 @@ async def _look_alikes(ctx: Context, name: str, changes: FieldChanges) -> list[t
         for customer in await tx.customers.by_contact(email=email, phone=phone):
             reason = "same email" if email and customer.email == email else "same phone"
             found[customer.id] = (customer, reason)
-    for candidate in await ctx.services.lookup.search(name, limit=3, min_score=DUPLICATE_NAME_SCORE):
+    for candidate in await ctx.services.lookup.search(
+        name, limit=3, min_score=DUPLICATE_NAME_SCORE, scope=ctx.scope
+    ):
         found.setdefault(candidate.customer.id, (candidate.customer, "nearly the same name"))
     return list(found.values())
 
@@ -148,9 +159,10 @@ async def add(ctx: Context) -> Reply:
                 token = await tx.pending.add(
                     actor_key=ctx.actor.key, command=f"add {args} --force", label=name
                 )
-            lines = "; ".join(f"{describe(c)}: {why}" for c, why in alikes)
+            lines = "; ".join(f"{_mention(ctx, c)}: {why}" for c, why in alikes)
             buttons = [Button("Create anyway", actions.encode("run", token), "primary")]
-            buttons.extend(Button(f"Show #{c.id}", actions.encode("show", c.id)) for c, _ in alikes[:3])
+            seen = [c for c, _ in alikes if ctx.scope.allows(c.id, c.owner_rep_id)]
+            buttons.extend(Button(f"Show #{c.id}", actions.encode("show", c.id)) for c in seen[:3])
             return Reply(
                 title="Possible duplicate",
                 text=f"{name} looks like an existing customer — {lines}. Create a new one anyway?",
@@ -196,7 +208,7 @@ async def update(ctx: Context) -> Reply:
                 if c.id != found.id
             ]
             if clash:
-                raise UserError(f"That email or phone already belongs to {describe(clash[0])}.")
+                raise UserError(f"That email or phone already belongs to {_mention(ctx, clash[0])}.")
         customer = await tx.customers.update(found.id, fields=builtin, custom=changes.custom)
     ctx.services.lookup.note(customer)
     changed = ", ".join([*builtin, *changes.custom]).replace("owner_rep_id", "owner")

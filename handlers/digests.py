@@ -108,15 +108,27 @@ def _trend(sentiment: list[float | None]) -> str:
     return f"{mean:+.2f}, {direction} ({first:+.2f} → {second:+.2f})"
 
 
-async def build_digest(store: Store, *, since: datetime, until: datetime, tz: str, cadence: str) -> Reply:
+async def build_digest(
+    store: Store,
+    *,
+    since: datetime,
+    until: datetime,
+    tz: str,
+    cadence: str,
+    visible_to_rep: int | None = None,
+) -> Reply:
     """The digest of [since, until): figures as fields, reps and at-risk customers as items,
-    the trend chart as the image, and the chart's numbers in the text for screen readers."""
+    the trend chart as the image, and the chart's numbers in the text for screen readers.
+    ``visible_to_rep`` (CRM_CUSTOMER_ACCESS=owner): the lines that name customers name only
+    that rep's and unowned ones; the team figures stay whole, as they name nobody."""
     zone_info = zone(tz)
     async with store.read() as tx:
         figures = await tx.reports.period(since, until)
-        risky = await tx.loyalty.at_risk(limit=TOP_AT_RISK)
-        alerts = await tx.loyalty.alerts_between(since, until, limit=TOP_ALERTS)
-        alert_count = await tx.loyalty.alert_count_between(since, until)
+        risky = await tx.loyalty.at_risk(limit=TOP_AT_RISK, visible_to_rep=visible_to_rep)
+        alerts = await tx.loyalty.alerts_between(
+            since, until, limit=TOP_ALERTS, visible_to_rep=visible_to_rep
+        )
+        alert_count = await tx.loyalty.alert_count_between(since, until, visible_to_rep=visible_to_rep)
         overdue = await tx.reminders.overdue_count()
     days, sentiment, opened, resolved = daily_series(figures, zone_info)
     median = figures.median_first_response
@@ -175,7 +187,14 @@ async def digest(ctx: Context) -> Reply:
         raise UserError("A digest covers a day or a week.", usage=DIGEST_USAGE)
     until = ctx.now() + timedelta(seconds=1)  # what happened this second counts
     since = until - timedelta(days=7 if cadence == "weekly" else 1)
-    return await build_digest(ctx.store, since=since, until=until, tz=ctx.tz.key, cadence=cadence)
+    return await build_digest(
+        ctx.store,
+        since=since,
+        until=until,
+        tz=ctx.tz.key,
+        cadence=cadence,
+        visible_to_rep=ctx.scope.owner_filter,
+    )
 
 
 def _describe(sub: Subscription) -> str:

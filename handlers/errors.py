@@ -18,7 +18,13 @@ class UserError(Exception):
 
 
 class Forbidden(UserError):
-    """The actor's role does not allow this."""
+    """The actor's role, or their rights over one customer, do not allow this. The router
+    records every Forbidden in the audit log, naming ``customer_id`` when one is at stake."""
+
+    def __init__(self, message: str, *, customer_id: int | None = None, usage: str | None = None) -> None:
+        super().__init__(message, usage=usage)
+        self.customer_id = customer_id
+        self.command: str | None = None  # filled in by the router: the command that was refused
 
 
 class NotFound(UserError):

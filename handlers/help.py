@@ -12,19 +12,20 @@ from handlers.registry import Command, CommandTable
 HELP_USAGE = "help [command]"
 
 
-def staff_help_reply(table: CommandTable, topic: str, *, manager: bool) -> Reply:
+def staff_help_reply(table: CommandTable, topic: str, *, manager: bool, admin: bool = False) -> Reply:
     topic = topic.strip().lower().lstrip("/")
     if topic:
         command = table.get(topic)
         if command is None:
             raise UserError(f"There is no command {topic[:40]!r}; `help` lists them all.")
         aliases = f"\nAlso: {', '.join(command.aliases)}" if command.aliases else ""
-        managers = "\nManagers only." if command.audience == "manager" else ""
+        managers = {"manager": "\nManagers only.", "admin": "\nAdmins only."}.get(command.audience, "")
         return Reply(
             title=command.name,
             text=f"{command.summary}\nUsage: {command.usage}\nExample: {command.example}{aliases}{managers}",
         )
-    shown = [c for c in table.commands if c.audience == "staff" or (manager and c.audience == "manager")]
+    allowed = {"staff"} | ({"manager"} if manager else set()) | ({"admin"} if admin else set())
+    shown = [c for c in table.commands if c.audience in allowed]
     return Reply(
         title="Commands",
         text="Write a command, or just say what you need. `help <command>` tells more. "
@@ -35,7 +36,8 @@ def staff_help_reply(table: CommandTable, topic: str, *, manager: bool) -> Reply
 
 def help_command(table: Callable[[], CommandTable]) -> Command:
     async def help_handler(ctx: Context) -> Reply:
-        return staff_help_reply(table(), ctx.args, manager=ctx.actor.is_manager)
+        actor = ctx.actor
+        return staff_help_reply(table(), ctx.args, manager=actor.is_manager, admin=actor.role == "admin")
 
     return Command(
         "help",

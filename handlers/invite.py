@@ -63,6 +63,8 @@ async def redeem(ctx: Context, token: str) -> int:
                 await tx.tickets.move_customer(previous.id, customer_id)
                 await tx.feedback.move_customer(previous.id, customer_id)
                 await tx.customers.soft_delete(previous.id, reason="merged into an invited customer")
+                # The link lets an export or erasure of the customer find the lead too.
+                await tx.audit.record("merge", "customer", previous.id, into=customer_id)
     if customer_id is None:
         _LOGGER.info("%s: invite token refused", actor.key)
         raise UserError(BAD_TOKEN)

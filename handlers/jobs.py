@@ -223,6 +223,17 @@ async def check_sla(store: Store, settings: JobSettings) -> int:
 # -- digests --------------------------------------------------------------------------------
 
 
+async def _digest_scope(store: Store, settings: JobSettings, rep_id: int) -> int | None:
+    """Whose customers a subscriber's digest may name: under CRM_CUSTOMER_ACCESS=owner, the
+    subscribing manager's (and unowned ones) unless they are an admin, also for a channel
+    they subscribed, since the channel hears what they could have asked for."""
+    if settings.handlers.customer_access != "owner":
+        return None
+    async with store.read() as tx:
+        rep = await tx.people.rep(rep_id)
+    return None if rep is not None and rep.role == "admin" else rep_id
+
+
 async def queue_due_digests(store: Store, settings: JobSettings) -> int:
     """Each subscription's latest period, if not sent yet: claimed, built and queued. After
     downtime only the latest period is due, so missed digests arrive once, not once each."""
@@ -235,7 +246,12 @@ async def queue_due_digests(store: Store, settings: JobSettings) -> int:
         if sub.last_period is not None and sub.last_period >= period.key:
             continue
         reply = await build_digest(
-            store, since=period.start, until=period.end, tz=sub.timezone, cadence=sub.cadence
+            store,
+            since=period.start,
+            until=period.end,
+            tz=sub.timezone,
+            cadence=sub.cadence,
+            visible_to_rep=await _digest_scope(store, settings, sub.rep_id),
         )
         async with store.write(ACTOR) as tx:
             if not await tx.digests.claim_period(sub.id, period.key):

@@ -12,6 +12,7 @@ from rapidfuzz import fuzz
 
 from crm_store.records import CustomerRecord
 from crm_store.store import Store
+from handlers.access import Scope
 from nlp.customer_index import CustomerIndex, IndexedCustomer
 
 _LOGGER = logging.getLogger(__name__)
@@ -27,6 +28,10 @@ MIN_SCORE = 60.0
 RECHECK = timedelta(seconds=10)
 # A lone hit weaker than this is offered as a one-item pick list rather than taken.
 SINGLE_SCORE = 70.0
+# A scoped search (CRM_CUSTOMER_ACCESS=owner) asks the index for this many times the hits it
+# needs, as others' customers are dropped after ranking, widening up to SCOPED_POOL_MAX.
+SCOPED_POOL_FACTOR = 8
+SCOPED_POOL_MAX = 2_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,18 +110,30 @@ class CustomerLookup:
         else:
             self.index.upsert(_indexed(customer))
 
-    async def search(self, text: str, *, limit: int = 5, min_score: float = MIN_SCORE) -> list[Candidate]:
+    async def search(
+        self, text: str, *, limit: int = 5, min_score: float = MIN_SCORE, scope: Scope | None = None
+    ) -> list[Candidate]:
+        """The best live matches; with a ``scope``, only customers it allows (the others are
+        never returned, so no list, pick list or hint can show them)."""
         await self.refresh()
-        matches = self.index.search(text, limit=limit, min_score=min_score)
-        if not matches:
-            return []
-        async with self.store.read() as tx:
-            records = await tx.customers.get_many([m.customer_id for m in matches])
-        return [
-            Candidate(records[m.customer_id], m.score, m.field)
-            for m in matches
-            if m.customer_id in records and records[m.customer_id].deleted_at is None
-        ]
+        scoped = scope is not None and not scope.everyone
+        pool = max(limit * SCOPED_POOL_FACTOR, 40) if scoped else limit
+        while True:
+            matches = self.index.search(text, limit=pool, min_score=min_score)
+            if not matches:
+                return []
+            async with self.store.read() as tx:
+                records = await tx.customers.get_many([m.customer_id for m in matches])
+            found = [
+                Candidate(records[m.customer_id], m.score, m.field)
+                for m in matches
+                if m.customer_id in records
+                and records[m.customer_id].deleted_at is None
+                and (scope is None or scope.allows(m.customer_id, records[m.customer_id].owner_rep_id))
+            ]
+            if not scoped or len(found) >= limit or len(matches) < pool or pool >= SCOPED_POOL_MAX:
+                return found[:limit]
+            pool = min(pool * 4, SCOPED_POOL_MAX)
 
     @staticmethod
     def clear_choice(candidates: list[Candidate]) -> CustomerRecord | None:
@@ -137,28 +154,29 @@ class CustomerLookup:
             return top.customer
         return None
 
-    async def _person_at_company(self, text: str) -> list[Candidate]:
+    async def _person_at_company(self, text: str, scope: Scope | None) -> list[Candidate]:
         """ "bob from initech", "hank at globex": people of that name whose company matches."""
         person, company = (part.strip() for part in _JOINERS.split(text, maxsplit=1))
         if not person or not company:
             return []
-        people = await self.search(person, limit=20)
+        people = await self.search(person, limit=20, scope=scope)
         return [
             c
             for c in people
             if c.customer.company and fuzz.token_set_ratio(company.lower(), c.customer.company.lower()) >= 80
         ]
 
-    async def resolve(self, text: str) -> Resolution:
-        """``#12`` names a customer by id; anything else is matched fuzzily."""
+    async def resolve(self, text: str, *, scope: Scope | None = None) -> Resolution:
+        """``#12`` names a customer by id (whoever owns it: the caller checks access, so that a
+        refusal is told and audited); anything else is matched fuzzily within ``scope``."""
         text = text.strip()
         if text.startswith("#") and text[1:].isdigit():
             async with self.store.read() as tx:
                 found = await tx.customers.get(int(text[1:]))
             return Resolution(customer=found)
-        candidates = await self.search(text)
+        candidates = await self.search(text, scope=scope)
         if not candidates and _JOINERS.search(text):
-            candidates = await self._person_at_company(text)
+            candidates = await self._person_at_company(text, scope)
         chosen = self.clear_choice(candidates)
         if chosen is not None:
             return Resolution(customer=chosen, candidates=tuple(candidates))

@@ -84,7 +84,7 @@ def risk_item(score: LoyaltyScore) -> ListItem:
 
 async def at_risk(ctx: Context) -> Reply:
     async with ctx.store.read() as tx:
-        found = await tx.loyalty.at_risk(limit=AT_RISK_SIZE)
+        found = await tx.loyalty.at_risk(limit=AT_RISK_SIZE, visible_to_rep=ctx.scope.owner_filter)
         run = await tx.loyalty.latest_run()
     if run is None:
         return Reply(

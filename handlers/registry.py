@@ -10,7 +10,7 @@ from handlers.context import Context
 from handlers.messages import Reply
 
 HandlerFn = Callable[[Context], Awaitable[Reply]]
-Audience = Literal["staff", "manager", "customer"]
+Audience = Literal["staff", "manager", "admin", "customer"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 
 from crm_store.records import ReminderRecord
-from handlers import actions
+from handlers import access, actions
 from handlers.common import describe, local_time, pick_customer
 from handlers.context import Context
-from handlers.errors import Forbidden, NotFound, UsageError, UserError
+from handlers.errors import Forbidden, UsageError, UserError
 from handlers.messages import MAX_TEXT, Button, ListItem, Reply
 from handlers.parsing import one_line, parse_id
 from handlers.registry import Command
@@ -18,6 +19,7 @@ REMIND_USAGE = "remind [<customer>] <when>: <text>"
 DONE_USAGE = "done <reminder-id>"
 SNOOZE_USAGE = "snooze <reminder-id> <when>"
 WHEN_FORMS = "2026-12-01 10:00, in 2 hours, tomorrow 10:00, friday"
+_CUSTOMER_ID = re.compile(r"^#\d+$")
 
 
 def _when(ctx: Context, text: str, usage: str) -> datetime:
@@ -38,17 +40,26 @@ async def remind(ctx: Context) -> Reply:
         raise UserError(f"That reminder is too long (at most {MAX_TEXT} characters).")
     now, tz = ctx.now(), ctx.tz
     customer = None
-    try:
-        due = parse_when(head, now=now, tz=tz)  # no customer: "remind tomorrow 9:00: call bank"
-    except WhenError:
+    first, _, after_id = head.strip().partition(" ")
+    split: tuple[str, datetime] | None = None
+    if _CUSTOMER_ID.match(first):
+        # "#12 tomorrow 10:00", as buttons and the Slack form send it: an id is never a time.
+        split = (first, _when(ctx, after_id, REMIND_USAGE)) if after_id.strip() else None
+        due = None
+    else:
         try:
-            split = split_trailing_when(head, now=now, tz=tz)
-        except WhenError as exc:
-            raise UserError(str(exc), usage=REMIND_USAGE) from exc
+            due = parse_when(head, now=now, tz=tz)  # no customer: "remind tomorrow 9:00: call bank"
+        except WhenError:
+            due = None
+            try:
+                split = split_trailing_when(head, now=now, tz=tz)
+            except WhenError as exc:
+                raise UserError(str(exc), usage=REMIND_USAGE) from exc
+    if due is None:
         if split is None:
             raise UsageError(
                 f"I can't find a time in {head.strip()!r}. Try e.g. {WHEN_FORMS}.", usage=REMIND_USAGE
-            ) from None
+            )
         who, due = split
         when_text = head.strip()[len(who) :].strip()
         found = await pick_customer(
@@ -73,9 +84,13 @@ async def remind(ctx: Context) -> Reply:
     )
 
 
-def _item(ctx: Context, r: ReminderRecord) -> ListItem:
+def _item(ctx: Context, r: ReminderRecord, visible: set[int]) -> ListItem:
     overdue = " · overdue" if r.due_at < ctx.now() else ""
-    about = f" · {r.customer_name} (#{r.customer_id})" if r.customer_id else ""
+    about = ""
+    if r.customer_id in visible:
+        about = f" · {r.customer_name} (#{r.customer_id})"
+    elif r.customer_id is not None:  # since handed to someone else's book: the id only
+        about = f" · customer #{r.customer_id} (no longer in your book)"
     return ListItem(
         text=f"#{r.id} {one_line(r.text)}",
         detail=f"{local_time(ctx, r.due_at)}{about}{overdue}",
@@ -91,23 +106,18 @@ async def reminders(ctx: Context) -> Reply:
         raise Forbidden("Only team members have reminders.")
     async with ctx.store.read() as tx:
         found = await tx.reminders.open_for_rep(ctx.actor.rep_id)
+    visible = await access.visible(ctx, (r.customer_id for r in found))
     if not found:
         return Reply(text="No open reminders. Set one with `remind acme tomorrow 10:00: send quote`.")
     return Reply(
         title="Your reminders",
         text=f"{len(found)} open reminder{'s' if len(found) != 1 else ''}, soonest first:",
-        items=tuple(_item(ctx, r) for r in found),
+        items=tuple(_item(ctx, r, visible) for r in found),
     )
 
 
 async def _own_reminder(ctx: Context, text: str, usage: str) -> ReminderRecord:
-    reminder_id = parse_id(text, what="The reminder id", usage=usage)
-    async with ctx.store.read() as tx:
-        reminder = await tx.reminders.get(reminder_id)
-    # Someone else's reminder reads as missing: ids must not reveal what others track.
-    if reminder is None or (reminder.rep_id != ctx.actor.rep_id and not ctx.actor.is_manager):
-        raise NotFound(f"You have no reminder #{reminder_id}. `reminders` lists yours.")
-    return reminder
+    return await access.reminder(ctx, parse_id(text, what="The reminder id", usage=usage))
 
 
 async def done(ctx: Context) -> Reply:

@@ -32,7 +32,7 @@ async def report(ctx: Context) -> Reply:
     async with ctx.store.read() as tx:
         figures = await tx.reports.period(since, until)
         spread = await tx.loyalty.distribution()
-        risky = await tx.loyalty.at_risk(limit=5)
+        risky = await tx.loyalty.at_risk(limit=5, visible_to_rep=ctx.scope.owner_filter)
     title = f"{kind.capitalize()} report, last {days} day{'s' if days != 1 else ''}"
     if kind == "satisfaction":
         _, sentiment, _, _ = daily_series(figures, ctx.tz)

@@ -18,6 +18,7 @@ from handlers import (
     invite,
     loyalty,
     orders,
+    privacy,
     reminders,
     reports,
     support,
@@ -46,6 +47,7 @@ STAFF_COMMANDS: CommandTable = CommandTable(
         *digests.COMMANDS,
         *reports.COMMANDS,
         *admin.COMMANDS,
+        *privacy.COMMANDS,
         help_command(lambda: STAFF_COMMANDS),
     )
 )
@@ -82,6 +84,7 @@ class Router:
         self.services = services
         self._extra: dict[str, Callable[[Context], Awaitable[Reply]]] = {
             "snooze-1h": reminders.snooze_hour,
+            privacy.ERASE_VERB: privacy.confirm_erase,
         }
         self._customer_presses: dict[str, Callable[[Context], Awaitable[Reply]]] = {
             "csat": csat.rate,
@@ -100,7 +103,7 @@ class Router:
             return await self._dispatch(message, message.text)
         except UserError as exc:
             if isinstance(exc, Forbidden):
-                await self._record_denial(message, str(exc))
+                await self._record_denial(message, exc)
             return error_reply(str(exc))
         except Exception:  # the one funnel: log the type and where, never the text
             _LOGGER.exception("handler failed for %s", message.actor.key)
@@ -146,20 +149,28 @@ class Router:
                 raise
             try:
                 return await self._dispatch(replace(message, text=reading), reading, understand=False)
+            except Forbidden:
+                raise  # a refusal is told and audited, never masked by the first error
             except UserError:
                 raise exc from None
 
     async def _run(self, message: Message, command: Command, args: str) -> Reply:
         actor = message.actor
-        if command.audience == "manager" and not actor.is_manager:
-            raise Forbidden(f"`{command.name}` is for managers; ask a manager or admin.")
-        if command.audience == "customer" and actor.is_staff:
-            raise Forbidden(f"`{command.name}` is a customer command.")
-        if command.needs_args and not args:
-            raise UsageError(f"`{command.name}` needs more.", usage=command.usage)
-        ctx = Context(message=message, args=args, services=self.services, command=command.name)
-        _LOGGER.debug("%s runs %s", actor.key, command.name)
-        return await command.handler(ctx)
+        try:
+            if command.audience == "manager" and not actor.is_manager:
+                raise Forbidden(f"`{command.name}` is for managers; ask a manager or admin.")
+            if command.audience == "admin" and actor.role != "admin":
+                raise Forbidden(f"`{command.name}` is for admins; ask an admin.")
+            if command.audience == "customer" and actor.is_staff:
+                raise Forbidden(f"`{command.name}` is a customer command.")
+            if command.needs_args and not args:
+                raise UsageError(f"`{command.name}` needs more.", usage=command.usage)
+            ctx = Context(message=message, args=args, services=self.services, command=command.name)
+            _LOGGER.debug("%s runs %s", actor.key, command.name)
+            return await command.handler(ctx)
+        except Forbidden as exc:
+            exc.command = exc.command or command.name  # for the audit entry
+            raise
 
     async def _unknown(self, message: Message, name: str, text: str, *, understand: bool) -> Reply:
         if not message.actor.is_staff:
@@ -169,6 +180,8 @@ class Router:
         if understand:
             try:
                 understood = await self._understand(message, text)
+            except Forbidden:
+                raise  # the reading named a customer the actor may not reach: say so, audit it
             except UserError:
                 understood = None  # a reading that fails is no better than a suggestion
             if understood is not None:
@@ -247,9 +260,18 @@ class Router:
             return await self._extra[verb](ctx)
         raise UserError("That button is not one of mine.")
 
-    async def _record_denial(self, message: Message, reason: str) -> None:
+    async def _record_denial(self, message: Message, exc: Forbidden) -> None:
+        """Every refusal lands in the audit log: a customer-level one as entity "customer" with
+        that customer's id, a role one as entity "command". Ids and the refusal only, never the
+        message text."""
+        detail: dict[str, str] = {"reason": str(exc)[:200]}
+        if exc.command:
+            detail["command"] = exc.command
+        if message.action:
+            detail["button"] = message.action[: actions.MAX_BYTES]
+        entity = "command" if exc.customer_id is None else "customer"
         try:
             async with self.services.store.write(message.actor.key) as tx:
-                await tx.audit.record("denied", "command", None, reason=reason[:200])
+                await tx.audit.record("denied", entity, exc.customer_id, **detail)
         except Exception:
             _LOGGER.exception("could not audit a denial")

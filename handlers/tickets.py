@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from crm_store.records import RepRecord, TicketRecord
-from handlers import actions, notify
+from handlers import access, actions, notify
 from handlers.common import acting_rep, ago, describe, local_time, pick_customer, reps_named
 from handlers.context import Context
-from handlers.errors import NotFound, UsageError, UserError
+from handlers.errors import UsageError, UserError
 from handlers.interactions import label_text
 from handlers.messages import MAX_TEXT, Button, Field, ListItem, Reply
 from handlers.parsing import one_line, parse_id
@@ -32,29 +32,26 @@ def ticket_item(ctx: Context, t: TicketRecord) -> ListItem:
 
 
 async def _ticket(ctx: Context, text: str, usage: str) -> TicketRecord:
-    ticket_id = parse_id(text, what="The ticket id", usage=usage)
-    async with ctx.store.read() as tx:
-        ticket = await tx.tickets.get(ticket_id)
-    if ticket is None:
-        raise NotFound(f"There is no ticket #{ticket_id}. `tickets` lists the open ones.")
-    return ticket
+    """The ticket ``text`` names, if the actor may act on its customer."""
+    return await access.ticket(ctx, parse_id(text, what="The ticket id", usage=usage))
 
 
 async def tickets(ctx: Context) -> Reply:
     which = ctx.args.strip()
     title = "Open tickets"
+    visible = ctx.scope.owner_filter  # CRM_CUSTOMER_ACCESS=owner: only tickets of the actor's book
     if which.lower() in ("", "open"):
         async with ctx.store.read() as tx:
-            found = await tx.tickets.find(status="open")
+            found = await tx.tickets.find(status="open", visible_to_rep=visible)
     elif which.lower() == "mine":
         rep = await acting_rep(ctx)
         title = "Your open tickets"
         async with ctx.store.read() as tx:
-            found = await tx.tickets.find(status="open", assignee_rep_id=rep.id)
+            found = await tx.tickets.find(status="open", assignee_rep_id=rep.id, visible_to_rep=visible)
     elif which.lower() == "all":
         title = "All tickets"
         async with ctx.store.read() as tx:
-            found = await tx.tickets.find(status="all")
+            found = await tx.tickets.find(status="all", visible_to_rep=visible)
     else:
         customer = await pick_customer(ctx, which, rerun=lambda ref: f"tickets {ref}", usage=TICKETS_USAGE)
         if isinstance(customer, Reply):

@@ -15,6 +15,7 @@ def test_defaults_when_nothing_set() -> None:
     assert s.database_url == "sqlite+aiosqlite:///crm.db"
     assert (s.http_host, s.http_port, s.timezone, s.tick_seconds) == ("127.0.0.1", 8080, "UTC", 5.0)
     assert not s.slack_enabled and not s.telegram_enabled
+    assert s.retention_days == 7 and settings_from_mapping({"CRM_RETENTION_DAYS": "30"}).retention_days == 30
 
 
 def test_lists_blanks_and_enabling() -> None:
@@ -38,7 +39,13 @@ def test_secrets_stay_out_of_repr() -> None:
 
 
 @pytest.mark.parametrize(
-    "values", [{"CRM_TIMEZONE": "Mars/Olympus"}, {"CRM_HTTP_PORT": "99999"}, {"CRM_TICK_SECONDS": "0"}]
+    "values",
+    [
+        {"CRM_TIMEZONE": "Mars/Olympus"},
+        {"CRM_HTTP_PORT": "99999"},
+        {"CRM_TICK_SECONDS": "0"},
+        {"CRM_RETENTION_DAYS": "0"},  # a Slack retry could then pass as a new event
+    ],
 )
 def test_bad_values_refused(values: dict[str, str]) -> None:
     with pytest.raises(ValidationError):

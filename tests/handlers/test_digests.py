@@ -5,10 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from crm_store.store import Store
+from handlers.context import HandlerSettings, Services
 from handlers.digests import build_digest, current_period
-from handlers.messages import Actor
+from handlers.jobs import JobSettings, queue_due_digests, run_loyalty
+from handlers.lookup import CustomerLookup
+from handlers.messages import Actor, reply_from_dict
+from handlers.people import staff_actor
 from handlers.router import Router
-from tests.conftest import Chat, FakeClock
+from tests.conftest import Chat, FakeClock, all_text
 
 
 async def _dataset(store: Store, rep: Actor, clock: FakeClock) -> None:
@@ -97,3 +101,47 @@ def test_periods_daily_and_weekly_in_the_subscribers_zone() -> None:
     assert daily.key == "2026-11-24" and daily.end == datetime(2026, 11, 24, 7, 0, tzinfo=UTC)
     weekly = current_period("weekly", "08:00", "Europe/Berlin", now)
     assert weekly.key == "2026-W48" and weekly.end - weekly.start == timedelta(days=7)
+
+
+async def test_under_owner_access_a_managers_digest_names_only_their_book(
+    store: Store, manager: Actor, clock: FakeClock
+) -> None:
+    """CRM_CUSTOMER_ACCESS=owner: at-risk lines and loyalty alerts of another manager's
+    customers stay out of the digest, asked for or scheduled; the team figures stay whole."""
+    other = await staff_actor(store, platform="console", user_id="bea", display_name="Bea", role="manager")
+    assert manager.rep_id is not None and other.rep_id is not None
+    async with store.write("test") as tx:
+        for name, owner in (("Mine Ltd", manager.rep_id), ("Theirs Holdings", other.rep_id)):
+            customer = await tx.customers.add(name=name, owner_rep_id=owner)
+            await tx.orders.add(
+                customer_id=customer.id,
+                rep_id=None,
+                amount_cents=100,
+                ordered_at=tx.now - timedelta(days=200),
+            )
+    settings = JobSettings(
+        staff_platforms=("console",), handlers=HandlerSettings(customer_access="owner"), alert_below=90
+    )
+    assert (await run_loyalty(store, settings)).alerts == 2
+    strict = Router(
+        Services(store=store, lookup=CustomerLookup(store), settings=HandlerSettings(customer_access="owner"))
+    )
+    asked = await Chat(strict, manager).say("digest")
+    assert "Mine Ltd" in all_text(asked) and "Theirs" not in all_text(asked)
+    assert {f.label: f.value for f in asked.fields}["Loyalty alerts"] == "1"
+    assert {f.label: f.value for f in asked.fields}["Orders"] == "0 · $0.00"  # figures: the whole team
+
+    boss = Chat(strict, manager)
+    await boss.say("subscribe digest daily 08:00")
+    clock.advance(days=1)
+    assert await queue_due_digests(store, settings) == 1
+    async with store.read() as tx:
+        (row,) = [r for r in await tx.outbox.listing(limit=10) if r.idempotency_key.startswith("digest:")]
+    scheduled = all_text(reply_from_dict(row.payload))
+    assert "Mine Ltd" in scheduled and "Theirs" not in scheduled
+    # The same book under the default team access names both.
+    assert "Theirs Holdings" in all_text(
+        await build_digest(
+            store, since=clock.now - timedelta(days=2), until=clock.now, tz="UTC", cadence="daily"
+        )
+    )

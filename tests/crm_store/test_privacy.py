@@ -1,0 +1,314 @@
+"""Export and erasure of one contact (RELIABILITY 23, 24), on SQLite and PostgreSQL: the export
+holds every record of theirs and nobody else's; after erasure nothing in any table names them."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import insert, select
+
+from crm_store.migrate import upgrade
+from crm_store.privacy_match import ERASED
+from crm_store.store import Store
+from crm_store.tables import metadata, relationships
+from handlers.context import HandlerSettings, Services
+from handlers.jobs import JobSettings, queue_due_reminders, run_loyalty
+from handlers.lookup import CustomerLookup
+from handlers.messages import Attachment, Message
+from handlers.people import customer_actor, staff_actor
+from handlers.router import Router
+from tests.conftest import T0, Chat, FakeClock
+
+CARLA = "Carla Zoë Díaz"
+CARLA_LEAD = "Carla Tele"  # the name her Telegram account had as a lead, before the invite
+CARLA_TG, CARLA_SLACK = "7700123451", "U0CARLA9"
+OSCAR_TG = "8800234562"
+# Everything of Carla's carries one of these; after erasure none may be anywhere in the database.
+CARLA_NEEDLES = (
+    "carla",
+    "díaz",
+    "zoë",
+    "diaz@",
+    "+1 555 0142",
+    "Zoe Diaz Consulting",
+    CARLA_TG,
+    CARLA_SLACK,
+)
+SETTINGS = HandlerSettings(support_platform="slack", support_channel="C0SUPPORT")
+JOBS = JobSettings(staff_platforms=("console",), handlers=SETTINGS)
+
+
+@dataclass
+class Book:
+    carla: int
+    lead: int
+    oscar: int
+    company: int
+
+
+async def _person(router: Router, store: Store, user_id: str, name: str) -> Chat:
+    return Chat(router, await customer_actor(store, platform="telegram", user_id=user_id, display_name=name))
+
+
+async def _seed(store: Store, clock: FakeClock) -> Book:
+    """Carla and Oscar with the same kinds of data, made the way the bot makes them."""
+    router = Router(Services(store=store, lookup=CustomerLookup(store, refresh_seconds=0), settings=SETTINGS))
+    sam = Chat(router, await staff_actor(store, platform="console", user_id="sam", display_name="Sam"))
+    await sam.say("add Northwind Traders")
+    await sam.say(
+        f"add {CARLA} email=carla.diaz@example.org phone=+1 555 0142 company=Zoe Diaz Consulting "
+        "tags=vip shoe_size=CARLA-CUSTOM"
+    )
+    await sam.say(
+        "add Oscar Other email=oscar@example.com phone=+44 20 7946 0000 tags=vip shoe_size=OSCAR-CUSTOM"
+    )
+    # Carla's Telegram writes first and becomes a lead with a ticket, then redeems an invite.
+    lead_chat = await _person(router, store, CARLA_TG, CARLA_LEAD)
+    await lead_chat.say("/ticket CARLA-lead ticket\nCARLA-TEXT lead wrote this")
+    token = re.search(r"start[= ]([\w-]+)", (await sam.say("invite #2")).text)
+    assert token is not None
+    await lead_chat.say(f"/start {token.group(1)}")
+    await sam.say("invite #2")  # an unused token stays behind
+    carla = await _person(router, store, CARLA_TG, CARLA_LEAD)
+    oscar_token = re.search(r"start[= ]([\w-]+)", (await sam.say("invite #3")).text)
+    assert oscar_token is not None
+    await (await _person(router, store, OSCAR_TG, "Oscar Other")).say(f"/start {oscar_token.group(1)}")
+    oscar = await _person(router, store, OSCAR_TG, "Oscar Other")
+    assert carla.actor.customer_id == 2 and oscar.actor.customer_id == 3
+    async with store.write("test") as tx:
+        await tx.people.link_customer(
+            platform="slack", external_id=CARLA_SLACK, customer_id=2, display_name=CARLA
+        )
+        for who in (2, 3):
+            await tx.conn.execute(
+                insert(relationships).values(
+                    from_customer_id=who, to_customer_id=1, kind="works_at", created_at=T0
+                )
+            )
+    for chat, tag, ref in ((carla, "CARLA", "#2"), (oscar, "OSCAR", "#3")):
+        photo = Attachment(file_id=f"{tag}-FILE", name=f"{tag.lower()}-passport.jpg", size=10, kind="photo")
+        await router.handle(
+            Message(actor=chat.actor, text=f"/ticket {tag}-subject\n{tag}-TEXT broken", attachments=(photo,))
+        )
+        await chat.say(f"/feedback {tag}-TEXT feedback")
+        await sam.say(f"log {ref} call: {tag}-TEXT call notes")
+        await sam.say(f"order {ref} 1200 {tag}-TEXT order note")
+        await sam.say(f"remind {ref} in 1 hour: {tag}-TEXT call back")
+        await sam.say(f"remind {ref} in 3 days: {tag}-TEXT later")
+    tickets = {2: 2, 3: 3}  # ticket 1 was the lead's, now Carla's
+    await sam.say(f"reply {tickets[2]} CARLA-TEXT on it")
+    await sam.say(f"reply {tickets[3]} OSCAR-TEXT on it")
+    await sam.say("resolve 1")
+    await carla.say("/ticket")  # a draft waits in conversations
+    await oscar.say("/ticket")
+    async with store.write("test") as tx:
+        await tx.outbox.enqueue(
+            platform="slack", target=CARLA_SLACK, payload={"text": "CARLA-TEXT dm"}, key="dm:1"
+        )
+        await tx.outbox.enqueue(
+            platform="slack",
+            target="C0MGR",
+            payload={"text": f"Loyalty alert: {CARLA} (#2) carla.diaz@example.org; Oscar Other (#3)"},
+            key="digest:1:2026-11-23",
+        )
+        await tx.pending.add(actor_key="console:sam", command="log #2 call: CARLA-TEXT pick", label=CARLA)
+        await tx.pending.add(actor_key="console:sam", command="log #3 call: OSCAR-TEXT pick", label="Oscar")
+        for event, user, tag in (("90001", CARLA_TG, "CARLA"), ("90002", OSCAR_TG, "OSCAR")):
+            update = {
+                "update_id": int(event),
+                "message": {"from": {"id": int(user)}, "text": f"{tag}-TEXT raw"},
+            }
+            await tx.inbox.add("telegram", event, update)
+    clock.advance(hours=1, minutes=1)
+    assert await queue_due_reminders(store, JOBS) == 2  # one each: "About Carla (#2)" to Sam
+    await run_loyalty(store, JOBS)
+    async with store.write("test") as tx:  # some pushes went out, the rest wait
+        for row in await tx.outbox.claim_due(
+            platforms=["telegram", "slack", "console"], limit=100, lease=timedelta(0)
+        ):
+            await tx.outbox.mark_sent(row.id, f"m{row.id}")
+    return Book(carla=2, lead=4, oscar=3, company=1)
+
+
+async def _dump(store: Store) -> str:
+    """Every row of every table, as text."""
+    lines = []
+    async with store.read() as tx:
+        for table in metadata.sorted_tables:
+            for row in (await tx.conn.execute(select(table))).mappings():
+                lines.append(f"{table.name} {json.dumps(dict(row), default=str, ensure_ascii=False)}")
+    return "\n".join(lines)
+
+
+def _ids(export: dict[str, Any], section: str) -> set[int]:
+    return {int(r["id"]) for r in export[section]}
+
+
+async def _rows(store: Store, sql: str) -> list[dict[str, Any]]:
+    async with store.read() as tx:
+        return [dict(r) for r in (await tx.conn.exec_driver_sql(sql)).mappings()]
+
+
+async def _check(store: Store, clock: FakeClock) -> None:
+    book = await _seed(store, clock)
+    async with store.write("console:ada") as tx:
+        export = await tx.privacy.export_customer(book.carla)
+        oscar_before = await tx.privacy.export_customer(book.oscar)
+    text = json.dumps(export, ensure_ascii=False)
+    assert json.loads(text) == export
+    assert export["format"] == "crm-bot/contact-export" and export["version"] == 1
+    assert export["exported_at"].startswith("2026-11-23T10:01:00")
+    assert export["customer"]["email"] == "carla.diaz@example.org"
+    assert export["customer"]["custom"] == {"shoe_size": "CARLA-CUSTOM"}
+    assert [r["id"] for r in export["merged_records"]] == [book.lead]
+    assert {(r["platform"], r["external_id"]) for r in export["identities"]} == {
+        ("telegram", CARLA_TG),
+        ("slack", CARLA_SLACK),
+    }
+    # Every linked record, checked against the tables themselves.
+    for section, sql in (
+        ("interactions", "SELECT id FROM interactions WHERE customer_id = 2"),
+        ("orders", "SELECT id FROM orders WHERE customer_id = 2"),
+        ("tickets", "SELECT id FROM tickets WHERE customer_id = 2"),
+        (
+            "ticket_messages",
+            "SELECT m.id FROM ticket_messages m JOIN tickets t ON t.id = m.ticket_id WHERE t.customer_id = 2",
+        ),
+        ("feedback", "SELECT id FROM feedback WHERE customer_id = 2"),
+        ("reminders", "SELECT id FROM reminders WHERE customer_id = 2"),
+        ("link_tokens", "SELECT id FROM link_tokens WHERE customer_id = 2"),
+        ("relationships", "SELECT id FROM relationships WHERE from_customer_id = 2"),
+        ("inbox", "SELECT id FROM inbox WHERE event_id = '90001'"),
+    ):
+        expected = {int(r["id"]) for r in await _rows(store, sql)}
+        assert expected and _ids(export, section) == expected, section
+    assert len(export["tickets"]) == 2 and len(export["reminders"]) == 2 and len(export["link_tokens"]) == 2
+    assert all("token_hash" not in r for r in export["link_tokens"])
+    assert any(
+        m["attachments"] and m["attachments"][0]["file_id"] == "CARLA-FILE" for m in export["ticket_messages"]
+    )
+    assert export["loyalty_scores"] and all(r["customer_id"] == 2 for r in export["loyalty_scores"])
+    assert {(r["platform"], r["target"]) for r in export["outbox"]} >= {
+        ("telegram", CARLA_TG),
+        ("slack", CARLA_SLACK),
+    }
+    assert any(r["thread_key"] == "ticket:2" for r in export["outbox"])
+    assert any(r["idempotency_key"].startswith("reminder:") for r in export["outbox"])
+    assert [r["actor_key"] for r in export["conversations"]] == [f"telegram:{CARLA_TG}"]
+    assert any(r["action"] == "merge" for r in export["audit_log"])
+    assert any(r["entity"] == "link_token" and r["action"] == "redeem" for r in export["audit_log"])
+    # Nothing of anybody else.
+    assert "oscar" not in text.lower() and OSCAR_TG not in text
+    for section in ("interactions", "orders", "tickets", "feedback", "reminders", "loyalty_scores"):
+        assert all(r["customer_id"] in (2, 4) for r in export[section]), section
+
+    async with store.write("console:ada") as tx:
+        counts = await tx.privacy.erase_customer(book.carla)
+    assert counts["customers"] == 2 and counts["identities"] == 2 and counts["reminders"] == 2
+    assert counts["interactions"] == 1 and counts["ticket_messages"] >= 3 and counts["inbox"] == 1
+    assert counts["outbox_scrubbed"] == 1 and counts["conversations"] == 1 and counts["link_tokens"] == 2
+
+    dump = await _dump(store)
+    for needle in CARLA_NEEDLES:
+        assert needle.lower() not in dump.lower(), (
+            needle,
+            [line for line in dump.splitlines() if needle.lower() in line.lower()],
+        )
+    assert "CARLA-" not in dump  # every text, file id and custom value of hers
+    for needle in (
+        "Oscar Other",
+        "oscar@example.com",
+        "OSCAR-TEXT broken",
+        OSCAR_TG,
+        "OSCAR-CUSTOM",
+        "OSCAR-FILE",
+    ):
+        assert needle in dump, needle
+
+    async with store.read() as tx:
+        assert await tx.customers.get(book.carla) is None
+        stub = await tx.customers.get_many([book.carla, book.lead])
+        assert stub[book.carla].name == "Erased customer #2" and stub[book.lead].name == "Erased customer #4"
+        assert stub[book.carla].email == stub[book.carla].phone == "" and stub[book.carla].custom == {}
+        assert stub[book.carla].status == "erased" and stub[book.carla].deleted_at is not None
+        assert await tx.people.identity("telegram", CARLA_TG) is None
+        assert await tx.people.identities_of_customer(book.carla) == []
+        assert await tx.conversations.get(f"telegram:{CARLA_TG}") is None
+        assert await tx.conversations.get(f"telegram:{OSCAR_TG}") is not None
+        assert await tx.inbox.state("telegram", "90001") is None
+        assert await tx.inbox.state("telegram", "90002") == "pending"
+        rows = await tx.outbox.listing(limit=1000)
+    assert not [r for r in rows if r.target in (CARLA_TG, CARLA_SLACK)]
+    assert all(r.payload == {} for r in rows if r.thread_key in ("ticket:1", "ticket:2"))
+    digest = next(r for r in rows if r.idempotency_key.startswith("digest:"))
+    assert digest.payload["text"] == f"Loyalty alert: {ERASED} (#2) {ERASED}; Oscar Other (#3)"
+    for table, column in (("interactions", "text"), ("feedback", "text"), ("tickets", "subject")):
+        values = {
+            r["v"] for r in await _rows(store, f"SELECT {column} AS v FROM {table} WHERE customer_id = 2")
+        }
+        assert values == {ERASED}, table
+    messages = await _rows(
+        store,
+        "SELECT m.text, m.attachments FROM ticket_messages m JOIN tickets t "
+        "ON t.id = m.ticket_id WHERE t.customer_id = 2",
+    )
+    assert {m["text"] for m in messages} == {ERASED} and {str(m["attachments"]) for m in messages} <= {"[]"}
+    orders = await _rows(store, "SELECT amount_cents, note FROM orders WHERE customer_id = 2")
+    assert orders == [{"amount_cents": 120_000, "note": ""}]  # kept for accounting, note gone
+    assert await _rows(store, "SELECT id FROM reminders WHERE customer_id = 2") == []
+    assert await _rows(store, "SELECT * FROM loyalty_scores WHERE customer_id = 2") == []
+
+    # The audit log keeps stubs: ids, action and time, and the erasure itself with counts only.
+    async with store.read() as tx:
+        audit = await tx.audit.recent(limit=10_000)
+    about = [a for a in audit if (a.entity, a.entity_id) in (("customer", "2"), ("customer", "4"))]
+    erase = next(a for a in about if a.action == "erase")
+    assert erase.actor == "console:ada" and erase.detail == counts
+    assert all(isinstance(v, int) for v in erase.detail.values())
+    assert all(a.detail == {} for a in about if a is not erase) and {"create", "merge", "export"} <= {
+        a.action for a in about
+    }
+    assert not [a for a in audit if a.actor == f"telegram:{CARLA_TG}"]
+    assert any(a.actor == "erased-customer:2" for a in audit)
+
+    # Oscar is untouched.
+    async with store.write("test") as tx:
+        oscar_after = await tx.privacy.export_customer(book.oscar)
+    for key in oscar_before:
+        if key not in ("exported_at", "audit_log", "relationships"):
+            assert oscar_after[key] == oscar_before[key], key
+    assert len(oscar_after["relationships"]) == 1
+
+
+async def test_export_and_erasure_on_sqlite(store: Store, clock: FakeClock) -> None:
+    await _check(store, clock)
+
+
+async def test_export_and_erasure_on_postgres(pg_url: str, clock: FakeClock) -> None:
+    store = Store.open(pg_url, clock=clock)
+    await upgrade(store.engine)
+    try:
+        await _check(store, clock)
+    finally:
+        await store.close()
+
+
+async def test_unknown_customer_and_second_erasure(store: Store, clock: FakeClock) -> None:
+    import pytest
+
+    async with store.write("t") as tx:
+        with pytest.raises(LookupError):
+            await tx.privacy.export_customer(99)
+        with pytest.raises(LookupError):
+            await tx.privacy.erase_customer(99)
+        customer = await tx.customers.add(name="Lone Contact", email="lone@example.net")
+        await tx.privacy.erase_customer(customer.id)
+    async with store.write("t") as tx:
+        again = await tx.privacy.erase_customer(customer.id)  # idempotent: a sweep, nothing left
+        export = await tx.privacy.export_customer(customer.id)
+    assert again["customers"] == 1 and again["identities"] == 0
+    assert export["customer"]["name"] == "Erased customer #1" and export["customer"]["erased_at"]
