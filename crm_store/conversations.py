@@ -9,7 +9,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from crm_store.repo import Repo
 from crm_store.tables import conversations
@@ -66,8 +65,7 @@ class ConversationRepo(Repo):
             "updated_at": self.now,
             "expires_at": self.now + ttl,
         }
-        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        statement = dialect.insert(conversations).values(**values)
+        statement = self.dialect_insert(conversations).values(**values)
         changed = {k: statement.excluded[k] for k in ("flow", "step", "data", "updated_at", "expires_at")}
         await self.conn.execute(statement.on_conflict_do_update(index_elements=["actor_key"], set_=changed))
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.sql.dml import Insert
 
 from crm_store.repo import Repo
 from crm_store.tables import processed_events
@@ -16,11 +14,7 @@ class EventRepo(Repo):
     async def claim(self, platform: str, event_id: str) -> bool:
         """True the first time ``(platform, event_id)`` is seen, False for every later delivery."""
         values = {"platform": platform, "event_id": event_id[:128], "received_at": self.now}
-        statement: Insert
-        if self.conn.dialect.name == "postgresql":
-            statement = postgresql.insert(processed_events).values(**values).on_conflict_do_nothing()
-        else:
-            statement = sqlite.insert(processed_events).values(**values).on_conflict_do_nothing()
+        statement = self.dialect_insert(processed_events).values(**values).on_conflict_do_nothing()
         result = await self.conn.execute(statement)
         return bool(result.rowcount)
 

@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import ColumnElement
 
 from crm_store.repo import Repo
@@ -35,8 +34,7 @@ class InboxRepo(Repo):
             "next_attempt_at": self.now,
             "received_at": self.now,
         }
-        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
-        result = await self.conn.execute(dialect.insert(inbox).values(**values).on_conflict_do_nothing())
+        result = await self.conn.execute(self.dialect_insert(inbox).values(**values).on_conflict_do_nothing())
         return bool(result.rowcount)
 
     def _claimable(self, *, due_only: bool) -> ColumnElement[bool]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from crm_store.repo import Repo
 from crm_store.tables import leases
@@ -25,9 +24,8 @@ class LeaseRepo(Repo):
         )
         if renewed.rowcount:
             return True
-        dialect = postgresql if self.conn.dialect.name == "postgresql" else sqlite
         inserted = await self.conn.execute(
-            dialect.insert(leases)
+            self.dialect_insert(leases)
             .values(name=name, holder=holder, expires_at=self.now + ttl, acquired_at=self.now)
             .on_conflict_do_nothing()
         )
