@@ -83,6 +83,9 @@ class SlackFrontEnd:
             raise_error_for_unhandled_request=False,
             name="crm-bot",
         )
+        # bolt gives its app logger the root's level of the moment, past the floor above (DEBUG with
+        # LOG_LEVEL=DEBUG); the Socket Mode client logs every envelope, bodies and all, through it.
+        self.bolt.logger.setLevel(max(self.bolt.logger.getEffectiveLevel(), logging.ERROR))
         self.http_handler = AsyncSlackRequestHandler(self.bolt) if settings.signing_secret else None
         # Outbox pushes (ticket posts in the support channel, their threads) go through this.
         self.sender = SlackSender(sender_client(token=settings.bot_token, api_url=settings.api_url))
@@ -211,6 +214,10 @@ class SlackFrontEnd:
         if incoming is None or incoming.action is None:
             return
         pressed = actions.decode(incoming.action)
+        reply_to = pressed.value if pressed is not None and pressed.verb == modals.REPLY else ""
+        if reply_to.isdigit() and incoming.trigger_id:
+            await self._open_reply_form(incoming.trigger_id, int(reply_to), incoming)
+            return
         if pressed is not None and pressed.verb in _MODAL_VERBS and incoming.trigger_id:
             view = modals.view(
                 _MODAL_VERBS[pressed.verb], customer=f"#{pressed.value}", channel_id=incoming.channel_id
@@ -288,6 +295,25 @@ class SlackFrontEnd:
             await self.client.views_open(trigger_id=trigger_id, view=view)
         except Exception as exc:
             _log_failure("views.open", exc)
+
+    async def _open_reply_form(self, trigger_id: str, ticket_id: int, incoming: Incoming) -> None:
+        """The Reply button's form: opened at once (trigger_id dies 3 s after the press), then
+        filled with the ticket as `ticket <id>` shows it to this rep, or with that command's
+        refusal (audited by the router). Submitting it runs `reply <id> <text>` (_on_view)."""
+        channel = incoming.channel_id
+        try:
+            opened = await self.client.views_open(
+                trigger_id=trigger_id, view=modals.reply_view(ticket_id, channel_id=channel)
+            )
+            actor = await self._actor(incoming.user_id)
+            shown = await self.router.handle(Message(actor=actor, text=f"ticket {ticket_id}"))
+            await self.client.views_update(
+                view_id=opened["view"]["id"],
+                hash=opened["view"].get("hash"),
+                view=modals.reply_view(ticket_id, channel_id=channel, ticket=shown),
+            )
+        except Exception as exc:
+            _log_failure("reply form", exc)
 
     async def deliver(self, incoming: Incoming, reply: Reply) -> None:
         """Answer where the person spoke: the command's response_url, the channel/thread, or a DM."""

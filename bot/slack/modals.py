@@ -1,4 +1,5 @@
-"""Modals for add, update, log, remind, open-ticket (pure): views; submissions -> command or field errors."""
+"""Modals for add, update, log, remind, open-ticket and a ticket reply (pure): views; submissions ->
+the command a person could have typed, or field errors."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.slack import render
 from handlers.errors import UserError
 from handlers.fields import STATUSES, check_name, normalise_email, normalise_phone
+from handlers.messages import MAX_TEXT, Reply
 from nlp.when import WhenError, parse_when
 
 CALLBACK_PREFIX = "crm_modal_"
@@ -18,6 +21,12 @@ KINDS = ("add", "update", "log", "remind", "ticket")
 LOG_KINDS = ("call", "email", "meeting", "note")
 MAX_NOTE = 3_000  # a plain_text_input holds at most 3,000 characters
 MAX_SUBJECT = 200
+# The Reply button's form (``crm:reply:<ticket id>``): its submission is the typed `reply <id> <text>`.
+REPLY = "reply"
+# The reply handler takes MAX_TEXT (4,000) characters; Slack's input stops at 3,000.
+MAX_REPLY = min(MAX_TEXT, MAX_NOTE)
+MAX_TITLE = 24  # a modal's title
+MODAL_BLOCKS = 100
 _TITLES = {
     "add": "Add customer",
     "update": "Update customer",
@@ -131,6 +140,59 @@ def view(kind: str, *, customer: str = "", text: str = "", channel_id: str = "")
     }
 
 
+def _reply_title(ticket_id: int) -> str:
+    for title in (f"Reply on ticket #{ticket_id}", f"Reply to #{ticket_id}"):
+        if len(title) <= MAX_TITLE:
+            return title
+    return "Reply"
+
+
+def reply_view(ticket_id: int, *, channel_id: str = "", ticket: Reply | None = None) -> dict[str, Any]:
+    """The Reply button's form for ticket ``ticket_id``. ``ticket`` is what the `ticket` command
+    answered this rep (the subject, customer, status and latest messages, shown above the field;
+    None while it is looked up); an error answer (a refusal, no such ticket) replaces the form."""
+    callback = CALLBACK_PREFIX + REPLY
+    # Only ids travel, and the ticket id is never trusted: the reply handler checks it again.
+    metadata = json.dumps({"channel": channel_id, "ticket": ticket_id})
+    if ticket is not None and ticket.is_error:
+        return {
+            "type": "modal",
+            "callback_id": callback,
+            "title": _plain(_reply_title(ticket_id)),
+            "close": _plain("Close"),
+            "private_metadata": metadata,
+            "blocks": render.info_blocks(ticket)[:MODAL_BLOCKS],
+        }
+    about: list[dict[str, Any]]
+    if ticket is None:
+        about = [
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": f"Ticket #{ticket_id} · looking it up…"}],
+            }
+        ]
+    else:
+        about = render.info_blocks(ticket)[: MODAL_BLOCKS - 2]
+        about.append({"type": "divider"})
+    # Same block and action ids in every version: views.update keeps what the rep already typed.
+    reply_input = _input(
+        "text",
+        "Your reply",
+        multiline=True,
+        placeholder="Goes to the customer's chat",
+        max_length=MAX_REPLY,
+    )
+    return {
+        "type": "modal",
+        "callback_id": callback,
+        "title": _plain(_reply_title(ticket_id)),
+        "submit": _plain("Send"),
+        "close": _plain("Cancel"),
+        "private_metadata": metadata,
+        "blocks": [*about, reply_input],
+    }
+
+
 def _values(state: Mapping[str, Any]) -> dict[str, str]:
     out: dict[str, str] = {}
     for block_id, actions in (state.get("values") or {}).items():
@@ -183,9 +245,14 @@ def submission(view_payload: Mapping[str, Any], *, now: datetime, tz: ZoneInfo |
     kind = str(view_payload.get("callback_id", "")).removeprefix(CALLBACK_PREFIX)
     values = _values(view_payload.get("state") or {})
     try:
-        channel_id = str(json.loads(view_payload.get("private_metadata") or "{}").get("channel", ""))
-    except (ValueError, AttributeError):
-        channel_id = ""
+        metadata = json.loads(view_payload.get("private_metadata") or "{}")
+    except ValueError:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        metadata = {}
+    channel_id = str(metadata.get("channel", ""))
+    if kind == REPLY:
+        return _reply_submission(values, metadata, channel_id)
     errors: dict[str, str] = {}
     customer = values.get("customer", "")
     if kind != "add":
@@ -230,3 +297,21 @@ def submission(view_payload: Mapping[str, Any], *, now: datetime, tz: ZoneInfo |
     if errors:
         return Submission(errors=errors, channel_id=channel_id)
     return Submission(command=command, channel_id=channel_id)
+
+
+def _reply_submission(values: dict[str, str], metadata: Mapping[str, Any], channel_id: str) -> Submission:
+    """`reply <ticket id> <text>`: the same words, so the same handler, checks and audit as typing it.
+    The id comes from private_metadata and is taken as a claim only (the handler checks access)."""
+    ticket = metadata.get("ticket")
+    ticket_id = str(ticket) if isinstance(ticket, int | str) and not isinstance(ticket, bool) else ""
+    text = values.get("text", "")
+    errors: dict[str, str] = {}
+    if not (ticket_id.isascii() and ticket_id.isdigit()):
+        errors["text"] = "This form has lost its ticket; press Reply on the ticket again."
+    elif not text:
+        errors["text"] = "What should the reply say?"
+    elif len(text) > MAX_REPLY:
+        errors["text"] = f"That reply is too long ({len(text)} characters; at most {MAX_REPLY})."
+    if errors:
+        return Submission(errors=errors, channel_id=channel_id)
+    return Submission(command=f"reply {int(ticket_id)} {text}", channel_id=channel_id)

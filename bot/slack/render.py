@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from handlers.messages import Button, Field, ListItem, Reply
@@ -153,6 +154,14 @@ def reply_blocks(reply: Reply) -> list[Block]:
         )
     blocks.extend(_action_blocks(reply.buttons, len(reply.items)))
     return blocks
+
+
+def info_blocks(reply: Reply) -> list[Block]:
+    """A reply's blocks without its buttons: to read in a form (a press there has no message to
+    answer in, and the form is for one thing)."""
+    return reply_blocks(
+        replace(reply, buttons=(), items=tuple(replace(item, buttons=()) for item in reply.items))
+    )
 
 
 def fallback_text(reply: Reply) -> str:

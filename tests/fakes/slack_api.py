@@ -1,5 +1,6 @@
 """A fake Slack Web API on 127.0.0.1 (ephemeral port): answers like Slack, records calls, can answer 429
-(the next few calls of a method, or a storm: some calls out of every N until the test ends)."""
+(the next few calls of a method, or a storm: some calls out of every N until the test ends); with a
+FakeSocketMode attached, apps.connections.open hands out its Socket Mode links."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ class FakeSlackApi:
     calls: list[Call] = field(default_factory=list)
     uploads: dict[str, bytes] = field(default_factory=dict)  # file id -> bytes (files.uploadV2 step 2)
     clock: Callable[[], float] = time.monotonic
+    # Socket Mode: apps.connections.open asks this for a link, given the app token (FakeSocketMode sets it).
+    socket_link: Callable[[str], str] | None = None
     _limits: dict[str, list[int]] = field(default_factory=dict)  # method -> [times left, retry_after]
     _storms: dict[str, Storm] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
@@ -172,6 +175,12 @@ class FakeSlackApi:
         if limited is not None:
             return limited
         self._record(method, params, 200)
+        if method == "apps.connections.open":
+            # Like Slack: only an app-level token (xapp-) may open a Socket Mode link.
+            token = auth.removeprefix("Bearer ") or str(params.get("token", ""))
+            if self.socket_link is None or not token.startswith("xapp-"):
+                return web.json_response({"ok": False, "error": "not_allowed_token_type"})
+            return web.json_response({"ok": True, "url": self.socket_link(token)})
         answer = self._answer(method, params)
         if answer is None:
             # Like Slack: unknown methods are an error, never a silent success.
