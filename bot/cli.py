@@ -1,4 +1,4 @@
-"""The `crm-bot` command: run, console, migrate, import, export, demo-data."""
+"""The `crm-bot` command: run, console, migrate, import, export, jobs, privacy, demo-data."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import asyncio
 import getpass
 import logging
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -21,7 +21,9 @@ from handlers.messages import Role
 if TYPE_CHECKING:
     from bot.app import App
     from crm_store.outbox import OutboxRow
-    from crm_store.store import Store
+    from crm_store.store import Store, Tx
+
+_T = TypeVar("_T")
 
 cli = typer.Typer(
     help="crm-bot: a CRM that lives in chat. With nothing configured, `run` opens the console.",
@@ -534,18 +536,9 @@ def privacy_export(
 
     settings = _settings(ctx, db)
     _logging(settings, quiet=True)
-
-    async def _go() -> dict[str, object] | None:
-        async with _running(settings) as app, app.store.write("cli:privacy") as tx:
-            try:
-                return await tx.privacy.export_customer(customer_id)
-            except LookupError:
-                return None
-
-    data = asyncio.run(_go())
-    if data is None:
-        typer.echo(f"There is no customer #{customer_id}.", err=True)
-        raise typer.Exit(1)
+    data = asyncio.run(
+        _privacy_step(settings, customer_id, lambda tx: tx.privacy.export_customer(customer_id))
+    )
     text = json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     if out is None:
         sys.stdout.write(text)
@@ -556,6 +549,16 @@ def privacy_export(
         with os.fdopen(handle, "w", encoding="utf-8") as f:
             f.write(text)
     typer.echo(f"Exported customer #{customer_id}: {export_size(data)} records.", err=True)
+
+
+async def _privacy_step(settings: Settings, customer_id: int, step: Callable[[Tx], Awaitable[_T]]) -> _T:
+    """Run ``step`` in one audited transaction; exit 1 when the customer does not exist."""
+    async with _running(settings) as app, app.store.write("cli:privacy") as tx:
+        try:
+            return await step(tx)
+        except LookupError:
+            typer.echo(f"There is no customer #{customer_id}.", err=True)
+            raise typer.Exit(1) from None
 
 
 @privacy_cli.command("erase")
@@ -571,18 +574,9 @@ def privacy_erase(
         raise typer.Exit(1)
     settings = _settings(ctx, db)
     _logging(settings, quiet=True)
-
-    async def _go() -> dict[str, int] | None:
-        async with _running(settings) as app, app.store.write("cli:privacy") as tx:
-            try:
-                return await tx.privacy.erase_customer(customer_id)
-            except LookupError:
-                return None
-
-    counts = asyncio.run(_go())
-    if counts is None:
-        typer.echo(f"There is no customer #{customer_id}.", err=True)
-        raise typer.Exit(1)
+    counts = asyncio.run(
+        _privacy_step(settings, customer_id, lambda tx: tx.privacy.erase_customer(customer_id))
+    )
     typer.echo(f"Erased customer #{customer_id}.")
     for kind, n in counts.items():
         typer.echo(f"  {kind.replace('_', ' ')}: {n}")
