@@ -5,7 +5,6 @@ FakeSocketMode attached, apps.connections.open hands out its Socket Mode links."
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -14,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.local_server import Call, RecordingServer
 from tests.fakes.storm import Storm, storm_of
 
 BOT_USER_ID = "UBOT"
@@ -21,16 +21,7 @@ TEAM_ID = "T0001"
 
 
 @dataclass(slots=True)
-class Call:
-    method: str
-    params: dict[str, Any]
-    at: float  # the fake's clock: time.monotonic() unless a test gave its own
-    status: int = 200
-    retry_after: int | None = None  # the Retry-After a 429 carried
-
-
-@dataclass(slots=True)
-class FakeSlackApi:
+class FakeSlackApi(RecordingServer):
     """``url`` is the Web API base (give it to AsyncWebClient/SLACK_API_URL); ``response_url(n)``
     makes a slash command's response_url that lands here too (method ``response_url``). ``clock``
     timestamps calls; tests with a fake clock pass theirs."""
@@ -75,39 +66,17 @@ class FakeSlackApi:
         self._storms[method] = storm_of(every, burst, retry_after)
         return self._storms[method]
 
-    def of(self, method: str, *, status: int | None = 200) -> list[Call]:
-        return [c for c in self.calls if c.method == method and (status is None or c.status == status)]
-
-    async def wait_for(self, method: str, count: int = 1, *, within: float = 10.0) -> list[Call]:
-        """The successful calls of ``method`` once there are ``count`` of them."""
-        deadline = time.monotonic() + within
-        while len(self.of(method)) < count:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                seen = [c.method for c in self.calls]
-                raise AssertionError(f"expected {count} {method} call(s); calls so far: {seen}")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 0.2))
-        return self.of(method)
-
     async def start(self) -> FakeSlackApi:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_get("/api/{method}", self._api)  # users.info and a few others are GETs
         app.router.add_post("/respond/{key}", self._respond)
         app.router.add_post("/upload/{file_id}", self._upload)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = int(self._runner.addresses[0][1])
+        await self._serve(app)
         return self
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._shutdown()
 
     async def _params(self, request: web.Request) -> dict[str, Any]:
         # slack_sdk sends JSON for chat.* and views.*, forms for others: accept both.

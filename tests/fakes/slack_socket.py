@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.local_server import LocalServer
 from tests.fakes.slack_api import FakeSlackApi
 
 APP_ID = "A0001"
@@ -47,7 +48,7 @@ class Connection:
 
 
 @dataclass(slots=True)
-class FakeSocketMode:
+class FakeSocketMode(LocalServer):
     """Give ``start`` the FakeSlackApi the app's web client points at: its apps.connections.open then
     answers with a link here. Each event goes to the newest open connection, as Slack sends one event
     to one connection. ``refresh`` asks the app to reconnect, as Slack does every few hours."""
@@ -66,11 +67,7 @@ class FakeSocketMode:
     async def start(self, api: FakeSlackApi) -> FakeSocketMode:
         app = web.Application()
         app.router.add_get("/link/", self._link)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = int(self._runner.addresses[0][1])
+        await self._serve(app)
         api.socket_link = self._issue
         return self
 
@@ -79,9 +76,7 @@ class FakeSocketMode:
             if connection.open:
                 # The app should have closed first; closing here would make it reconnect.
                 await connection.ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._shutdown()
 
     @property
     def live(self) -> list[Connection]:

@@ -16,21 +16,13 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.local_server import Call, RecordingServer
 from tests.fakes.storm import Storm, storm_of
 
 TOKEN = "123456:TEST-token"
 BOT_ID = 123456
 BOT_USERNAME = "crm_test_bot"
 _JSON_FIELDS = ("reply_markup", "allowed_updates", "commands", "link_preview_options", "scope")
-
-
-@dataclass(slots=True)
-class Call:
-    method: str
-    params: dict[str, Any]
-    at: float
-    status: int = 200
-    retry_after: int | None = None  # the parameters.retry_after a 429 carried
 
 
 @dataclass(slots=True)
@@ -42,7 +34,7 @@ class _Failure:
 
 
 @dataclass(slots=True)
-class FakeTelegramApi:
+class FakeTelegramApi(RecordingServer):
     """``url`` is the Bot API base that ptb appends the token to (TELEGRAM_API_URL). ``clock``
     timestamps calls; tests with a fake clock pass theirs."""
 
@@ -64,17 +56,11 @@ class FakeTelegramApi:
     async def start(self) -> FakeTelegramApi:
         app = web.Application()
         app.router.add_route("*", "/bot{token}/{method}", self._api)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self._port = int(self._runner.addresses[0][1])
+        await self._serve(app)
         return self
 
     async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._shutdown()
 
     # -- what tests use ---------------------------------------------------------------------
 
@@ -106,21 +92,6 @@ class FakeTelegramApi:
     def clear_failures(self) -> None:
         self._failures.clear()
         self._storms.clear()
-
-    def of(self, method: str, *, status: int | None = 200) -> list[Call]:
-        return [c for c in self.calls if c.method == method and (status is None or c.status == status)]
-
-    async def wait_for(self, method: str, count: int = 1, *, within: float = 10.0) -> list[Call]:
-        deadline = time.monotonic() + within
-        while len(self.of(method)) < count:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                seen = [c.method for c in self.calls]
-                raise AssertionError(f"expected {count} {method} call(s); calls so far: {seen}")
-            self._changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 0.1))
-        return self.of(method)
 
     def queue(self, update: dict[str, Any]) -> dict[str, Any]:
         self.updates.append(update)
