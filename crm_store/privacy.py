@@ -18,6 +18,7 @@ from crm_store.tables import (
     conversations,
     customers,
     feedback,
+    handled_messages,
     identities,
     inbox,
     interactions,
@@ -145,6 +146,11 @@ class PrivacyRepo(Repo):
             "conversations": await self._rows(
                 select(conversations).where(conversations.c.actor_key.in_(s.actor_keys))
             ),
+            "handled_messages": await self._rows(
+                select(handled_messages)
+                .where(handled_messages.c.actor_key.in_(s.actor_keys))
+                .order_by(handled_messages.c.handled_at)
+            ),
             "inbox": await self._rows(
                 select(inbox).where(inbox.c.id.in_(await self._inbox_ids(s))).order_by(inbox.c.id)
             ),
@@ -187,6 +193,12 @@ class PrivacyRepo(Repo):
         )
         counts["conversations"] = _count(
             await self.conn.execute(delete(conversations).where(conversations.c.actor_key.in_(s.actor_keys)))
+        )
+        # The answers kept for repeated messages quote what was said.
+        counts["handled_messages"] = _count(
+            await self.conn.execute(
+                delete(handled_messages).where(handled_messages.c.actor_key.in_(s.actor_keys))
+            )
         )
         counts["inbox"] = _count(
             await self.conn.execute(delete(inbox).where(inbox.c.id.in_(await self._inbox_ids(s))))

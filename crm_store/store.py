@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -15,6 +17,7 @@ from crm_store.digests import DigestRepo
 from crm_store.engine import WRITE_OPTION, create_engine, is_sqlite
 from crm_store.events import EventRepo
 from crm_store.feedback import FeedbackRepo
+from crm_store.handled import AlreadyHandled, HandledRepo
 from crm_store.inbox import InboxRepo
 from crm_store.interactions import InteractionRepo
 from crm_store.labels import LabelRepo
@@ -32,6 +35,18 @@ from crm_store.sla import SlaRepo
 from crm_store.tickets import TicketRepo
 
 Clock = Callable[[], datetime]
+
+
+@dataclass(slots=True)
+class _Handling:
+    """The incoming message a task is handling (see Store.handling)."""
+
+    ref: str
+    actor_key: str
+    claimed: bool = False
+
+
+_HANDLING: ContextVar[_Handling | None] = ContextVar("crm_handling", default=None)
 
 
 def utc_now() -> datetime:
@@ -65,6 +80,7 @@ class Tx:
         self.inbox = InboxRepo(conn, self.audit, now=now)
         self.leases = LeaseRepo(conn, self.audit, now=now)
         self.privacy = PrivacyRepo(conn, self.audit, now=now)
+        self.handled = HandledRepo(conn, self.audit, now=now)
 
 
 class Store:
@@ -83,13 +99,33 @@ class Store:
     async def close(self) -> None:
         await self.engine.dispose()
 
+    @contextmanager
+    def handling(self, ref: str, actor_key: str) -> Iterator[_Handling]:
+        """Within this block (one handler run for the incoming message ``ref``) the first write
+        transaction also claims ``ref``, atomically with its own changes. A repeat run, after a
+        crash between that commit and the inbox's "done", gets AlreadyHandled from it and
+        changes nothing twice. Later writes of the same run are not checked again."""
+        run = _Handling(ref, actor_key)
+        token = _HANDLING.set(run)
+        try:
+            yield run  # run.claimed: this run's writes committed
+        finally:
+            _HANDLING.reset(token)
+
     @asynccontextmanager
     async def write(self, actor: str) -> AsyncIterator[Tx]:
         """A write transaction; every change made through it is audited as ``actor``."""
+        handling = _HANDLING.get()
+        claim = handling if handling is not None and not handling.claimed else None
         async with self.engine.connect() as conn:
             await conn.execution_options(**{WRITE_OPTION: True})
             async with conn.begin():
-                yield Tx(conn, actor=actor, now=self.clock())
+                tx = Tx(conn, actor=actor, now=self.clock())
+                if claim is not None and not await tx.handled.claim(claim.ref, claim.actor_key):
+                    raise AlreadyHandled(claim.ref)
+                yield tx
+        if claim is not None:
+            claim.claimed = True  # committed: the rest of this run writes freely
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:

@@ -250,6 +250,18 @@ processed_events = Table(
     UniqueConstraint("platform", "event_id"),
 )
 
+# Messages whose handling has written something: the first write transaction of a handler run
+# claims the message's ref, so a run repeated after a crash (the inbox re-delivers what was not
+# marked done) changes nothing twice; the reply is kept to answer the repeat with.
+handled_messages = Table(
+    "handled_messages",
+    metadata,
+    Column("ref", String(96), primary_key=True),  # platform:update id
+    Column("actor_key", String(96), nullable=False),  # whose message (erasure finds it by this)
+    Column("reply", JSON, nullable=True),  # None until the run has finished
+    _ts("handled_at", nullable=False, index=True),
+)
+
 # Every push that is not the direct answer to an incoming message: a row here, written in the
 # transaction that decided it, then claimed and sent by bot.delivery.
 outbox = Table(

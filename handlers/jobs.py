@@ -278,10 +278,11 @@ class Purged:
     inbox: int
     conversations: int
     pending_actions: int
+    handled_messages: int = 0
 
     @property
     def total(self) -> int:
-        return self.events + self.inbox + self.conversations + self.pending_actions
+        return self.events + self.inbox + self.conversations + self.pending_actions + self.handled_messages
 
 
 async def purge_housekeeping(store: Store, settings: JobSettings) -> int:
@@ -296,6 +297,8 @@ async def purge_housekeeping(store: Store, settings: JobSettings) -> int:
             inbox=await tx.inbox.purge_done_before(before),
             conversations=await tx.conversations.purge_expired(),
             pending_actions=await tx.pending.purge_expired(),
+            # Kept as long as the inbox rows whose repeats they answer.
+            handled_messages=await tx.handled.purge_before(before),
         )
         if purged.total:
             # Counts only: these rows are ids and drafts, and the audit log keeps no text.
@@ -307,15 +310,17 @@ async def purge_housekeeping(store: Store, settings: JobSettings) -> int:
                 inbox=purged.inbox,
                 conversations=purged.conversations,
                 pending_actions=purged.pending_actions,
+                handled_messages=purged.handled_messages,
                 retention_days=retention.days,
             )
     _LOGGER.log(
         logging.INFO if purged.total else logging.DEBUG,
         "housekeeping: removed %s processed event(s), %s inbox row(s), %s conversation(s), "
-        "%s pending action(s)",
+        "%s pending action(s), %s handled-message record(s)",
         purged.events,
         purged.inbox,
         purged.conversations,
         purged.pending_actions,
+        purged.handled_messages,
     )
     return purged.total

@@ -60,6 +60,9 @@ class Message:
     action: str | None = None
     value: str | None = None
     attachments: tuple[Attachment, ...] = ()
+    # The platform's id for this message when it may arrive again after a crash (a Telegram
+    # update re-delivered from the inbox): the router then lets it change the store once.
+    ref: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from rapidfuzz import process
 
+from crm_store.handled import AlreadyHandled
 from handlers import (
     actions,
     admin,
@@ -28,7 +29,7 @@ from handlers import (
 from handlers.context import Context, Services, zone
 from handlers.errors import Forbidden, NotFound, UsageError, UserError
 from handlers.help import help_command
-from handlers.messages import MAX_TEXT, Button, Message, Reply, error_reply
+from handlers.messages import MAX_TEXT, Button, Message, Reply, error_reply, reply_from_dict, reply_to_dict
 from handlers.parsing import one_line
 from handlers.registry import Command, CommandTable
 from nlp.intents import interpret
@@ -77,6 +78,7 @@ _ACTION_PROMPTS: dict[str, tuple[str, str]] = {
 READ_CONFIDENCE = 0.6
 WRITE_CONFIDENCE = 0.8
 APOLOGY = "Sorry, something went wrong on our side and nothing was changed. Please try again."
+ALREADY_DONE = "Got it — that message was already taken care of."
 
 
 class Router:
@@ -93,7 +95,26 @@ class Router:
         }
 
     async def handle(self, message: Message) -> Reply:
-        """Answer one message; never raises."""
+        """Answer one message; never raises. A message with a ``ref`` (one the platform may
+        deliver again after a crash) changes the store at most once: a repeat whose first run
+        committed gets that run's answer back and writes nothing."""
+        if message.ref is None:
+            return await self._answer(message)
+        store = self.services.store
+        try:
+            with store.handling(message.ref, message.actor.key) as run:
+                reply = await self._answer(message)
+        except AlreadyHandled:
+            _LOGGER.info("%s: message %s was handled before; not again", message.actor.key, message.ref)
+            async with store.read() as tx:
+                first = await tx.handled.reply_of(message.ref)
+            return reply_from_dict(first) if first is not None else Reply(text=ALREADY_DONE)
+        if run.claimed:
+            async with store.write(message.actor.key) as tx:
+                await tx.handled.save_reply(message.ref, reply_to_dict(reply))
+        return reply
+
+    async def _answer(self, message: Message) -> Reply:
         try:
             if message.action is not None:
                 return await self._press(message)
@@ -105,6 +126,8 @@ class Router:
             if isinstance(exc, Forbidden):
                 await self._record_denial(message, exc)
             return error_reply(str(exc))
+        except AlreadyHandled:
+            raise  # not a failure: handle() answers the repeat
         except Exception:  # the one funnel: log the type and where, never the text
             _LOGGER.exception("handler failed for %s", message.actor.key)
             return error_reply(APOLOGY)

@@ -27,7 +27,13 @@ class Incoming:
     message_id: int | None = None  # the message that carried the pressed button
 
     def message(self, actor: Actor) -> Message:
-        return Message(actor=actor, text=self.text, action=self.action, attachments=self.attachments)
+        return Message(
+            actor=actor,
+            text=self.text,
+            action=self.action,
+            attachments=self.attachments,
+            ref=f"{PLATFORM}:{self.update_id}",
+        )
 
 
 def attachments(message: TgMessage) -> tuple[Attachment, ...]:

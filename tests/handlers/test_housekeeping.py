@@ -30,6 +30,7 @@ async def _old_rows(store: Store) -> str:
         assert await tx.inbox.claim(TG, "4") is not None  # a worker died holding it
         await tx.conversations.save("telegram:9", flow="ticket", step="subject", data={})  # 1 day
         token = await tx.pending.add(actor_key="console:sam", command="show 1")  # 2 days
+        assert await tx.handled.claim("telegram:1", "telegram:9")
     for _ in range(MAX_ATTEMPTS):  # "3" fails for good and waits for an operator
         async with store.write("test") as tx:
             assert await tx.inbox.claim(TG, "3", due_only=False) is not None
@@ -44,6 +45,7 @@ async def _new_rows(store: Store) -> str:
         assert await tx.inbox.claim(TG, "5") is not None
         await tx.inbox.finish(TG, "5")
         await tx.conversations.save("telegram:10", flow="ticket", step="details", data={"subject": "x"})
+        assert await tx.handled.claim("telegram:5", "telegram:10")
         return await tx.pending.add(actor_key="console:sam", command="show 2")
 
 
@@ -56,9 +58,10 @@ async def test_purge_removes_old_and_expired_rows_and_keeps_the_rest(
     clock.advance(hours=12)  # T0 + 8 days: the old rows are past the 7-day retention
 
     with caplog.at_level(logging.INFO, logger="handlers.jobs"):
-        assert await purge_housekeeping(store, SETTINGS) == 4
+        assert await purge_housekeeping(store, SETTINGS) == 5
     assert (
-        "removed 1 processed event(s), 1 inbox row(s), 1 conversation(s), 1 pending action(s)" in caplog.text
+        "removed 1 processed event(s), 1 inbox row(s), 1 conversation(s), 1 pending action(s), "
+        "1 handled-message record(s)" in caplog.text
     )
 
     async with store.write("test") as tx:
@@ -75,12 +78,21 @@ async def test_purge_removes_old_and_expired_rows_and_keeps_the_rest(
         assert await tx.conversations.get("telegram:10") is not None
         assert await tx.pending.take(old_token, actor_key="console:sam") is None
         assert await tx.pending.take(new_token, actor_key="console:sam") is not None
+        assert await tx.handled.claim("telegram:1", "telegram:9")  # forgotten with its inbox row
+        assert not await tx.handled.claim("telegram:5", "telegram:10")  # still answers a repeat
         audit = await tx.audit.recent(entity="housekeeping")
     assert [(a.actor, a.action, a.detail) for a in audit] == [
         (
             ACTOR,
             "purge",
-            {"events": 1, "inbox": 1, "conversations": 1, "pending_actions": 1, "retention_days": 7},
+            {
+                "events": 1,
+                "inbox": 1,
+                "conversations": 1,
+                "pending_actions": 1,
+                "handled_messages": 1,
+                "retention_days": 7,
+            },
         )
     ]
 
@@ -88,7 +100,7 @@ async def test_purge_removes_old_and_expired_rows_and_keeps_the_rest(
 async def test_a_second_purge_removes_nothing_and_audits_nothing(store: Store, clock: FakeClock) -> None:
     await _old_rows(store)
     clock.advance(days=8)
-    assert await purge_housekeeping(store, SETTINGS) == 4
+    assert await purge_housekeeping(store, SETTINGS) == 5
     assert await purge_housekeeping(store, SETTINGS) == 0
     async with store.read() as tx:
         assert len(await tx.audit.recent(entity="housekeeping")) == 1
@@ -118,7 +130,7 @@ async def test_purge_on_postgresql(pg_url: str) -> None:
         clock.advance(days=7, hours=12)
         await _new_rows(store)
         clock.advance(hours=12)
-        assert await purge_housekeeping(store, SETTINGS) == 4
+        assert await purge_housekeeping(store, SETTINGS) == 5
         async with store.read() as tx:
             assert [await tx.inbox.state(TG, e) for e in ("1", "2", "3", "4", "5")] == [
                 None,

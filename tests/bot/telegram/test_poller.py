@@ -88,6 +88,40 @@ async def test_an_update_whose_handler_raised_after_the_inbox_insert_is_handled_
         assert await tx.inbox.state("telegram", "10") == "done"
 
 
+async def test_an_update_handled_but_not_marked_done_before_a_crash_changes_nothing_twice(
+    store: Store, fake_tg: FakeTelegramApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The process dies after the handler committed (and answered) but before the inbox row was
+    marked done: the restart runs the update again, and it writes nothing twice."""
+    fake_tg.queue(fake_tg.message_update(CARLA, "/ticket Broken\nIt does not start", update_id=20))
+    crashed = _polling(store, fake_tg)
+    real = crashed.handle_update
+
+    async def dies_after_commit(u: Update) -> None:
+        await real(u)
+        raise RuntimeError("the process dies before the inbox marks the update done")
+
+    monkeypatch.setattr(crashed, "handle_update", dies_after_commit)
+    await crashed.start()
+    await fake_tg.wait_for("sendMessage")
+    await crashed.stop()
+    async with store.read() as tx:
+        assert await tx.inbox.state("telegram", "20") == "pending"
+    assert await _count(store, tickets) == 1
+
+    restarted = _polling(store, fake_tg)
+    await restarted.start()
+    try:
+        await fake_tg.wait_for("sendMessage", 2)  # the answer again: delivery is at least once
+    finally:
+        await restarted.stop()
+    first, again = (c.params["text"] for c in fake_tg.of("sendMessage"))
+    assert again == first and first.startswith("Thanks — ticket #1 is open: Broken.")
+    assert await _count(store, tickets) == 1 and await _count(store, ticket_messages) == 1
+    async with store.read() as tx:
+        assert await tx.inbox.state("telegram", "20") == "done"
+
+
 def _polled_by(fake: FakeTelegramApi, polls: int, *, since: int = 0) -> bool:
     """The fake saw ``polls`` getUpdates since ``since`` (one fewer while a long poll is open:
     the fake records a call when it answers)."""
