@@ -76,34 +76,26 @@ class Subject:
         def ids(column: ColumnElement[Any], owner: ColumnElement[Any]) -> Select[Any]:
             return select(cast(column, String)).where(owner.in_(self.customer_ids))
 
+        # Audit entities that are rows carrying a customer_id, by the name the audit log uses.
+        owned = {
+            "ticket": tickets,
+            "interaction": interactions,
+            "order": orders,
+            "feedback": feedback,
+            "reminder": reminders,
+            "link_token": link_tokens,
+        }
         by_entity = [
             and_(
                 audit_log.c.entity == "customer",
                 audit_log.c.entity_id.in_([str(i) for i in self.customer_ids]),
             ),
-            and_(
-                audit_log.c.entity == "ticket",
-                audit_log.c.entity_id.in_(ids(tickets.c.id, tickets.c.customer_id)),
-            ),
-            and_(
-                audit_log.c.entity == "interaction",
-                audit_log.c.entity_id.in_(ids(interactions.c.id, interactions.c.customer_id)),
-            ),
-            and_(
-                audit_log.c.entity == "order",
-                audit_log.c.entity_id.in_(ids(orders.c.id, orders.c.customer_id)),
-            ),
-            and_(
-                audit_log.c.entity == "feedback",
-                audit_log.c.entity_id.in_(ids(feedback.c.id, feedback.c.customer_id)),
-            ),
-            and_(
-                audit_log.c.entity == "reminder",
-                audit_log.c.entity_id.in_(ids(reminders.c.id, reminders.c.customer_id)),
-            ),
-            and_(
-                audit_log.c.entity == "link_token",
-                audit_log.c.entity_id.in_(ids(link_tokens.c.id, link_tokens.c.customer_id)),
+            *(
+                and_(
+                    audit_log.c.entity == name,
+                    audit_log.c.entity_id.in_(ids(table.c.id, table.c.customer_id)),
+                )
+                for name, table in owned.items()
             ),
         ]
         return or_(

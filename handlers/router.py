@@ -110,8 +110,11 @@ class Router:
                 first = await tx.handled.reply_of(message.ref)
             return reply_from_dict(first) if first is not None else Reply(text=ALREADY_DONE)
         if run.claimed:
-            async with store.write(message.actor.key) as tx:
-                await tx.handled.save_reply(message.ref, reply_to_dict(reply))
+            try:
+                async with store.write(message.actor.key) as tx:
+                    await tx.handled.save_reply(message.ref, reply_to_dict(reply))
+            except Exception:  # the changes stand; a repeat would only get ALREADY_DONE
+                _LOGGER.exception("could not keep the answer to %s", message.ref)
         return reply
 
     async def _answer(self, message: Message) -> Reply:
