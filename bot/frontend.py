@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
 
 from handlers.messages import Reply
+
+_T = TypeVar("_T")
+# Once part of a reply is out, 429s are waited out in the sender, up to this long in all (far
+# below the dispatcher's lease): raising would have the row retried whole and the parts that
+# are out sent twice.
+PART_WAIT = 30.0
 
 
 class RetryAfter(Exception):
@@ -28,3 +36,35 @@ class Sender(Protocol):
     async def send(self, target: str, reply: Reply, *, thread: str | None) -> str:
         """Send and return the platform's id of the (first) message; raise RetryAfter on 429."""
         ...
+
+
+@dataclass(slots=True)
+class ReplyParts:
+    """Sends the parts of one reply (pages, a photo, a chart). A 429 before anything is out
+    raises, so the dispatcher reschedules the row; after that it is slept off here, up to
+    ``budget`` seconds in all, and only that part is tried again. ``retry_after`` reads a
+    platform error: the seconds a 429 asks for, or None for any other error (which raises)."""
+
+    retry_after: Callable[[Exception], float | None]
+    sleep: Callable[[float], Awaitable[None]] | None  # None: never wait, always raise
+    budget: float = PART_WAIT
+    started: bool = False
+    waited: float = 0.0
+
+    async def send(
+        self, call: Callable[[], Awaitable[_T]], *, pace: Callable[[], Awaitable[None]] | None = None
+    ) -> _T:
+        while True:
+            if pace is not None:
+                await pace()
+            try:
+                result = await call()
+            except Exception as exc:
+                wait = self.retry_after(exc)
+                if not self.started or wait is None or self.sleep is None or self.waited + wait > self.budget:
+                    raise
+                self.waited += wait
+                await self.sleep(wait)
+                continue
+            self.started = True
+            return result

@@ -7,21 +7,17 @@ import asyncio
 import functools
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncConnectionErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.frontend import PermanentSendError, RetryAfter
+from bot.frontend import PermanentSendError, ReplyParts, RetryAfter
 from bot.slack import render
 from handlers.messages import Reply
 
 PLATFORM = "slack"
 PAGE_GAP = 1.0  # chat.postMessage: about one message per second per channel
-# Once part of a reply is out, 429s are waited out here, up to this long in all (far below the
-# dispatcher's lease): raising would have the row retried whole and the parts out posted twice.
-PART_WAIT = 30.0
 # Errors no retry can fix: parked at once, with the code (never the text) as the reason.
 PERMANENT = frozenset(
     {"channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "msg_too_long", "no_text"}
@@ -61,8 +57,8 @@ class ChannelPacer:
         self._last[channel] = self.clock()
 
 
-def _retry_after(exc: SlackApiError) -> float | None:
-    if exc.response.status_code != 429:
+def _retry_after(exc: Exception) -> float | None:
+    if not isinstance(exc, SlackApiError) or exc.response.status_code != 429:
         return None
     headers = {str(k).lower(): v for k, v in (exc.response.headers or {}).items()}
     return float(headers.get("retry-after", 1) or 1)
@@ -96,34 +92,27 @@ class SlackSender:
 
     async def send(self, target: str, reply: Reply, *, thread: str | None) -> str:
         """Post each page of ``reply`` and then its image; the first page's ts (the thread of
-        later posts). A 429 part-way is waited out here (PART_WAIT); another failure part-way
-        raises, and the row is retried whole."""
+        later posts). A 429 part-way is waited out (bot.frontend.ReplyParts); another failure
+        part-way raises, and the row is retried whole."""
         first: str | None = None
-        waited = 0.0
-
-        async def post(call: Callable[[], Awaitable[Any]]) -> Any:
-            nonlocal waited
-            while True:
-                await self.pacer.wait(channel)
-                try:
-                    return await call()
-                except SlackApiError as exc:
-                    wait = _retry_after(exc)
-                    if first is None or wait is None or waited + wait > PART_WAIT:
-                        raise
-                    waited += wait
-                    await self.pacer.sleep(wait)
-
+        parts = ReplyParts(retry_after=_retry_after, sleep=self.pacer.sleep)
         try:
             channel = await self._channel(target)
+
+            async def pace() -> None:
+                await self.pacer.wait(channel)
+
             for page in render.render(reply):
-                response = await post(
-                    functools.partial(self.client.chat_postMessage, channel=channel, thread_ts=thread, **page)
+                response = await parts.send(
+                    functools.partial(
+                        self.client.chat_postMessage, channel=channel, thread_ts=thread, **page
+                    ),
+                    pace=pace,
                 )
                 first = first or str(response.get("ts") or "")
             if reply.image is not None:
                 # files.getUploadURLExternal, the upload, then files.completeUploadExternal.
-                await post(
+                await parts.send(
                     functools.partial(
                         self.client.files_upload_v2,
                         channel=channel,
@@ -132,7 +121,8 @@ class SlackSender:
                         title=reply.title or "Chart",
                         alt_txt=f"{reply.title or 'Chart'}; the numbers are in the message above.",
                         thread_ts=thread,
-                    )
+                    ),
+                    pace=pace,
                 )
         except SlackApiError as exc:
             _raise_mapped(exc)

@@ -7,7 +7,6 @@ import functools
 import warnings
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
 
 from telegram import Bot
 from telegram.constants import ParseMode
@@ -15,14 +14,15 @@ from telegram.error import BadRequest, Forbidden
 from telegram.error import RetryAfter as TelegramRetryAfter
 from telegram.warnings import PTBDeprecationWarning
 
-from bot.frontend import PermanentSendError, RetryAfter
+from bot.frontend import PART_WAIT, PermanentSendError, ReplyParts, RetryAfter
 from bot.telegram.render import render
 from handlers.messages import Reply
 
 PLATFORM = "telegram"
-# Once part of a reply is out, 429s are waited out here, up to this long in all (far below the
-# dispatcher's lease): raising would have the row retried whole and the parts out sent twice.
-PART_WAIT = 30.0
+
+
+def _retry_after(exc: Exception) -> float | None:
+    return retry_seconds(exc) if isinstance(exc, TelegramRetryAfter) else None
 
 
 def retry_seconds(exc: TelegramRetryAfter) -> float:
@@ -44,25 +44,16 @@ async def send_reply(
     """Post ``reply`` (split if long, the photo first if any); the first message's id. With
     ``sleep``, a 429 after the first part is waited out (``part_wait`` seconds in all)."""
     first: int | None = None
-    waited = 0.0
-
-    async def part(call: Callable[[], Awaitable[Any]]) -> Any:
-        nonlocal waited
-        while True:
-            try:
-                return await call()
-            except TelegramRetryAfter as exc:
-                wait = retry_seconds(exc)
-                if first is None or sleep is None or waited + wait > part_wait:
-                    raise
-                waited += wait
-                await sleep(wait)
-
+    parts = ReplyParts(retry_after=_retry_after, sleep=sleep, budget=part_wait)
     if reply.image is not None:
-        photo = await bot.send_photo(chat_id=chat_id, photo=reply.image, filename=reply.image_name or None)
+        photo = await parts.send(
+            functools.partial(
+                bot.send_photo, chat_id=chat_id, photo=reply.image, filename=reply.image_name or None
+            )
+        )
         first = photo.message_id
     for piece in render(reply):
-        sent = await part(
+        sent = await parts.send(
             functools.partial(
                 bot.send_message,
                 chat_id=chat_id,
