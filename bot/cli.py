@@ -88,6 +88,7 @@ def main_options(
 
 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database URL (overrides CRM_DATABASE_URL).")]
+OutOption = Annotated[Path | None, typer.Option("--out", help="File to write (default: standard output).")]
 
 
 @cli.command()
@@ -323,9 +324,7 @@ def import_(
 def export(
     ctx: typer.Context,
     kind: Annotated[ExportKind, typer.Argument(help="customers, interactions or tickets")],
-    out: Annotated[
-        Path | None, typer.Option("--out", help="File to write (default: standard output).")
-    ] = None,
+    out: OutOption = None,
     db: DbOption = None,
 ) -> None:
     """Export to CSV."""
@@ -523,9 +522,7 @@ CustomerId = Annotated[int, typer.Argument(help="The customer's id (the #12 show
 def privacy_export(
     ctx: typer.Context,
     customer_id: CustomerId,
-    out: Annotated[
-        Path | None, typer.Option("--out", help="File to write (default: standard output).")
-    ] = None,
+    out: OutOption = None,
     db: DbOption = None,
 ) -> None:
     """Everything stored about one contact, as JSON (access and portability requests)."""

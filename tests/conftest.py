@@ -10,6 +10,7 @@ import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -133,13 +134,18 @@ async def store(db_url: str, clock: FakeClock) -> AsyncIterator[Store]:
     await s.close()
 
 
-@pytest.fixture
-def services(store: Store) -> Services:
+def services_for(store: Store, **settings: Any) -> Services:
+    """Handler services over ``store`` with these HandlerSettings (e.g. customer_access="owner")."""
     return Services(
         store=store,
         lookup=CustomerLookup(store, refresh_seconds=0),
-        settings=HandlerSettings(default_timezone="UTC"),
+        settings=HandlerSettings(default_timezone="UTC", **settings),
     )
+
+
+@pytest.fixture
+def services(store: Store) -> Services:
+    return services_for(store)
 
 
 @pytest.fixture

@@ -16,12 +16,10 @@ from crm_store.records import AuditRecord
 from crm_store.store import Store
 from crm_store.tables import loyalty_scores, metadata
 from handlers.access import Scope, scope_of
-from handlers.context import HandlerSettings, Services
-from handlers.lookup import CustomerLookup
 from handlers.messages import Actor, Message, Reply, reply_to_dict
 from handlers.people import staff_actor
 from handlers.router import Router
-from tests.conftest import T0, Chat, all_text
+from tests.conftest import T0, Chat, all_text, services_for
 
 # Everything about customer #2 that must never reach A: name, email, phone, ticket and reminder text.
 SECRETS = (
@@ -47,13 +45,7 @@ class Book:
 
 
 def owner_router(store: Store) -> Router:
-    return Router(
-        Services(
-            store=store,
-            lookup=CustomerLookup(store, refresh_seconds=0),
-            settings=HandlerSettings(customer_access="owner"),
-        )
-    )
+    return Router(services_for(store, customer_access="owner"))
 
 
 @pytest.fixture

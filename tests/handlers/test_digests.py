@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from crm_store.store import Store
-from handlers.context import HandlerSettings, Services
+from handlers.context import HandlerSettings
 from handlers.digests import build_digest, current_period
 from handlers.jobs import JobSettings, queue_due_digests, run_loyalty
-from handlers.lookup import CustomerLookup
 from handlers.messages import Actor, reply_from_dict
 from handlers.people import staff_actor
 from handlers.router import Router
-from tests.conftest import Chat, FakeClock, all_text
+from tests.conftest import Chat, FakeClock, all_text, services_for
 
 
 async def _dataset(store: Store, rep: Actor, clock: FakeClock) -> None:
@@ -123,9 +122,7 @@ async def test_under_owner_access_a_managers_digest_names_only_their_book(
         staff_platforms=("console",), handlers=HandlerSettings(customer_access="owner"), alert_below=90
     )
     assert (await run_loyalty(store, settings)).alerts == 2
-    strict = Router(
-        Services(store=store, lookup=CustomerLookup(store), settings=HandlerSettings(customer_access="owner"))
-    )
+    strict = Router(services_for(store, customer_access="owner"))
     asked = await Chat(strict, manager).say("digest")
     assert "Mine Ltd" in all_text(asked) and "Theirs" not in all_text(asked)
     assert {f.label: f.value for f in asked.fields}["Loyalty alerts"] == "1"

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 from bot.slack import modals
 from crm_store.store import Store
 from crm_store.tables import interactions
-from handlers.context import HandlerSettings, Services
-from handlers.lookup import CustomerLookup
+from handlers.context import Services
 from handlers.people import staff_actor
 from tests.bot.slack.conftest import MANAGER, REP, SlackRequests
+from tests.conftest import services_for
 from tests.fakes.slack_api import FakeSlackApi
 
 SECRETS = ("Umbrella", "it@umbrella.example", "7946")
@@ -23,11 +23,7 @@ SECRETS = ("Umbrella", "it@umbrella.example", "7946")
 @pytest.fixture
 def services(store: Store) -> Services:
     """Overrides the shared fixture: the router behind the Slack front end runs in owner mode."""
-    return Services(
-        store=store,
-        lookup=CustomerLookup(store, refresh_seconds=0),
-        settings=HandlerSettings(customer_access="owner"),
-    )
+    return services_for(store, customer_access="owner")
 
 
 @pytest.fixture

@@ -15,13 +15,11 @@ from bot.http import build_asgi
 from bot.slack import modals, translate
 from bot.slack.adapter import SlackFrontEnd, SlackSettings
 from crm_store.store import Store
-from handlers.context import HandlerSettings, Services
-from handlers.lookup import CustomerLookup
 from handlers.messages import MAX_TEXT, Actor, Button, Field, ListItem, Message, Reply, error_reply
 from handlers.people import customer_actor, staff_actor
 from handlers.router import Router
 from tests.bot.slack.conftest import MANAGER, REP, SECRET, TOKEN, SlackRequests
-from tests.conftest import Chat
+from tests.conftest import Chat, services_for
 from tests.fakes.slack_api import TEAM_ID, Call, FakeSlackApi
 
 
@@ -304,13 +302,8 @@ async def test_text_front_ends_keep_the_typed_prompt(router: Router, rep: Actor)
 @pytest.fixture
 async def owner_slack(store: Store, fake_slack: FakeSlackApi) -> AsyncIterator[SlackRequests]:
     """The Slack front end over a router in CRM_CUSTOMER_ACCESS=owner mode."""
-    services = Services(
-        store=store,
-        lookup=CustomerLookup(store, refresh_seconds=0),
-        settings=HandlerSettings(customer_access="owner"),
-    )
     frontend = SlackFrontEnd(
-        router=Router(services),
+        router=Router(services_for(store, customer_access="owner")),
         store=store,
         settings=SlackSettings(
             bot_token=TOKEN, signing_secret=SECRET, api_url=fake_slack.url, managers=(MANAGER,)
