@@ -62,8 +62,13 @@ class Scope:
 def scope_of(actor: Actor, mode: str) -> Scope:
     if not actor.is_staff:
         return Scope("self", customer_id=actor.customer_id)
-    if mode == "owner" and actor.role != "admin":
-        return Scope("owner", rep_id=actor.rep_id if actor.rep_id is not None else _NO_REP)
+    return staff_scope(actor.role, actor.rep_id, mode)
+
+
+def staff_scope(role: str, rep_id: int | None, mode: str) -> Scope:
+    """A team member's scope by role alone (also for pushes, which have no Actor)."""
+    if mode == "owner" and role != "admin":
+        return Scope("owner", rep_id=rep_id if rep_id is not None else _NO_REP)
     return Scope("all")
 
 

@@ -13,6 +13,7 @@ from crm_store.loyalty import LoyaltyModel, LoyaltyScore, run_date_of
 from crm_store.sla import SlaEvent, SlaPolicy
 from crm_store.store import Store, Tx
 from handlers import actions, notify
+from handlers.access import staff_scope
 from handlers.context import HandlerSettings, zone
 from handlers.digests import build_digest, current_period
 from handlers.loyalty import reasons
@@ -227,11 +228,13 @@ async def _digest_scope(store: Store, settings: JobSettings, rep_id: int) -> int
     """Whose customers a subscriber's digest may name: under CRM_CUSTOMER_ACCESS=owner, the
     subscribing manager's (and unowned ones) unless they are an admin, also for a channel
     they subscribed, since the channel hears what they could have asked for."""
-    if settings.handlers.customer_access != "owner":
-        return None
+    mode = settings.handlers.customer_access
+    if mode == "team":
+        return None  # no need to read the subscriber
     async with store.read() as tx:
         rep = await tx.people.rep(rep_id)
-    return None if rep is not None and rep.role == "admin" else rep_id
+    # A subscriber no longer on the team gets the narrowest view (their own book).
+    return staff_scope(rep.role if rep is not None else "rep", rep_id, mode).owner_filter
 
 
 async def queue_due_digests(store: Store, settings: JobSettings) -> int:
