@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime, timedelta
 
 from crm_store.records import ReminderRecord
@@ -19,7 +18,6 @@ REMIND_USAGE = "remind [<customer>] <when>: <text>"
 DONE_USAGE = "done <reminder-id>"
 SNOOZE_USAGE = "snooze <reminder-id> <when>"
 WHEN_FORMS = "2026-12-01 10:00, in 2 hours, tomorrow 10:00, friday"
-_CUSTOMER_ID = re.compile(r"^#\d+$")
 
 
 def _when(ctx: Context, text: str, usage: str) -> datetime:
@@ -40,26 +38,17 @@ async def remind(ctx: Context) -> Reply:
         raise UserError(f"That reminder is too long (at most {MAX_TEXT} characters).")
     now, tz = ctx.now(), ctx.tz
     customer = None
-    first, _, after_id = head.strip().partition(" ")
-    split: tuple[str, datetime] | None = None
-    if _CUSTOMER_ID.match(first):
-        # "#12 tomorrow 10:00", as buttons and the Slack form send it: an id is never a time.
-        split = (first, _when(ctx, after_id, REMIND_USAGE)) if after_id.strip() else None
-        due = None
-    else:
+    try:
+        due = parse_when(head, now=now, tz=tz)  # no customer: "remind tomorrow 9:00: call bank"
+    except WhenError:
         try:
-            due = parse_when(head, now=now, tz=tz)  # no customer: "remind tomorrow 9:00: call bank"
-        except WhenError:
-            due = None
-            try:
-                split = split_trailing_when(head, now=now, tz=tz)
-            except WhenError as exc:
-                raise UserError(str(exc), usage=REMIND_USAGE) from exc
-    if due is None:
+            split = split_trailing_when(head, now=now, tz=tz)
+        except WhenError as exc:
+            raise UserError(str(exc), usage=REMIND_USAGE) from exc
         if split is None:
             raise UsageError(
                 f"I can't find a time in {head.strip()!r}. Try e.g. {WHEN_FORMS}.", usage=REMIND_USAGE
-            )
+            ) from None
         who, due = split
         when_text = head.strip()[len(who) :].strip()
         found = await pick_customer(
