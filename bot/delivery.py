@@ -226,14 +226,13 @@ class DeliveryLoop:
         self.tick = tick
         self.stop_wait = stop_wait
         self._wake = asyncio.Event()
-        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
 
     def start(self) -> None:
-        self._stopping = self.dispatcher.stopping = False
+        self.dispatcher.stopping = False
         self._task = asyncio.create_task(self._run(), name="crm-delivery")
 
     async def stop(self) -> None:
@@ -242,7 +241,7 @@ class DeliveryLoop:
         claim cut off then is retried by another pass once its lease expires."""
         if self._task is None:
             return
-        self._stopping = self.dispatcher.stopping = True
+        self.dispatcher.stopping = True
         self._wake.set()
         try:
             await asyncio.wait_for(asyncio.shield(self._task), self.stop_wait)
@@ -253,13 +252,13 @@ class DeliveryLoop:
         self._task = None
 
     async def _run(self) -> None:
-        while not self._stopping:
+        while not self.dispatcher.stopping:
             self._wake.clear()
             try:
                 await self.dispatcher.run_once()
             except Exception as exc:  # a bad tick must not end delivery
                 _LOGGER.error("delivery tick failed: %s", type(exc).__name__)
-            if self._stopping:
+            if self.dispatcher.stopping:
                 return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.tick)
