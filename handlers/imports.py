@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,11 +12,10 @@ from typing import Any
 from crm_store.store import Store
 from handlers.errors import UserError
 from handlers.fields import parse_fields
-from handlers.parsing import CURRENCIES, MAX_AMOUNT_CENTS, parse_amount
+from handlers.parsing import CURRENCIES, MAX_AMOUNT_CENTS, id_in, parse_amount
 
 MAX_ROWS = 2_000_000
 IMPORT_CHUNK = 5_000
-_CUSTOMER_REF = re.compile(r"^#?(\d{1,12})$")
 
 
 @dataclass(slots=True)
@@ -130,8 +128,8 @@ async def import_customers(
 def _order_row(row: dict[str, str]) -> dict[str, Any]:
     ref = row.get("customer_id") or row.get("customer") or ""
     email = row.get("customer_email", "").lower()
-    match = _CUSTOMER_REF.match(ref)
-    if not match and not email:
+    customer_id = id_in(ref, kind="customer")
+    if customer_id is None and not email:
         raise UserError("needs customer_id (a number) or customer_email")
     parsed = parse_amount(row.get("amount", ""))
     if parsed is None:
@@ -151,7 +149,7 @@ def _order_row(row: dict[str, str]) -> dict[str, Any]:
         if ordered_at.tzinfo is None:
             ordered_at = ordered_at.replace(tzinfo=UTC)
     return {
-        "customer_id": int(match.group(1)) if match else None,
+        "customer_id": customer_id,
         "customer_email": email,
         "amount_cents": cents,
         "currency": currency,

@@ -213,6 +213,13 @@ def test_reply_submission_is_the_typed_reply_command() -> None:
     assert modals.submission({**broken, "state": _state(view, {"text": "hi"})}, now=NOW).command is None
 
 
+def test_a_reply_form_for_an_id_beyond_64_bits_names_no_ticket() -> None:
+    view = modals.reply_view(12, channel_id="C9")
+    for forged in (99999999999999999999, "9223372036854775808", 0, "0"):
+        result = _reply(view, "hi", ticket=forged)
+        assert result.command is None and result.errors == {"text": f"There is no ticket #{forged}."}, forged
+
+
 async def _submit_reply(
     slack: SlackRequests, view: dict[str, Any], text: str, *, user: str = REP
 ) -> httpx.Response:
