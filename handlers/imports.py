@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from crm_store.store import Store
+from handlers.cleaning import clean_input
 from handlers.errors import UserError
 from handlers.fields import parse_fields
 from handlers.parsing import CURRENCIES, MAX_AMOUNT_CENTS, id_in, parse_amount
@@ -30,7 +31,9 @@ class ImportReport:
 
 
 def _rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
-    reader = csv.DictReader(io.StringIO(text))
+    # The whole file is cleaned as typed text is (a NUL or an escape sequence in a cell must
+    # not reach the store); line breaks inside quoted cells stay.
+    reader = csv.DictReader(io.StringIO(clean_input(text)))
     if not reader.fieldnames:
         raise UserError("The file is empty or has no header row.")
     headers = [(h or "").strip().lower() for h in reader.fieldnames]

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.slack import render
+from handlers.cleaning import clean_input
 from handlers.errors import NotFound, UserError
 from handlers.fields import STATUSES, check_name, normalise_email, normalise_phone
 from handlers.messages import MAX_TEXT, Reply
@@ -195,13 +196,15 @@ def reply_view(ticket_id: int, *, channel_id: str = "", ticket: Reply | None = N
 
 
 def _values(state: Mapping[str, Any]) -> dict[str, str]:
+    """Each field's text, cleaned as typed text is, so the checks below see what would be stored."""
     out: dict[str, str] = {}
     for block_id, actions in (state.get("values") or {}).items():
         entry = (actions or {}).get("value") or {}
         if entry.get("type") == "static_select":
-            out[block_id] = ((entry.get("selected_option") or {}).get("value") or "").strip()
+            value = (entry.get("selected_option") or {}).get("value") or ""
         else:
-            out[block_id] = (entry.get("value") or "").strip()
+            value = entry.get("value") or ""
+        out[block_id] = clean_input(str(value)).strip()
     return out
 
 
