@@ -16,6 +16,7 @@ from crm_store.migrate import upgrade
 from crm_store.store import Store
 from crm_store.tables import metadata
 from handlers.cleaning import clean_input
+from handlers.imports import import_customers
 from handlers.messages import Actor, Attachment, Message
 from handlers.people import customer_actor, staff_actor
 from handlers.router import Router
@@ -130,6 +131,12 @@ async def _talk_with_control_characters(store: Store) -> None:
     for actor, text, attachments in said:
         reply = await router.handle(Message(actor=actor, text=text, attachments=attachments))
         assert not reply.is_error, (text, reply.text)
+    imported = await import_customers(
+        store,
+        '\ufeffname,company,notes\r\nNUL\x00 Ltd,"\x1b[1mBold\x1b[0m Co","line one\r\nline\x07 two"\r\n',
+        actor="cli:import",
+    )
+    assert imported.imported == 1 and imported.errors == []
     async with store.read() as tx:
         customer = await tx.customers.get(2)
         notes = await tx.interactions.for_customer(2)
@@ -137,6 +144,7 @@ async def _talk_with_control_characters(store: Store) -> None:
         ticket = await tx.tickets.get(1)
         lead = await tx.customers.get(1)
         rep = await tx.people.rep(sam.rep_id or 0)
+        from_csv = await tx.customers.get(3)
     assert customer is not None and customer.name == "AB"
     assert [n.text for n in notes] == ["red alert for A"]
     assert ticket is not None and ticket.subject == "Printer broken"
@@ -144,6 +152,8 @@ async def _talk_with_control_characters(store: Store) -> None:
     assert messages[0].attachments[0]["name"] == "invoicegpj.exe"
     assert lead is not None and lead.name == "Eveexe.txt"
     assert rep is not None and rep.display_name == "Sam"
+    assert from_csv is not None and (from_csv.name, from_csv.company) == ("NUL Ltd", "Bold Co")
+    assert from_csv.custom == {"notes": "line one\nline two"}
     assert await _unclean_values(store) == []
 
 
