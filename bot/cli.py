@@ -16,7 +16,9 @@ import typer
 
 from config.settings import Settings, load_settings
 from handlers.context import SentimentLabeller
+from handlers.errors import NotFound
 from handlers.messages import Role
+from handlers.parsing import id_in
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -55,6 +57,19 @@ class ExportKind(StrEnum):
     customers = "customers"
     interactions = "interactions"
     tickets = "tickets"
+
+
+def _record_id(text: str, *, kind: str) -> int:
+    """An id given on the command line, read as chat reads it: one no {kind} can have (zero,
+    negative, beyond 64 bits) is answered like a missing one, exit 1."""
+    try:
+        number = id_in(text, kind=kind)
+    except NotFound as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    if number is None:
+        raise typer.BadParameter(f"{text!r} is not a {kind} id; ids are numbers like 12.")
+    return number
 
 
 def _settings(ctx: typer.Context, db: str | None = None) -> Settings:
@@ -382,7 +397,7 @@ def outbox_list(
         list[OutboxState] | None,
         typer.Option("--state", help="Only these states (default: pending, failed)."),
     ] = None,
-    limit: Annotated[int, typer.Option("--limit", help="At most this many rows.")] = 50,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many rows.", min=1, max=100_000)] = 50,
     db: DbOption = None,
 ) -> None:
     """List pending and failed pushes (ids, platform, chat, attempts, error; never the text)."""
@@ -413,10 +428,11 @@ def outbox_list(
 @outbox_cli.command("retry")
 def outbox_retry(
     ctx: typer.Context,
-    ids: Annotated[list[int] | None, typer.Argument(help="Row ids (default: every failed row).")] = None,
+    ids: Annotated[list[str] | None, typer.Argument(help="Row ids (default: every failed row).")] = None,
     db: DbOption = None,
 ) -> None:
     """Put failed pushes back in the queue with fresh attempts."""
+    row_ids = [_record_id(text, kind="outbox row") for text in ids or ()]
     settings = _settings(ctx, db)
     _logging(settings, quiet=True)
 
@@ -424,7 +440,7 @@ def outbox_retry(
         store = await _store(settings)
         try:
             async with store.write("cli:outbox") as tx:
-                wanted = ids or [r.id for r in await tx.outbox.listing(states=["failed"], limit=100_000)]
+                wanted = row_ids or [r.id for r in await tx.outbox.listing(states=["failed"], limit=100_000)]
                 return await tx.outbox.requeue(wanted) if wanted else 0
         finally:
             await store.close()
@@ -515,13 +531,13 @@ def digest(
 
 privacy_cli = typer.Typer(help="Requests about one contact's data: export, erasure.", no_args_is_help=True)
 cli.add_typer(privacy_cli, name="privacy")
-CustomerId = Annotated[int, typer.Argument(help="The customer's id (the #12 shown in chat).")]
+CustomerRef = Annotated[str, typer.Argument(help="The customer's id (the #12 shown in chat).")]
 
 
 @privacy_cli.command("export")
 def privacy_export(
     ctx: typer.Context,
-    customer_id: CustomerId,
+    customer: CustomerRef,
     out: OutOption = None,
     db: DbOption = None,
 ) -> None:
@@ -531,6 +547,7 @@ def privacy_export(
 
     from crm_store.privacy import export_size
 
+    customer_id = _record_id(customer, kind="customer")
     settings = _settings(ctx, db)
     _logging(settings, quiet=True)
     data = asyncio.run(
@@ -561,11 +578,12 @@ async def _privacy_step(settings: Settings, customer_id: int, step: Callable[[Tx
 @privacy_cli.command("erase")
 def privacy_erase(
     ctx: typer.Context,
-    customer_id: CustomerId,
+    customer: CustomerRef,
     yes: Annotated[bool, typer.Option("--yes", help="Really erase; nothing happens without it.")] = False,
     db: DbOption = None,
 ) -> None:
     """Erase one contact's personal data for good; orders stay as amounts (see the README)."""
+    customer_id = _record_id(customer, kind="customer")
     if not yes:
         typer.echo(f"Erasing customer #{customer_id} cannot be undone; add --yes to do it.", err=True)
         raise typer.Exit(1)

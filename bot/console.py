@@ -38,7 +38,7 @@ class ConsoleFrontEnd:
 
     def message_for(self, line: str) -> Message:
         text = line.strip()
-        if text.isdigit() and self._choices and 1 <= int(text) <= len(self._choices):
+        if text.isdecimal() and self._choices and 1 <= int(text) <= len(self._choices):
             return Message(actor=self.actor, action=self._choices[int(text) - 1])
         return Message(actor=self.actor, text=text)
 

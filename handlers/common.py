@@ -35,8 +35,6 @@ async def pick_customer(
     resolution = await ctx.services.lookup.resolve(text, scope=ctx.scope)
     if resolution.customer is not None:
         return access.check(ctx, resolution.customer)
-    if text.startswith("#") and text[1:].isdigit():
-        raise NotFound(f"There is no customer #{text[1:]}.")
     if not resolution.candidates:
         nearest = await ctx.services.lookup.search(text, limit=3, min_score=40, scope=ctx.scope)
         hint = ""

@@ -6,13 +6,15 @@ from handlers import notify
 from handlers.context import Context
 from handlers.errors import Forbidden, NotFound, UserError
 from handlers.messages import Reply
+from handlers.parsing import id_in
 
 
 def _parse(value: str) -> tuple[int, int]:
     ticket_text, _, rating_text = value.partition("-")
-    if not ticket_text.isdigit() or rating_text not in notify.CSAT_LABELS:
+    ticket_id = id_in(ticket_text, kind="ticket")
+    if ticket_id is None or rating_text not in notify.CSAT_LABELS:
         raise UserError("That button is not one of mine.")
-    return int(ticket_text), int(rating_text)
+    return ticket_id, int(rating_text)
 
 
 async def rate(ctx: Context) -> Reply:

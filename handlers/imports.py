@@ -4,20 +4,19 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from crm_store.store import Store
+from handlers.cleaning import clean_input
 from handlers.errors import UserError
 from handlers.fields import parse_fields
-from handlers.parsing import CURRENCIES, MAX_AMOUNT_CENTS, parse_amount
+from handlers.parsing import CURRENCIES, MAX_AMOUNT_CENTS, id_in, parse_amount
 
 MAX_ROWS = 2_000_000
 IMPORT_CHUNK = 5_000
-_CUSTOMER_REF = re.compile(r"^#?(\d{1,12})$")
 
 
 @dataclass(slots=True)
@@ -32,7 +31,9 @@ class ImportReport:
 
 
 def _rows(text: str) -> Iterator[tuple[int, dict[str, str]]]:
-    reader = csv.DictReader(io.StringIO(text))
+    # The whole file is cleaned as typed text is (a NUL or an escape sequence in a cell must
+    # not reach the store); line breaks inside quoted cells stay.
+    reader = csv.DictReader(io.StringIO(clean_input(text)))
     if not reader.fieldnames:
         raise UserError("The file is empty or has no header row.")
     headers = [(h or "").strip().lower() for h in reader.fieldnames]
@@ -130,8 +131,8 @@ async def import_customers(
 def _order_row(row: dict[str, str]) -> dict[str, Any]:
     ref = row.get("customer_id") or row.get("customer") or ""
     email = row.get("customer_email", "").lower()
-    match = _CUSTOMER_REF.match(ref)
-    if not match and not email:
+    customer_id = id_in(ref, kind="customer")
+    if customer_id is None and not email:
         raise UserError("needs customer_id (a number) or customer_email")
     parsed = parse_amount(row.get("amount", ""))
     if parsed is None:
@@ -151,7 +152,7 @@ def _order_row(row: dict[str, str]) -> dict[str, Any]:
         if ordered_at.tzinfo is None:
             ordered_at = ordered_at.replace(tzinfo=UTC)
     return {
-        "customer_id": int(match.group(1)) if match else None,
+        "customer_id": customer_id,
         "customer_email": email,
         "amount_cents": cents,
         "currency": currency,

@@ -13,6 +13,8 @@ from rapidfuzz import fuzz
 from crm_store.records import CustomerRecord
 from crm_store.store import Store
 from handlers.access import Scope
+from handlers.errors import NotFound
+from handlers.parsing import id_in
 from nlp.customer_index import CustomerIndex, IndexedCustomer
 
 _LOGGER = logging.getLogger(__name__)
@@ -168,11 +170,15 @@ class CustomerLookup:
 
     async def resolve(self, text: str, *, scope: Scope | None = None) -> Resolution:
         """``#12`` names a customer by id (whoever owns it: the caller checks access, so that a
-        refusal is told and audited); anything else is matched fuzzily within ``scope``."""
+        refusal is told and audited; NotFound when there is none); anything else is matched
+        fuzzily within ``scope``."""
         text = text.strip()
-        if text.startswith("#") and text[1:].isdigit():
+        customer_id = id_in(text, kind="customer", hash_only=True)
+        if customer_id is not None:
             async with self.store.read() as tx:
-                found = await tx.customers.get(int(text[1:]))
+                found = await tx.customers.get(customer_id)
+            if found is None:
+                raise NotFound(f"There is no customer #{customer_id}.")
             return Resolution(customer=found)
         candidates = await self.search(text, scope=scope)
         if not candidates and _JOINERS.search(text):

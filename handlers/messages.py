@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from handlers.cleaning import clean_input
+
 Role = Literal["rep", "manager", "admin", "customer"]
 STAFF_ROLES: frozenset[str] = frozenset({"rep", "manager", "admin"})
 MAX_TEXT = 4_000
@@ -47,6 +49,10 @@ class Attachment:
     size: int = 0
     kind: str = "document"
 
+    def __post_init__(self) -> None:
+        # A file name is shown to the team and stored: no control or bidi-override characters.
+        object.__setattr__(self, "name", clean_input(self.name))
+
     def as_dict(self) -> dict[str, Any]:
         return {"file_id": self.file_id, "name": self.name, "size": self.size, "kind": self.kind}
 
@@ -63,6 +69,15 @@ class Message:
     # The platform's id for this message when it may arrive again after a crash (a Telegram
     # update re-delivered from the inbox): the router then lets it change the store once.
     ref: str | None = None
+
+    def __post_init__(self) -> None:
+        # Every front end (Slack, Telegram, the console, a form's command) builds a Message:
+        # cleaning here is the one place all that text passes, whoever built it.
+        object.__setattr__(self, "text", clean_input(self.text))
+        if self.action is not None:
+            object.__setattr__(self, "action", clean_input(self.action))
+        if self.value is not None:
+            object.__setattr__(self, "value", clean_input(self.value))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,15 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from handlers.errors import UserError
+from handlers.errors import NotFound, UserError
 
 _KEY_START = re.compile(r"(?:^|\s)([^\s=]{1,40})=")
-_ID = re.compile(r"^#?(\d{1,12})$")
+# An id as people write it: digits (of any script: int() reads them all), optionally after
+# "#". A signed number is matched only to be answered "no such ...": no id has a sign.
+_ID = re.compile(r"#?([+-]?\d+)")
+# The store's ids are signed 64-bit integers (PostgreSQL BIGINT, SQLite INTEGER): a larger
+# number would fail inside the driver instead of naming nothing.
+MAX_ID = 2**63 - 1
 _AMOUNT = re.compile(r"^([$€£])?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?([kK])?$")
 _CURRENCY_SYMBOL = {"$": "USD", "€": "EUR", "£": "GBP"}
 CURRENCIES = frozenset({"USD", "EUR", "GBP", "CHF", "JPY", "CAD", "AUD", "SEK", "NOK", "DKK"})
@@ -43,11 +48,33 @@ def take_flag(text: str, flag: str) -> tuple[str, bool]:
     return text, False
 
 
-def parse_id(text: str, *, what: str, usage: str) -> int:
-    match = _ID.match(text.strip())
-    if not match:
-        raise UserError(f"{what} must be a number like 12 or #12, not {text.strip()!r}.", usage=usage)
-    return int(match.group(1))
+def id_in(text: str, *, kind: str, hash_only: bool = False) -> int | None:
+    """The id ``text`` is written as (``12``, ``#12``, ``#0012``, ``#١٢``), or None when it is
+    not written as an id (with ``hash_only``, only ``#12`` is: other text names a customer).
+    An id no {kind} can have (zero, negative, beyond ``MAX_ID``) is NotFound, as a missing
+    one is. Every id typed, pressed, submitted in a form or given on the command line is
+    read here."""
+    text = text.strip()
+    match = _ID.fullmatch(text)
+    if match is None or (hash_only and not text.startswith("#")):
+        return None
+    signed = match.group(1)
+    try:
+        number = 0 if signed[0] in "+-" else int(signed)
+    except ValueError:  # more digits than int() reads from text (4,300): no id either way
+        number = 0
+    if not 1 <= number <= MAX_ID:
+        raise NotFound(f"There is no {kind} #{one_line(text.removeprefix('#'), 24)}.")
+    return number
+
+
+def parse_id(text: str, *, kind: str, usage: str) -> int:
+    """The id of a {kind} that ``text`` must name: UserError when it is not a number."""
+    number = id_in(text, kind=kind)
+    if number is None:
+        shown = one_line(text.strip(), 40)
+        raise UserError(f"The {kind} id must be a number like 12 or #12, not {shown!r}.", usage=usage)
+    return number
 
 
 def parse_amount(token: str) -> tuple[int, str | None] | None:

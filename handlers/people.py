@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from crm_store.store import Store
+from handlers.cleaning import clean_input
 from handlers.messages import Actor, Role
 
 
@@ -17,6 +18,8 @@ async def staff_actor(
 ) -> Actor:
     """A team member; the first message creates the rep. ``role`` (from configuration or the
     console's --as) is applied when given; otherwise the stored role stands."""
+    # Names and ids come from a platform profile or the command line: stored, so cleaned.
+    user_id, display_name = clean_input(user_id), clean_input(display_name)
     key = f"{platform}:{user_id}"
     async with store.write(key) as tx:
         identity = await tx.people.identity(platform, user_id)
@@ -49,6 +52,8 @@ async def customer_actor(
     store: Store, *, platform: str, user_id: str, display_name: str, timezone: str | None = None
 ) -> Actor:
     """A customer; someone unknown becomes a lead (source = platform) so no message is dropped."""
+    # A Telegram name becomes the lead's name: stored, so cleaned like what they write.
+    user_id, display_name = clean_input(user_id), clean_input(display_name)
     key = f"{platform}:{user_id}"
     async with store.write(key) as tx:
         identity = await tx.people.identity(platform, user_id)

@@ -106,7 +106,7 @@ async def reminders(ctx: Context) -> Reply:
 
 
 async def _own_reminder(ctx: Context, text: str, usage: str) -> ReminderRecord:
-    return await access.reminder(ctx, parse_id(text, what="The reminder id", usage=usage))
+    return await access.reminder(ctx, parse_id(text, kind="reminder", usage=usage))
 
 
 async def done(ctx: Context) -> Reply:

@@ -23,7 +23,7 @@ async def report(ctx: Context) -> Reply:
         raise UsageError("Which report?", usage=REPORT_USAGE)
     days = DEFAULT_DAYS
     if len(words) == 2:
-        if not words[1].isdigit() or not 1 <= int(words[1]) <= MAX_DAYS:
+        if not words[1].isdecimal() or not 1 <= int(words[1]) <= MAX_DAYS:
             raise UserError(f"Days must be 1 to {MAX_DAYS}.", usage=REPORT_USAGE)
         days = int(words[1])
     kind = words[0]

@@ -63,7 +63,7 @@ async def status(ctx: Context) -> Reply:
     customer_id = customer_of(ctx)
     args = ctx.args.strip()
     if args:
-        ticket_id = parse_id(args, what="The ticket number", usage="/status [ticket number]")
+        ticket_id = parse_id(args, kind="ticket", usage="/status [ticket number]")
         async with ctx.store.read() as tx:
             ticket = await tx.tickets.get_for_customer(ticket_id, customer_id)
             messages = await tx.tickets.messages(ticket_id, limit=5) if ticket else []

@@ -33,7 +33,7 @@ def ticket_item(ctx: Context, t: TicketRecord) -> ListItem:
 
 async def _ticket(ctx: Context, text: str, usage: str) -> TicketRecord:
     """The ticket ``text`` names, if the actor may act on its customer."""
-    return await access.ticket(ctx, parse_id(text, what="The ticket id", usage=usage))
+    return await access.ticket(ctx, parse_id(text, kind="ticket", usage=usage))
 
 
 async def tickets(ctx: Context) -> Reply:

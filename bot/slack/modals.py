@@ -11,9 +11,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.slack import render
-from handlers.errors import UserError
+from handlers.cleaning import clean_input
+from handlers.errors import NotFound, UserError
 from handlers.fields import STATUSES, check_name, normalise_email, normalise_phone
 from handlers.messages import MAX_TEXT, Reply
+from handlers.parsing import id_in
 from nlp.when import WhenError, parse_when
 
 CALLBACK_PREFIX = "crm_modal_"
@@ -194,13 +196,15 @@ def reply_view(ticket_id: int, *, channel_id: str = "", ticket: Reply | None = N
 
 
 def _values(state: Mapping[str, Any]) -> dict[str, str]:
+    """Each field's text, cleaned as typed text is, so the checks below see what would be stored."""
     out: dict[str, str] = {}
     for block_id, actions in (state.get("values") or {}).items():
         entry = (actions or {}).get("value") or {}
         if entry.get("type") == "static_select":
-            out[block_id] = ((entry.get("selected_option") or {}).get("value") or "").strip()
+            value = (entry.get("selected_option") or {}).get("value") or ""
         else:
-            out[block_id] = (entry.get("value") or "").strip()
+            value = entry.get("value") or ""
+        out[block_id] = clean_input(str(value)).strip()
     return out
 
 
@@ -303,15 +307,21 @@ def _reply_submission(values: dict[str, str], metadata: Mapping[str, Any], chann
     """`reply <ticket id> <text>`: the same words, so the same handler, checks and audit as typing it.
     The id comes from private_metadata and is taken as a claim only (the handler checks access)."""
     ticket = metadata.get("ticket")
-    ticket_id = str(ticket) if isinstance(ticket, int | str) and not isinstance(ticket, bool) else ""
+    ticket_text = str(ticket) if isinstance(ticket, int | str) and not isinstance(ticket, bool) else ""
     text = values.get("text", "")
     errors: dict[str, str] = {}
-    if not (ticket_id.isascii() and ticket_id.isdigit()):
-        errors["text"] = "This form has lost its ticket; press Reply on the ticket again."
+    # We write a plain number there; anything else ("#12", "１２", "-1") is a forged form.
+    plain = ticket_text.isascii() and ticket_text.isdigit()
+    try:
+        ticket_id = id_in(ticket_text, kind="ticket") if plain else None
+    except NotFound as exc:
+        ticket_id, errors["text"] = None, exc.message
+    if ticket_id is None:
+        errors.setdefault("text", "This form has lost its ticket; press Reply on the ticket again.")
     elif not text:
         errors["text"] = "What should the reply say?"
     elif len(text) > MAX_REPLY:
         errors["text"] = f"That reply is too long ({len(text)} characters; at most {MAX_REPLY})."
     if errors:
         return Submission(errors=errors, channel_id=channel_id)
-    return Submission(command=f"reply {int(ticket_id)} {text}", channel_id=channel_id)
+    return Submission(command=f"reply {ticket_id} {text}", channel_id=channel_id)

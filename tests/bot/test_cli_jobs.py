@@ -65,3 +65,13 @@ def test_loyalty_recompute_and_printed_digest(seeded: str) -> None:
     assert digest.returncode == 0, digest.stderr
     assert "== Daily digest ==" in digest.stdout and "[image: digest-trend.png" in digest.stdout
     assert "No subscriptions" in digest.stdout
+
+
+def test_outbox_retry_of_an_id_beyond_64_bits_is_no_such_row(seeded: str) -> None:
+    result = crm_bot(seeded, "outbox", "retry", "1", "99999999999999999999")
+    assert result.returncode == 1 and "There is no outbox row #99999999999999999999." in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "failed=1" in crm_bot(seeded, "outbox").stdout  # row 1 was not requeued either
+    too_many = crm_bot(seeded, "outbox", "--limit", "99999999999999999999")
+    assert too_many.returncode == 2 and "Traceback" not in too_many.stderr
+    assert "Invalid value for '--limit'" in too_many.stderr and "100000" in too_many.stderr

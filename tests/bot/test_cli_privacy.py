@@ -70,3 +70,14 @@ def test_erase_needs_yes_and_prints_counts(seeded: str) -> None:
     assert asyncio.run(_customer(seeded, 1)) == ("Erased customer #1", 0)
     assert asyncio.run(_customer(seeded, 2)) == ("Oscar Other", 1)
     assert crm_bot(seeded, "privacy", "erase", "99", "--yes").returncode == 1
+
+
+def test_an_id_beyond_64_bits_is_no_such_customer(seeded: str) -> None:
+    for args in (("export", "99999999999999999999"), ("erase", "99999999999999999999", "--yes")):
+        result = crm_bot(seeded, "privacy", *args)
+        assert result.returncode == 1, result.stderr
+        assert "There is no customer #99999999999999999999." in result.stderr
+        assert "Traceback" not in result.stderr
+    not_a_number = crm_bot(seeded, "privacy", "export", "carla")
+    assert not_a_number.returncode == 2 and "is not a customer id" in not_a_number.stderr
+    assert asyncio.run(_customer(seeded, 1)) == ("Carla Diaz", 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -9,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.console import ConsoleFrontEnd
 from bot.console_render import render_text
-from handlers.messages import Button, Field, ListItem, Reply
+from handlers.messages import Actor, Button, Field, ListItem, Reply
+from handlers.router import Router
 from nlp.sentiment import SentimentClassifier
 
 SCRIPT = """help
@@ -68,6 +71,17 @@ def test_numbers_press_buttons_of_last_answer(tmp_path: Path) -> None:
     result = run_console(tmp_path, "add Acme Corp\n4\n", "--no-sample")
     assert result.returncode == 0, result.stderr
     assert "Nothing logged for Acme Corp (#1) yet." in result.stdout  # [4] Show timeline
+
+
+async def test_a_number_presses_a_button_and_a_superscript_is_just_text(router: Router, rep: Actor) -> None:
+    frontend = ConsoleFrontEnd(router, rep, stdin=io.StringIO(), stdout=io.StringIO(), interactive=False)
+    frontend.show(Reply(text="x", buttons=(Button("Show", "crm:show:1"), Button("Done", "crm:done:2"))))
+    assert frontend.message_for("2").action == "crm:done:2"
+    assert frontend.message_for("٢").action == "crm:done:2"  # any script's digits, as in ids
+    # "²" passes str.isdigit() but int() refuses it: it used to end the console with a ValueError.
+    superscript = frontend.message_for("²")
+    assert superscript.action is None and superscript.text == "²"
+    assert frontend.message_for("3").text == "3"  # no third button
 
 
 def test_sample_data_loaded_into_empty_store_once(tmp_path: Path) -> None:

@@ -87,3 +87,20 @@ async def test_export_interactions_and_tickets(store: Store) -> None:
         out = io.StringIO()
         assert await export(store, kind, out) == 1
         assert header in out.getvalue().splitlines()[0]
+
+
+async def test_import_orders_names_ids_beyond_64_bits_as_missing(store: Store) -> None:
+    await import_customers(store, CUSTOMERS, actor="cli:test")
+    orders = """customer_id,customer_email,amount,currency,ordered_at,note,external_ref
+99999999999999999999,,10,,,,ERP-1
+1234567890123,,10,,,,ERP-2
+-1,ops@acme.example,10,,,,ERP-3
+1,,10,,,,ERP-4
+"""
+    report = await import_orders(store, orders, actor="cli:test")
+    assert report.imported == 1
+    assert sorted(report.errors) == [
+        (2, "There is no customer #99999999999999999999."),
+        (3, "no single customer #1234567890123; row skipped"),
+        (4, "There is no customer #-1."),
+    ]

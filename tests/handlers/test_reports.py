@@ -24,3 +24,12 @@ async def test_each_report_and_bad_arguments(router: Router, manager: Actor) -> 
     ]:
         reply = await boss.say(text)
         assert reply.is_error and needle in reply.text, (text, reply.text)
+
+
+async def test_days_written_in_digits_that_are_no_number_are_refused(router: Router, manager: Actor) -> None:
+    boss = Chat(router, manager)
+    # "²" passes str.isdigit() but int() refuses it; a 20-digit count is out of range.
+    for days in ("²", "①", "99999999999999999999"):
+        reply = await boss.say(f"report tickets {days}")
+        assert reply.is_error and "Days must be 1 to 366." in reply.text, (days, reply.text)
+    assert (await boss.say("report tickets ٧")).title == "Tickets report, last 7 days"

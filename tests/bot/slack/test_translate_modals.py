@@ -33,6 +33,18 @@ def test_clean_text_drops_the_bot_mention_and_unwraps_links() -> None:
     assert translate.clean_text("role <@U2|dana> manager") == "role <@U2|dana> manager"
 
 
+def test_a_slash_command_and_a_form_reach_the_handlers_cleaned() -> None:
+    command = translate.from_command({"user_id": "U1", "text": "log acme note: \x1b[31mred\x1b[0m\x00 alert"})
+    said = command.message(Actor(platform="slack", user_id="U1", role="rep"))
+    assert said.text == "log acme note: red alert"
+    view = modals.view("add")
+    typed = {"name": "A\x00B\u202e", "company": "\x1b[1mInitech", "status": "lead"}
+    form = {**view, "state": _state(view, typed)}
+    assert modals.submission(form, now=NOW).command == "add AB company=Initech status=lead"
+    blank = {**view, "state": _state(view, {"name": "\x00\x07", "status": "lead"})}
+    assert "name" in modals.submission(blank, now=NOW).errors  # nothing left: the name is missing
+
+
 def test_message_events_from_bots_and_edits_are_ignored() -> None:
     base = {"type": "message", "channel": "D1", "channel_type": "im", "user": "U1", "text": "hi", "ts": "1.0"}
     assert translate.from_message_event(base) is not None
@@ -211,6 +223,13 @@ def test_reply_submission_is_the_typed_reply_command() -> None:
         assert result.command is None and "lost its ticket" in result.errors["text"], forged
     broken = {**view, "private_metadata": "not json"}
     assert modals.submission({**broken, "state": _state(view, {"text": "hi"})}, now=NOW).command is None
+
+
+def test_a_reply_form_for_an_id_beyond_64_bits_names_no_ticket() -> None:
+    view = modals.reply_view(12, channel_id="C9")
+    for forged in (99999999999999999999, "9223372036854775808", 0, "0"):
+        result = _reply(view, "hi", ticket=forged)
+        assert result.command is None and result.errors == {"text": f"There is no ticket #{forged}."}, forged
 
 
 async def _submit_reply(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from telegram import Update
 
 from bot.telegram.translate import command_text, from_update
+from handlers.messages import Actor
 from tests.fakes.telegram_api import FakeTelegramApi
 
 
@@ -42,3 +43,19 @@ def test_groups_edits_and_bots_are_ignored_and_bot_names_dropped_from_commands()
     assert from_update(Update.de_json(edited, None)) is None
     assert command_text("/status@crm_test_bot 12", bot_username="crm_test_bot") == "/status 12"
     assert command_text("/status@other_bot 12", bot_username="crm_test_bot") == "/status@other_bot 12"
+
+
+def test_what_a_customer_sends_reaches_the_handlers_cleaned() -> None:
+    text = "/ticket Printer\x00 broken\x1b[2J\nIt \u202eprints"
+    data = FakeTelegramApi().message_update(42, text, name="Eve")
+    data["message"]["document"] = {
+        "file_id": "doc-1",
+        "file_unique_id": "d",
+        "file_name": "invoice\u202egpj.exe",
+        "file_size": 5,
+    }
+    incoming = from_update(Update.de_json(data, None))
+    assert incoming is not None
+    message = incoming.message(Actor(platform="telegram", user_id="42", role="customer"))
+    assert message.text == "/ticket Printer broken\nIt prints"
+    assert message.attachments[0].name == "invoicegpj.exe"
