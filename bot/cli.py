@@ -153,13 +153,17 @@ async def _serve(settings: Settings) -> None:
 
 async def _console(settings: Settings, *, role: ConsoleRole, user: str | None, sample: bool) -> None:
     from bot.console import ConsoleFrontEnd, ConsoleSender
+    from bot.sample_data import SampleUser
     from handlers.people import customer_actor, staff_actor
 
     interactive = sys.stdin.isatty()
     sentiment = await _sentiment(settings, announce=interactive)
+    name = user or getpass.getuser()
     async with _running(settings, sentiment=sentiment) as app:
         if sample and await app.is_empty():
-            counts = await app.load_sample()
+            # A team member at the console joins the sample team, so the book has their reminders.
+            you = SampleUser(platform="console", user_id=name, display_name=name)
+            counts = await app.load_sample(None if role is ConsoleRole.customer else you)
             typer.echo(
                 f"The store was empty, so I loaded sample data ({counts['customers']} customers, "
                 f"{counts['orders']} orders, {counts['interactions']} interactions, {counts['tickets']} "
@@ -174,7 +178,6 @@ async def _console(settings: Settings, *, role: ConsoleRole, user: str | None, s
                 display_name=user or "Console customer",
             )
         else:
-            name = user or getpass.getuser()
             actor = await staff_actor(
                 app.store,
                 platform="console",
