@@ -35,7 +35,7 @@ def readme_examples() -> dict[str, list[str]]:
             continue
         cells = [c.strip() for c in _CELL_SPLIT.split(line.strip())[1:-1]]
         if not in_fence and cells and cells[-1] == "example":
-            role = "manager" if lead.startswith("Managers") else "admin" if lead.startswith("Admins") else "rep"
+            role = next((r for r in ("manager", "admin") if lead.lower().startswith(f"{r}s")), "rep")
             in_table = True
             continue
         if in_table and cells:

@@ -6,7 +6,6 @@ import pytest
 
 from crm_store.store import Store
 from handlers.messages import Actor
-from handlers.people import staff_actor
 from handlers.router import Router
 from tests.conftest import Chat
 
@@ -68,14 +67,13 @@ async def test_role_takes_a_handle_or_part_of_a_name(
 ) -> None:
     chat = Chat(router, admin)
     assert (await chat.say("role @dana manager")).text == "Dana Whitfield is now manager (was rep)."
-    assert (await chat.say("role <@U0JURGEN|jurgen> manager")).text == "Jürgen Müller is now manager (was rep)."
+    reply = await chat.say("role <@U0JURGEN|jurgen> manager")
+    assert reply.text == "Jürgen Müller is now manager (was rep)."
     assert await _role_of(store, team["dana"]) == "manager"
     assert await _role_of(store, team["jurgen"]) == "manager"
 
 
-async def test_owner_takes_a_handle_or_part_of_a_name(
-    chat: Chat, store: Store, team: dict[str, int]
-) -> None:
+async def test_owner_takes_a_handle_or_part_of_a_name(chat: Chat, store: Store, team: dict[str, int]) -> None:
     reply = await chat.say("update acme owner=@dana")
     assert "Owner: Dana Whitfield" in [f"{f.label}: {f.value}" for f in reply.fields]
     await chat.say("add Initech owner=whitfield")
