@@ -261,22 +261,34 @@ def nlp_backfill(ctx: typer.Context, db: DbOption = None) -> None:
 
 
 @cli.command()
-def migrate(ctx: typer.Context, db: DbOption = None) -> None:
-    """Apply database migrations (the bot also does this at start)."""
-    settings = _settings(ctx, db)
-    _logging(settings, quiet=False)
+def migrate(
+    ctx: typer.Context,
+    db: DbOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Also print Alembic's log lines.")] = False,
+) -> None:
+    """Apply database migrations (the bot also does this at start); prints one line."""
+    from crm_store.migrate import MigrationRun
 
-    async def _go() -> str:
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=not verbose and settings.log_level.upper() != "DEBUG")
+
+    async def _go() -> MigrationRun:
         from crm_store.engine import create_engine
-        from crm_store.migrate import upgrade
+        from crm_store.migrate import migrate as run_migrations
 
         engine = create_engine(settings.database_url)
         try:
-            return await upgrade(engine)
+            return await run_migrations(engine)
         finally:
             await engine.dispose()
 
-    typer.echo(f"Database is at revision {asyncio.run(_go())}.")
+    run = asyncio.run(_go())
+    if not run.applied:
+        typer.echo(f"The database is already at revision {run.after}; nothing to apply.")
+        return
+    count = f"{len(run.applied)} migration{'s' if len(run.applied) != 1 else ''}"
+    span = run.applied[0] if len(run.applied) == 1 else f"{run.applied[0]}-{run.applied[-1]}"
+    typer.echo(f"Applied {count} ({span}); the database is at revision {run.after}.")
 
 
 @cli.command("import")
