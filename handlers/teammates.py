@@ -15,6 +15,7 @@ from nlp.text_normal import normalize
 # Slack writes a mention as <@U123> or, with escaping on, <@U123|dana>.
 _MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|([^>]*))?>$")
 CLOSEST = 3
+CHOICES = 5  # names listed when several people fit
 CLOSEST_SCORE = 60.0
 WHO = "a team member: their @handle, a Slack mention, or (part of) their name"
 
@@ -88,7 +89,9 @@ def _pick(team: list[_Member], text: str, *, usage: str) -> RepRecord:
     if len(found) == 1:
         return found[0].rep
     if found:
-        names = ", ".join(m.label() for m in found[:-1]) + f" or {found[-1].label()}"
+        shown = [m.label() for m in found[:CHOICES]]
+        more = f" (and {len(found) - CHOICES} more)" if len(found) > CHOICES else ""
+        names = ", ".join(shown[:-1]) + f" or {shown[-1]}{more}"
         raise UserError(f"{text!r} could be {names}. Say which one, by full name or handle.", usage=usage)
     names_by_id = {m.rep.id: m.name for m in team}
     closest = process.extract(

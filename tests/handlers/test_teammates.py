@@ -128,3 +128,17 @@ async def test_unknown_people_are_refused_with_the_closest_names(
     async with store.read() as tx:
         acme = await tx.customers.get(1)
     assert acme is not None and acme.owner_rep_id is None
+
+
+async def test_a_part_that_fits_many_lists_five_and_counts_the_rest(
+    chat: Chat, store: Store, team: dict[str, int]
+) -> None:
+    async with store.write("test") as tx:
+        for n in range(6):
+            await tx.people.add_rep(display_name=f"Alex Number{n}")
+    reply = await chat.say("assign 1 alex")
+    assert reply.is_error
+    assert (
+        "'alex' could be Alex Number0, Alex Number1, Alex Number2, Alex Number3 or Alex Number4 (and 1 more)"
+        in (reply.text)
+    )
