@@ -1,8 +1,8 @@
 """Benchmark outbox fan-out to Telegram; prints one JSON object.
 
 Enqueues N messages (default 3,000) spread over C private chats (default 300) in a temporary
-SQLite store, then lets one Dispatcher send them through ptb's Bot to the fake Telegram Bot
-API (tests/fakes/telegram_api.py) on 127.0.0.1. Reports messages/s reached against Telegram's
+SQLite store, then lets one Dispatcher send them through ptb's Bot to a Bot API stand-in
+(bench/bot_api_sink.py) on 127.0.0.1. Reports messages/s reached against Telegram's
 30/s per-bot limit, the busiest 1-second window seen by the fake, and that nothing was lost,
 duplicated or reordered within a chat. The baseline is the limit itself (the best possible).
 
@@ -27,11 +27,11 @@ if str(ROOT) not in sys.path:
 
 from telegram import Bot  # noqa: E402
 
+from bench.bot_api_sink import TOKEN, BotApiSink  # noqa: E402
 from bot.delivery import Dispatcher  # noqa: E402
 from bot.telegram.sender import TelegramSender  # noqa: E402
 from crm_store.migrate import upgrade  # noqa: E402
 from crm_store.store import Store  # noqa: E402
-from tests.fakes.telegram_api import TOKEN, FakeTelegramApi  # noqa: E402
 
 LIMIT_PER_SECOND = 30
 
@@ -47,10 +47,10 @@ def _busiest_second(times: list[float]) -> int:
 
 
 async def run(messages: int, chats: int, path: Path) -> dict[str, Any]:
-    fake = await FakeTelegramApi().start()
+    sink = await BotApiSink().start()
     store = Store.open(f"sqlite+aiosqlite:///{path}")
     await upgrade(store.engine)
-    bot = Bot(token=TOKEN, base_url=fake.url)
+    bot = Bot(token=TOKEN, base_url=sink.url)
     await bot.initialize()
     try:
         async with store.write("bench") as tx:
@@ -73,12 +73,12 @@ async def run(messages: int, chats: int, path: Path) -> dict[str, Any]:
     finally:
         await bot.shutdown()
         await store.close()
-        await fake.stop()
-    calls = fake.of("sendMessage")
-    texts = Counter(str(c.params["text"]) for c in calls)
+        await sink.stop()
+    calls = sink.received
+    texts = Counter(c.text for c in calls)
     per_chat: dict[str, list[int]] = defaultdict(list)
     for call in calls:
-        per_chat[str(call.params["chat_id"])].append(int(str(call.params["text"])[1:]))
+        per_chat[call.chat_id].append(int(call.text[1:]))
     return {
         "messages": messages,
         "chats": chats,

@@ -24,6 +24,7 @@ from handlers.router import Router
 if TYPE_CHECKING:
     from bot.delivery import DeliveryLoop
     from bot.frontend import Sender
+    from bot.sample_data import SampleUser
     from bot.slack.adapter import SlackFrontEnd
     from bot.telegram.adapter import TelegramFrontEnd
 
@@ -131,10 +132,10 @@ class App:
         async with self.store.read() as tx:
             return await tx.customers.count() == 0 and not await tx.people.reps()
 
-    async def load_sample(self) -> dict[str, int]:
+    async def load_sample(self, you: SampleUser | None = None) -> dict[str, int]:
         from bot.sample_data import load_sample
 
-        counts = await load_sample(self.store)
+        counts = await load_sample(self.store, you=you)
         await self.services.lookup.refresh(force=True)
         return counts
 

@@ -168,13 +168,17 @@ async def _serve(settings: Settings) -> None:
 
 async def _console(settings: Settings, *, role: ConsoleRole, user: str | None, sample: bool) -> None:
     from bot.console import ConsoleFrontEnd, ConsoleSender
+    from bot.sample_data import SampleUser
     from handlers.people import customer_actor, staff_actor
 
     interactive = sys.stdin.isatty()
     sentiment = await _sentiment(settings, announce=interactive)
+    name = user or getpass.getuser()
     async with _running(settings, sentiment=sentiment) as app:
         if sample and await app.is_empty():
-            counts = await app.load_sample()
+            # A team member at the console joins the sample team, so the book has their reminders.
+            you = SampleUser(platform="console", user_id=name, display_name=name)
+            counts = await app.load_sample(None if role is ConsoleRole.customer else you)
             typer.echo(
                 f"The store was empty, so I loaded sample data ({counts['customers']} customers, "
                 f"{counts['orders']} orders, {counts['interactions']} interactions, {counts['tickets']} "
@@ -189,7 +193,6 @@ async def _console(settings: Settings, *, role: ConsoleRole, user: str | None, s
                 display_name=user or "Console customer",
             )
         else:
-            name = user or getpass.getuser()
             actor = await staff_actor(
                 app.store,
                 platform="console",
@@ -273,22 +276,34 @@ def nlp_backfill(ctx: typer.Context, db: DbOption = None) -> None:
 
 
 @cli.command()
-def migrate(ctx: typer.Context, db: DbOption = None) -> None:
-    """Apply database migrations (the bot also does this at start)."""
-    settings = _settings(ctx, db)
-    _logging(settings, quiet=False)
+def migrate(
+    ctx: typer.Context,
+    db: DbOption = None,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Also print Alembic's log lines.")] = False,
+) -> None:
+    """Apply database migrations (the bot also does this at start); prints one line."""
+    from crm_store.migrate import MigrationRun
 
-    async def _go() -> str:
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=not verbose and settings.log_level.upper() != "DEBUG")
+
+    async def _go() -> MigrationRun:
         from crm_store.engine import create_engine
-        from crm_store.migrate import upgrade
+        from crm_store.migrate import migrate as run_migrations
 
         engine = create_engine(settings.database_url)
         try:
-            return await upgrade(engine)
+            return await run_migrations(engine)
         finally:
             await engine.dispose()
 
-    typer.echo(f"Database is at revision {asyncio.run(_go())}.")
+    run = asyncio.run(_go())
+    if not run.applied:
+        typer.echo(f"The database is already at revision {run.after}; nothing to apply.")
+        return
+    count = f"{len(run.applied)} migration{'s' if len(run.applied) != 1 else ''}"
+    span = run.applied[0] if len(run.applied) == 1 else f"{run.applied[0]}-{run.applied[-1]}"
+    typer.echo(f"Applied {count} ({span}); the database is at revision {run.after}.")
 
 
 @cli.command("import")

@@ -1,17 +1,20 @@
-"""A small, deterministic sample book so every command can be tried on a fresh install."""
+"""A small, deterministic sample book in which every README example works on a fresh install."""
 
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from crm_store.store import Store
+from crm_store.store import Store, Tx
 
 SAMPLE_ACTOR = "system:sample-data"
-REPS = (("Dana Whitfield", "manager"), ("Sam Ortega", "rep"), ("Priya Raman", "rep"))
+REPS = (("Dana Whitfield", "rep"), ("Sam Ortega", "rep"), ("Priya Raman", "manager"))
+# The README's examples name Acme (customer #1) and Initech's Bob; keep both where they are.
 COMPANIES = (
+    ("Acme Corp", "Wile Coyote", "acme.example"),
     ("Globex Corporation", "Hank Scorpio", "globex.example"),
-    ("Initech", "Bill Lumbergh", "initech.example"),
+    ("Initech", "Bob Slydell", "initech.example"),
     ("Umbrella Logistics", "Albert Wesker", "umbrella.example"),
     ("Stark Industries", "Pepper Potts", "stark.example"),
     ("Wayne Enterprises", "Lucius Fox", "wayne.example"),
@@ -35,7 +38,6 @@ COMPANIES = (
     ("Rekall Travel", "Douglas Quaid", "rekall.example"),
     ("Zorg Industries", "Jean-Baptiste Zorg", "zorg.example"),
     ("Los Pollos Hermanos", "Gustavo Fring", "lospollos.example"),
-    ("Krusty Krab", "Eugene Krabs", "krustykrab.example"),
     ("Sirius Cybernetics", "Marvin Android", "sirius.example"),
     ("Weyland-Yutani", "Ellen Ripley", "weyland.example"),
     ("Ollivanders Wands", "Garrick Ollivander", "ollivanders.example"),
@@ -53,83 +55,157 @@ NOTES = (
     ("email", "Asked for an invoice copy for October."),
     ("call", "Very unhappy with the last delivery, threatened to cancel."),
 )
+# (company, subject, first message, assigned, resolved); ticket #12 is the open, unassigned
+# Acme ticket the README's `ticket 12`, `assign 12 me`, `reply 12 …` and `resolve 12 …` work on.
 TICKETS = (
-    ("Invoice shows the wrong VAT number", "Our October invoice has last year's VAT id."),
-    ("Cannot log in to the portal", "Password reset mail never arrives."),
-    ("Delivery arrived damaged", "Two of the five boxes were crushed."),
-    ("Where is my refund?", "Refund for order 1182 was promised two weeks ago."),
-    ("Feature request: CSV export", "Could we export our order history?"),
+    (
+        "Wonka Confectionery",
+        "Invoice shows the wrong VAT number",
+        "Our October invoice has last year's VAT id.",
+        True,
+        False,
+    ),
+    (
+        "Prestige Worldwide",
+        "Cannot log in to the portal",
+        "Password reset mail never arrives.",
+        False,
+        False,
+    ),
+    (
+        "Tyrell Corporation",
+        "Delivery arrived damaged",
+        "Two of the five boxes were crushed.",
+        True,
+        False,
+    ),
+    (
+        "Gringotts Bank",
+        "Where is my refund?",
+        "Refund for order 1182 was promised two weeks ago.",
+        False,
+        False,
+    ),
+    (
+        "Zorg Industries",
+        "Feature request: CSV export",
+        "Could we export our order history?",
+        True,
+        False,
+    ),
+    (
+        "Globex Corporation",
+        "New delivery address",
+        "Please ship future orders to our Springfield warehouse.",
+        True,
+        True,
+    ),
+    (
+        "Hooli",
+        "API rate limit too low",
+        "Our nightly sync hits the limit after ten minutes.",
+        False,
+        False,
+    ),
+    (
+        "Stark Industries",
+        "Charged twice in March",
+        "The March order appears twice on our card statement.",
+        True,
+        False,
+    ),
+    (
+        "Initech",
+        "Cover sheet template missing",
+        "The new report cover sheet is not in the portal.",
+        True,
+        True,
+    ),
+    (
+        "Umbrella Logistics",
+        "Tracking link broken",
+        "The tracking page says 'not found' for shipment 4471.",
+        False,
+        False,
+    ),
+    (
+        "Cyberdyne Systems",
+        "Training for new staff",
+        "Can we book an onboarding session for five new hires?",
+        True,
+        False,
+    ),
+    (
+        "Acme Corp",
+        "Label printer arrived broken",
+        "The LP-200 we received has a cracked display and will not start.",
+        False,
+        False,
+    ),
 )
+# Reminders of the person trying the book (ids 1-4, so `done 4` and `snooze 4 …` are theirs):
+# (company, hours from now, text).
+YOUR_REMINDERS = (
+    ("Acme Corp", 2, "Send the renewal quote"),
+    ("Globex Corporation", 26, "Check in after the demo"),
+    ("Gringotts Bank", -3, "Call back about the refund"),
+    ("Acme Corp", 5, "Confirm the replacement printer shipped"),
+)
+TEAM_REMINDERS = ((2, "Send the renewal quote"), (26, "Check in after the demo"), (-3, "Call back"))
 
 
-async def load_sample(store: Store, *, seed: int = 7) -> dict[str, int]:
+@dataclass(frozen=True, slots=True)
+class SampleUser:
+    """The person about to try the book (the console user): joins the sample team as a rep who
+    owns customers and has reminders, so `reminders`, `done 4` and `tickets mine` show theirs."""
+
+    platform: str
+    user_id: str
+    display_name: str
+
+
+async def load_sample(store: Store, *, seed: int = 7, you: SampleUser | None = None) -> dict[str, int]:
     """Insert the sample book; returns counts. The caller checks the store is empty."""
     rng = random.Random(seed)
     counts = {"customers": 0, "orders": 0, "interactions": 0, "tickets": 0, "reminders": 0}
     async with store.write(SAMPLE_ACTOR) as tx:
         now: datetime = tx.now
         rep_ids = []
+        if you is not None:
+            me = await tx.people.add_rep(
+                display_name=you.display_name, platform=you.platform, external_id=you.user_id
+            )
+            rep_ids.append(me.id)
         for name, role in REPS:
             rep = await tx.people.add_rep(display_name=name, role=role)
             rep_ids.append(rep.id)
-        customer_ids = []
+        by_company: dict[str, int] = {}
         for i, (company, contact, domain) in enumerate(COMPANIES):
-            first = contact.split()[0].lower().replace("é", "e").replace("ü", "u").replace("å", "a")
-            customer = await tx.customers.add(
-                name=company,
-                company=company,
-                email=f"{first}@{domain}",
-                phone=f"+1555{rng.randrange(1_000_000, 9_999_999)}",
-                owner_rep_id=rep_ids[i % len(rep_ids)],
-                status=rng.choice(("active", "active", "active", "prospect", "lead")),
-                source="sample",
-                tags=rng.sample(("enterprise", "smb", "vip", "renewal-q1", "partner"), k=rng.randint(0, 2)),
-                custom={"industry": rng.choice(("logistics", "retail", "finance", "manufacturing", "media"))},
+            owner = rep_ids[i % len(rep_ids)]
+            by_company[company] = await _add_company(
+                tx, rng, index=i, company=company, contact=contact, domain=domain, owner=owner, counts=counts
             )
-            contact_record = await tx.customers.add(
-                name=contact,
-                company=company,
-                email=f"{first}.{i}@{domain}",
-                owner_rep_id=customer.owner_rep_id,
-                status="active",
-                source="sample",
-            )
-            customer_ids.append(customer.id)
-            counts["customers"] += 2
-            del contact_record
-            for _ in range(rng.randint(0, 6)):
-                await tx.orders.add(
-                    customer_id=customer.id,
-                    rep_id=customer.owner_rep_id,
-                    amount_cents=rng.randrange(20_000, 2_500_000, 100),
-                    note=rng.choice(("annual licence", "support add-on", "hardware", "")),
-                    ordered_at=now - timedelta(days=rng.randint(1, 400)),
-                )
-                counts["orders"] += 1
-            for _ in range(rng.randint(0, 3)):
-                kind, text = rng.choice(NOTES)
-                await tx.interactions.add(
-                    customer_id=customer.id,
-                    rep_id=customer.owner_rep_id,
-                    channel="sample",
-                    kind=kind,
-                    text=text,
-                    occurred_at=now - timedelta(days=rng.randint(0, 120), hours=rng.randint(0, 23)),
-                )
-                counts["interactions"] += 1
-        for subject, body in TICKETS:
+        customer_ids = list(by_company.values())
+        for company, subject, body, assigned, resolved in TICKETS:
             ticket = await tx.tickets.open(
-                customer_id=rng.choice(customer_ids), subject=subject, source="sample", first_message=body
+                customer_id=by_company[company], subject=subject, source="sample", first_message=body
             )
             counts["tickets"] += 1
-            if rng.random() < 0.5:
+            if assigned:
                 await tx.tickets.assign(ticket.id, rng.choice(rep_ids))
-        for rep_id in rep_ids:
-            for hours, text in (
-                (2, "Send the renewal quote"),
-                (26, "Check in after the demo"),
-                (-3, "Call back"),
-            ):
+            if resolved:
+                await tx.tickets.resolve(ticket.id)
+        if you is not None:
+            for company, hours, text in YOUR_REMINDERS:
+                await tx.reminders.add(
+                    rep_id=rep_ids[0],
+                    customer_id=by_company[company],
+                    text=text,
+                    due_at=now + timedelta(hours=hours),
+                )
+                counts["reminders"] += 1
+        for rep_id in rep_ids[1:] if you is not None else rep_ids:
+            for hours, text in TEAM_REMINDERS:
                 await tx.reminders.add(
                     rep_id=rep_id,
                     customer_id=rng.choice(customer_ids),
@@ -137,11 +213,68 @@ async def load_sample(store: Store, *, seed: int = 7) -> dict[str, int]:
                     due_at=now + timedelta(hours=hours),
                 )
                 counts["reminders"] += 1
-        # The console's default customer is a real sample customer with a ticket to follow.
+        # The console's default customer is Acme's contact, following the open ticket #12.
         await tx.people.link_customer(
             platform="console",
             external_id="customer",
-            customer_id=customer_ids[0],
-            display_name="Hank Scorpio",
+            customer_id=by_company["Acme Corp"],
+            display_name="Wile Coyote",
         )
     return counts
+
+
+async def _add_company(
+    tx: Tx,
+    rng: random.Random,
+    *,
+    index: int,
+    company: str,
+    contact: str,
+    domain: str,
+    owner: int,
+    counts: dict[str, int],
+) -> int:
+    """One company record and its contact person, with orders and interactions; the company's id."""
+    first = contact.split()[0].lower().replace("é", "e").replace("ü", "u").replace("å", "a")
+    now: datetime = tx.now
+    customer = await tx.customers.add(
+        name=company,
+        company=company,
+        email=f"{first}@{domain}",
+        phone=f"+1555{rng.randrange(1_000_000, 9_999_999)}",
+        owner_rep_id=owner,
+        status=rng.choice(("active", "active", "active", "prospect", "lead")),
+        source="sample",
+        tags=rng.sample(("enterprise", "smb", "vip", "renewal-q1", "partner"), k=rng.randint(0, 2)),
+        custom={"industry": rng.choice(("logistics", "retail", "finance", "manufacturing", "media"))},
+    )
+    await tx.customers.add(
+        name=contact,
+        company=company,
+        email=f"{first}.{index}@{domain}",
+        owner_rep_id=owner,
+        status="active",
+        source="sample",
+    )
+    counts["customers"] += 2
+    for _ in range(rng.randint(1, 6)):
+        await tx.orders.add(
+            customer_id=customer.id,
+            rep_id=owner,
+            amount_cents=rng.randrange(20_000, 2_500_000, 100),
+            note=rng.choice(("annual licence", "support add-on", "hardware", "")),
+            ordered_at=now - timedelta(days=rng.randint(1, 400)),
+        )
+        counts["orders"] += 1
+    for _ in range(rng.randint(0, 3)):
+        kind, text = rng.choice(NOTES)
+        await tx.interactions.add(
+            customer_id=customer.id,
+            rep_id=owner,
+            channel="sample",
+            kind=kind,
+            text=text,
+            occurred_at=now - timedelta(days=rng.randint(0, 120), hours=rng.randint(0, 23)),
+        )
+        counts["interactions"] += 1
+    return customer.id

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dotenv import dotenv_values
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 PREFIXES = ("CRM_", "SLACK_", "TELEGRAM_")
 
@@ -144,12 +145,18 @@ class Settings(BaseSettings):
         """Where caches live (the sentiment model): next to a SQLite store, else CRM_DATA_DIR."""
         if self.data_dir:
             return Path(self.data_dir)
-        from crm_store.engine import sqlite_path
-
         db = sqlite_path(self.database_url)
         if db is not None:
             return db.resolve().parent / "crm-data"
         return Path.home() / ".cache" / "crm-bot"
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The database file of a SQLite URL, or None for an in-memory database or another store."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
 
 
 PRIORITIES = ("low", "normal", "high", "urgent")

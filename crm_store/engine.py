@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import math
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
+
+from config.settings import sqlite_path
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -22,14 +23,6 @@ BUSY_TIMEOUT_MS = 10_000
 
 def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
-
-
-def sqlite_path(url: str) -> Path | None:
-    """The database file of a SQLite URL, or None for an in-memory database."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
-        return None
-    return Path(parsed.database)
 
 
 def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:

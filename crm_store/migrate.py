@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,15 @@ from crm_store.engine import WRITE_OPTION
 
 _LOGGER = logging.getLogger(__name__)
 _MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationRun:
+    """What one upgrade did: the revision before, the one after, and those applied in between."""
+
+    before: str | None
+    after: str
+    applied: tuple[str, ...]  # oldest first
 
 
 def alembic_config() -> Config:
@@ -55,3 +65,12 @@ async def upgrade(engine: AsyncEngine, revision: str = "head") -> str:
     final = await current_revision(engine)
     _LOGGER.info("store at revision %s", final)
     return final or ""
+
+
+async def migrate(engine: AsyncEngine) -> MigrationRun:
+    """Upgrade to head and say what changed (for `crm-bot migrate`)."""
+    before = await current_revision(engine)
+    after = await upgrade(engine)
+    script = ScriptDirectory.from_config(alembic_config())
+    applied = [r.revision for r in script.iterate_revisions(after, before or "base")] if after else []
+    return MigrationRun(before=before, after=after, applied=tuple(reversed(applied)))

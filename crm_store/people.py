@@ -143,20 +143,18 @@ class PeopleRepo(Repo):
         rows = (await self.conn.execute(select(reps).order_by(reps.c.id))).mappings().all()
         return [_rep(r) for r in rows]
 
-    async def find_rep_by_name(self, name: str) -> list[RepRecord]:
-        """Reps whose display name or an identity's external id equals ``name`` (any case)."""
-        needle = name.strip().lstrip("@").lower()
-        rows = (await self.conn.execute(select(reps))).mappings().all()
-        found = [_rep(r) for r in rows if r["display_name"].lower() == needle]
-        if found:
-            return found
-        ident_rows = (
-            (await self.conn.execute(select(identities).where(identities.c.rep_id.is_not(None))))
+    async def rep_identities(self) -> list[IdentityRecord]:
+        """Every team member's chat accounts (their handles), for finding people by name."""
+        rows = (
+            (
+                await self.conn.execute(
+                    select(identities).where(identities.c.rep_id.is_not(None)).order_by(identities.c.id)
+                )
+            )
             .mappings()
             .all()
         )
-        ids = {r["rep_id"] for r in ident_rows if r["external_id"].lower() == needle}
-        return [_rep(r) for r in rows if r["id"] in ids]
+        return [_identity(r) for r in rows]
 
     async def set_role(self, rep_id: int, role: str) -> RepRecord:
         if role not in ROLES:

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 from crm_store.people import ROLES
-from crm_store.records import RepRecord
-from handlers.common import reps_named
 from handlers.context import Context
 from handlers.errors import Forbidden, UserError
 from handlers.messages import Reply
 from handlers.registry import Command
+from handlers.teammates import teammate
 
 ROLE_USAGE = "role @user rep|manager|admin"
-
-
-async def _target(ctx: Context, who: str) -> RepRecord:
-    reps = await reps_named(ctx, who)
-    if len(reps) != 1:
-        raise UserError(
-            f"No single team member is called {who!r}. They appear once they have talked to the bot.",
-            usage=ROLE_USAGE,
-        )
-    return reps[0]
 
 
 async def role(ctx: Context) -> Reply:
@@ -30,7 +19,7 @@ async def role(ctx: Context) -> Reply:
     who, new_role = " ".join(parts[:-1]), parts[-1].lower()
     if new_role not in ROLES:
         raise UserError(f"{parts[-1]!r} is not a role: use rep, manager or admin.", usage=ROLE_USAGE)
-    target = await _target(ctx, who)
+    target = await teammate(ctx, who, usage=ROLE_USAGE)
     if target.id == ctx.actor.rep_id:
         raise Forbidden("You can't change your own role; ask another manager or admin.")
     if (new_role == "admin" or target.role == "admin") and ctx.actor.role != "admin":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import datetime
 
@@ -61,20 +60,6 @@ async def pick_customer(
         text=f"{text!r} matches more than one customer; pick one:",
         items=tuple(items),
     )
-
-
-_MENTION = re.compile(r"^<@([A-Z0-9]+)(?:\|[^>]*)?>$")
-
-
-async def reps_named(ctx: Context, who: str) -> list[RepRecord]:
-    """Team members a person means by ``who``: a Slack mention ``<@U123>`` or a name."""
-    mention = _MENTION.match(who.strip())
-    async with ctx.store.read() as tx:
-        if not mention:
-            return await tx.people.find_rep_by_name(who)
-        identity = await tx.people.identity(ctx.actor.platform, mention.group(1))
-        rep = await tx.people.rep(identity.rep_id) if identity and identity.rep_id else None
-    return [rep] if rep else []
 
 
 async def acting_rep(ctx: Context) -> RepRecord:

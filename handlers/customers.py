@@ -6,13 +6,14 @@ from dataclasses import replace
 
 from crm_store.records import CustomerRecord, CustomerSummary
 from handlers import actions
-from handlers.common import acting_rep, ago, describe, pick_customer, reps_named
+from handlers.common import acting_rep, ago, describe, pick_customer
 from handlers.context import Context
 from handlers.errors import NotFound, UsageError, UserError
 from handlers.fields import FieldChanges, check_name, parse_fields
 from handlers.messages import Button, Field, ListItem, Reply
 from handlers.parsing import format_money, split_key_values, take_flag
 from handlers.registry import Command
+from handlers.teammates import teammate
 
 FIND_USAGE = "find <name, company, email or phone>"
 SHOW_USAGE = "show <customer>"
@@ -114,10 +115,7 @@ async def _owner_id(ctx: Context, owner: str | None) -> tuple[bool, int | None]:
         return True, None
     if owner.lower() == "me":
         return True, (await acting_rep(ctx)).id
-    reps = await reps_named(ctx, owner)
-    if len(reps) != 1:
-        raise UserError(f"No single team member is called {owner!r}; use owner=me or their name.")
-    return True, reps[0].id
+    return True, (await teammate(ctx, owner, usage="owner=me|none|<team member>")).id
 
 
 def _mention(ctx: Context, customer: CustomerRecord) -> str:

@@ -6,7 +6,7 @@ from handlers.common import describe, pick_customer
 from handlers.context import Context
 from handlers.errors import UsageError, UserError
 from handlers.messages import MAX_TEXT, Reply
-from handlers.parsing import CURRENCIES, MAX_AMOUNT_CENTS, format_money, parse_amount
+from handlers.parsing import MAX_AMOUNT_CENTS, currency_after_amount, format_money, parse_amount
 from handlers.registry import Command
 
 ORDER_USAGE = "order <customer> <amount> [currency] [note]"
@@ -23,10 +23,9 @@ async def order(ctx: Context) -> Reply:
     assert parsed is not None
     cents, currency = parsed
     rest = words[at + 1 :]
-    if rest and rest[0].upper() in CURRENCIES:
-        if currency is not None and currency != rest[0].upper():
-            raise UserError(f"{words[at]} and {rest[0]} name different currencies.")
-        currency = rest[0].upper()
+    named = currency_after_amount(rest[0], given=currency) if rest else None
+    if named is not None:
+        currency = named
         rest = rest[1:]
     if cents <= 0:
         raise UserError("The amount must be more than zero.", usage=ORDER_USAGE)

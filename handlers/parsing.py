@@ -17,6 +17,7 @@ MAX_ID = 2**63 - 1
 _AMOUNT = re.compile(r"^([$€£])?(\d{1,3}(?:,\d{3})+|\d+)(?:\.(\d{1,2}))?([kK])?$")
 _CURRENCY_SYMBOL = {"$": "USD", "€": "EUR", "£": "GBP"}
 CURRENCIES = frozenset({"USD", "EUR", "GBP", "CHF", "JPY", "CAD", "AUD", "SEK", "NOK", "DKK"})
+_CURRENCY_CODE = re.compile(r"^[A-Z]{3}$")
 MAX_AMOUNT_CENTS = 10**12
 
 
@@ -91,6 +92,28 @@ def parse_amount(token: str) -> tuple[int, str | None] | None:
     if kilo:
         value *= 1000
     return int(value * 100), _CURRENCY_SYMBOL.get(symbol) if symbol else None
+
+
+def currency_after_amount(word: str, *, given: str | None) -> str | None:
+    """The currency ``word`` names right after an amount, or None when it starts the note.
+
+    A known code in any case (``CHF``, ``eur``) is the currency, and must agree with a symbol the
+    amount had (``$5 EUR`` is refused). Three capital letters are read as a code too, so an
+    unknown one (``XYZ``) is refused with the known ones listed, never kept as a note: a note that
+    starts with three capitals goes after the currency (``1200 USD VAT included``, or
+    ``$1200 VAT included``, where the symbol already named it)."""
+    code = word.upper()
+    if code in CURRENCIES:
+        if given is not None and given != code:
+            raise UserError(f"The amount ({given}) and {word} name different currencies.")
+        return code
+    if given is None and _CURRENCY_CODE.match(word):
+        known = ", ".join(sorted(CURRENCIES))
+        raise UserError(
+            f"{word} is not a currency I know; use one of {known}. "
+            f"A note that starts with three capitals goes after the currency: `<amount> USD {word} …`."
+        )
+    return None
 
 
 def format_money(cents: int, currency: str = "USD") -> str:

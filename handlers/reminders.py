@@ -18,6 +18,7 @@ REMIND_USAGE = "remind [<customer>] <when>: <text>"
 DONE_USAGE = "done <reminder-id>"
 SNOOZE_USAGE = "snooze <reminder-id> <when>"
 WHEN_FORMS = "2026-12-01 10:00, in 2 hours, tomorrow 10:00, friday"
+SNOOZE_TOMORROW = "tomorrow 09:00"
 
 
 def _when(ctx: Context, text: str, usage: str) -> datetime:
@@ -127,9 +128,23 @@ async def snooze(ctx: Context) -> Reply:
     return await _move(ctx, reminder, due)
 
 
+def _snoozed_from(ctx: Context, reminder: ReminderRecord) -> datetime:
+    """Where a Snooze button counts from: a reminder not yet due moves past its own time, never
+    earlier; a due or overdue one counts from now."""
+    return max(reminder.due_at, ctx.now())
+
+
 async def snooze_hour(ctx: Context) -> Reply:
+    """The Snooze 1h button: an hour after the reminder's time, or from now once it is due."""
     reminder = await _own_reminder(ctx, ctx.args, SNOOZE_USAGE)
-    return await _move(ctx, reminder, ctx.now() + timedelta(hours=1))
+    return await _move(ctx, reminder, _snoozed_from(ctx, reminder) + timedelta(hours=1))
+
+
+async def snooze_tomorrow(ctx: Context) -> Reply:
+    """The Snooze tomorrow button: 09:00 on the day after the reminder's time (or today)."""
+    reminder = await _own_reminder(ctx, ctx.args, SNOOZE_USAGE)
+    due = parse_when(SNOOZE_TOMORROW, now=_snoozed_from(ctx, reminder), tz=ctx.tz)
+    return await _move(ctx, reminder, due)
 
 
 async def _move(ctx: Context, reminder: ReminderRecord, due: datetime) -> Reply:

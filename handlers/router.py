@@ -59,7 +59,6 @@ _ACTION_COMMANDS: dict[str, str] = {
     "show": "show #{}",
     "timeline": "timeline #{}",
     "done": "done {}",
-    "snooze-tomorrow": "snooze {} tomorrow 09:00",
     "ticket": "ticket {}",
     "assign-me": "assign {} me",
     "resolve": "resolve {}",
@@ -86,6 +85,7 @@ class Router:
         self.services = services
         self._extra: dict[str, Callable[[Context], Awaitable[Reply]]] = {
             "snooze-1h": reminders.snooze_hour,
+            "snooze-tomorrow": reminders.snooze_tomorrow,
             privacy.ERASE_VERB: privacy.confirm_erase,
         }
         self._customer_presses: dict[str, Callable[[Context], Awaitable[Reply]]] = {

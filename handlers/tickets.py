@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from crm_store.records import RepRecord, TicketRecord
 from handlers import access, actions, notify
-from handlers.common import acting_rep, ago, describe, local_time, pick_customer, reps_named
+from handlers.common import acting_rep, ago, describe, local_time, pick_customer
 from handlers.context import Context
 from handlers.errors import UsageError, UserError
 from handlers.interactions import label_text
 from handlers.messages import MAX_TEXT, Button, Field, ListItem, Reply
 from handlers.parsing import one_line, parse_id
 from handlers.registry import Command
+from handlers.teammates import teammate
 
 TICKETS_USAGE = "tickets [open|mine|all|<customer>]"
 TICKET_USAGE = "ticket <id>"
@@ -106,12 +107,11 @@ async def ticket(ctx: Context) -> Reply:
 
 async def _assignee(ctx: Context, who: str) -> RepRecord:
     who = who.strip()
+    if who.lower().startswith("to "):  # "assign 4 to dana"
+        who = who[3:].strip()
     if who.lower() in ("", "me"):
         return await acting_rep(ctx)
-    reps = await reps_named(ctx, who)
-    if len(reps) != 1:
-        raise UserError(f"No single team member is called {who!r}.", usage=ASSIGN_USAGE)
-    return reps[0]
+    return await teammate(ctx, who, usage=ASSIGN_USAGE)
 
 
 async def assign(ctx: Context) -> Reply:

@@ -35,7 +35,7 @@ async def test_role_refusals(router: Router, manager: Actor, admin: Actor, rep: 
     for text, needle in [
         ("role sam", "Usage: role"),
         ("role sam boss", "not a role"),
-        ("role nobody rep", "No single team member"),
+        ("role nobody rep", "No team member matches"),
         ("role dana rep", "your own role"),
         ("role sam admin", "Only an admin"),
         ("role ada rep", "Only an admin"),

@@ -133,7 +133,7 @@ async def test_add_rejects_bad_values_and_changes_nothing(chat: Chat, store: Sto
         ("add Foo Bad-Key!=x", "not a field name"),
         ("add Foo id=7", "can't be set by hand"),
         ("add " + "x" * 300, "too long"),
-        ("add Foo owner=nobody-here", "No single team member"),
+        ("add Foo owner=nobody-here", "No team member matches"),
         ("add email=a@b.example", "can't be empty"),
     ]:
         reply = await chat.say(text)

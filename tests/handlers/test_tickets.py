@@ -64,7 +64,7 @@ async def test_ticket_refusals(chat: Chat, router: Router, customer: Actor, stor
     for text, needle in [
         ("ticket 99", "no ticket #99"),
         ("ticket x", "must be a number"),
-        ("assign 1 nobody-here", "No single team member"),
+        ("assign 1 nobody-here", "No team member matches"),
         ("reply 1", "What should the reply say"),
         ("reply 1 " + "y" * 4001, "too long"),
         ("reopen 1", "is not resolved"),
