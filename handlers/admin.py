@@ -8,7 +8,7 @@ from handlers.common import reps_named
 from handlers.context import Context
 from handlers.errors import Forbidden, UserError
 from handlers.messages import Reply
-from handlers.registry import Command
+from handlers.registry import Area, Command
 
 ROLE_USAGE = "role @user rep|manager|admin"
 
@@ -53,3 +53,4 @@ COMMANDS = (
         needs_args=True,
     ),
 )
+AREA = Area(COMMANDS)
