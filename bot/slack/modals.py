@@ -14,6 +14,7 @@ from bot.slack import render
 from handlers.errors import UserError
 from handlers.fields import STATUSES, check_name, normalise_email, normalise_phone
 from handlers.messages import MAX_TEXT, Reply
+from handlers.names import sentence_sign
 from nlp.when import WhenError, parse_when
 
 CALLBACK_PREFIX = "crm_modal_"
@@ -263,7 +264,10 @@ def submission(view_payload: Mapping[str, Any], *, now: datetime, tz: ZoneInfo |
     if kind == "add":
         name = _check(errors, "name", check_name, values.get("name", ""))
         _no_syntax(errors, "name", name, "=")
-        command = " ".join(["add", name, *_pairs(values, errors)])
+        # The Name field holds a name: one that reads like a sentence is quoted, so `add` takes it
+        # as written instead of asking what was meant.
+        written = f'"{name}"' if sentence_sign(name) else name
+        command = " ".join(["add", written, *_pairs(values, errors)])
     elif kind == "update":
         pairs = _pairs(values, errors)
         if not pairs and not errors:
