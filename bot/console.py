@@ -30,9 +30,11 @@ class ConsoleFrontEnd:
         self._choices: tuple[str, ...] = ()
 
     def show(self, reply: Reply) -> None:
-        """Print a reply (also used for pushes such as reminders)."""
+        """Print a reply (also used for pushes such as reminders). A press's notice (a toast)
+        leaves the last answer's buttons pressable, as a platform leaves the message that had them."""
         rendered = render_text(reply)
-        self._choices = rendered.choices
+        if not reply.toast:
+            self._choices = rendered.choices
         self.stdout.write(rendered.text + "\n\n")
         self.stdout.flush()
 

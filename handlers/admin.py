@@ -6,7 +6,7 @@ from crm_store.people import ROLES
 from handlers.context import Context
 from handlers.errors import Forbidden, UserError
 from handlers.messages import Reply
-from handlers.registry import Command
+from handlers.registry import Area, Command
 from handlers.teammates import teammate
 
 ROLE_USAGE = "role @user rep|manager|admin"
@@ -42,3 +42,4 @@ COMMANDS = (
         needs_args=True,
     ),
 )
+AREA = Area(COMMANDS)

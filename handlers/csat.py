@@ -7,6 +7,7 @@ from handlers.context import Context
 from handlers.errors import Forbidden, NotFound, UserError
 from handlers.messages import Reply
 from handlers.parsing import id_in
+from handlers.registry import Area, ButtonVerb
 
 
 def _parse(value: str) -> tuple[int, int]:
@@ -18,9 +19,10 @@ def _parse(value: str) -> tuple[int, int]:
 
 
 async def rate(ctx: Context) -> Reply:
-    """The press of a rating button ``crm:csat:<ticket>-<rating>``."""
+    """The press of a rating button ``crm:csat:<ticket>-<rating>`` (customers only: the
+    button's audience, checked by the router)."""
     customer_id = ctx.actor.customer_id
-    if ctx.actor.is_staff or customer_id is None:
+    if customer_id is None:
         raise Forbidden("Only the customer can rate their ticket.")
     ticket_id, rating = _parse(ctx.args)
     async with ctx.store.write(ctx.actor.key) as tx:
@@ -46,3 +48,6 @@ async def rate(ctx: Context) -> Reply:
         text=f"Thank you! You rated our help {rating}/5." + (" We'll do better." if rating <= 2 else ""),
         replace_original=True,
     )
+
+
+AREA = Area(buttons=(ButtonVerb("csat", "customer", press=rate),))

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import replace
 
 from crm_store.records import CustomerRecord, CustomerSummary
-from handlers import actions
+from handlers import actions, names
 from handlers.common import acting_rep, ago, describe, pick_customer
 from handlers.context import Context
 from handlers.errors import NotFound, UsageError, UserError
 from handlers.fields import FieldChanges, check_name, parse_fields
 from handlers.messages import Button, Field, ListItem, Reply
-from handlers.parsing import format_money, split_key_values, take_flag
-from handlers.registry import Command
+from handlers.parsing import format_money, one_line, split_key_values, take_flag
+from handlers.registry import Area, ButtonVerb, Command, Misfit
 from handlers.teammates import teammate
 
 FIND_USAGE = "find <name, company, email or phone>"
@@ -142,10 +142,26 @@ async def _look_alikes(ctx: Context, name: str, changes: FieldChanges) -> list[t
     return list(found.values())
 
 
+def add_grammar(args: str) -> Misfit | None:
+    """A name that reads as a sentence ("a note to acme: …", "a new lead: Jane Doe, jane@…") is
+    not added without asking; a quoted name, or ``--force``, is taken as written."""
+    args, force = take_flag(args, "--force")
+    head, _ = split_key_values(args)
+    sign = None if force or names.quoted(head) is not None else names.sentence_sign(head)
+    if sign is None:
+        return None
+    rest = args.strip()[len(head) :].strip()
+    return Misfit(
+        f"{one_line(head, 60)!r} reads like a sentence rather than a name ({sign}), so nobody was added",
+        as_written=f'add "{head}" {rest}'.strip(),
+    )
+
+
 async def add(ctx: Context) -> Reply:
     args, force = take_flag(ctx.args, "--force")
     head, pairs = split_key_values(args)
-    name = check_name(head)
+    literal = names.quoted(head)
+    name = check_name(head if literal is None else literal)
     changes = parse_fields(pairs, allow_name=False)
     owner_given, owner_id = await _owner_id(ctx, changes.owner)
     if not owner_given:
@@ -231,6 +247,7 @@ COMMANDS = (
         "Add a customer; warns about likely duplicates first.",
         "add Acme Corp email=ops@acme.example phone=+1 555 0100 tags=vip",
         needs_args=True,
+        grammar=add_grammar,
     ),
     Command(
         "update",
@@ -242,3 +259,5 @@ COMMANDS = (
         needs_args=True,
     ),
 )
+BUTTONS = (ButtonVerb("show", "staff", command="show #{}"),)
+AREA = Area(COMMANDS, BUTTONS)

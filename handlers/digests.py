@@ -19,7 +19,7 @@ from handlers.errors import UsageError, UserError
 from handlers.loyalty import risk_item
 from handlers.messages import Field, ListItem, Reply
 from handlers.parsing import format_money
-from handlers.registry import Command
+from handlers.registry import Area, Command
 
 SUBSCRIBE_USAGE = "subscribe digest daily|weekly [HH:MM] [in <#channel>]"
 UNSUBSCRIBE_USAGE = "unsubscribe digest"
@@ -276,3 +276,4 @@ COMMANDS = (
         needs_args=True,
     ),
 )
+AREA = Area(COMMANDS)

@@ -1,4 +1,4 @@
-"""The help command: every staff command with its usage and an example."""
+"""The help command: every staff command with its usage and an example; the help button."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 from handlers.context import Context
 from handlers.errors import UserError
 from handlers.messages import ListItem, Reply
-from handlers.registry import Command, CommandTable
+from handlers.registry import Area, ButtonVerb, Command, CommandTable
 
 HELP_USAGE = "help [command]"
 
@@ -47,3 +47,9 @@ def help_command(table: Callable[[], CommandTable]) -> Command:
         "help remind",
         aliases=("?", "commands"),
     )
+
+
+def area(table: Callable[[], CommandTable]) -> Area:
+    """Help over ``table``, and ``crm:help:<command>`` for anyone: a customer's press gets the
+    customer help, as their ``/help`` does."""
+    return Area(commands=(help_command(table),), buttons=(ButtonVerb("help", "anyone", command="help {}"),))

@@ -10,7 +10,7 @@ from handlers.context import Context
 from handlers.errors import UsageError, UserError
 from handlers.messages import MAX_TEXT, ListItem, Reply
 from handlers.parsing import format_money, one_line
-from handlers.registry import Command
+from handlers.registry import Area, ButtonVerb, Command, Prompt
 
 LOG_USAGE = "log <customer> call|email|meeting|note: <text>"
 TIMELINE_USAGE = "timeline <customer>"
@@ -134,3 +134,8 @@ COMMANDS = (
         needs_args=True,
     ),
 )
+BUTTONS = (
+    ButtonVerb("log", "staff", prompt=Prompt("log #{} call: ", "To log an interaction, type", form="log")),
+    ButtonVerb("timeline", "staff", command="timeline #{}"),
+)
+AREA = Area(COMMANDS, BUTTONS)

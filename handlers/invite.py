@@ -11,7 +11,7 @@ from handlers.common import describe, local_time, pick_customer
 from handlers.context import Context
 from handlers.errors import Forbidden, UserError
 from handlers.messages import Reply
-from handlers.registry import Command
+from handlers.registry import Area, Command
 
 _LOGGER = logging.getLogger(__name__)
 INVITE_USAGE = "invite <customer>"
@@ -82,3 +82,4 @@ COMMANDS = (
         needs_args=True,
     ),
 )
+AREA = Area(COMMANDS)

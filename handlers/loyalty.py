@@ -8,7 +8,7 @@ from handlers.common import describe, pick_customer
 from handlers.context import Context
 from handlers.messages import Button, Field, ListItem, Reply
 from handlers.parsing import format_money, one_line
-from handlers.registry import Command
+from handlers.registry import Area, Command
 
 LOYALTY_USAGE = "loyalty <customer>"
 AT_RISK_USAGE = "at-risk"
@@ -110,3 +110,4 @@ COMMANDS = (
     ),
     Command("at-risk", at_risk, AT_RISK_USAGE, "Customers most likely to leave, with reasons.", "at-risk"),
 )
+AREA = Area(COMMANDS)

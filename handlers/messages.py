@@ -116,6 +116,9 @@ class Reply:
     is_error: bool = False
     # Answering a button press: redraw the message that carried the button instead of adding one.
     replace_original: bool = False
+    # Answering a button press with a short notice for the presser alone (a refused press): shown
+    # the platform's way (a Telegram toast, a Slack ephemeral line); nothing is posted or redrawn.
+    toast: bool = False
 
 
 def error_reply(text: str) -> Reply:
@@ -152,6 +155,7 @@ def reply_to_dict(reply: Reply) -> dict[str, Any]:
         "ephemeral": reply.ephemeral,
         "is_error": reply.is_error,
         "replace_original": reply.replace_original,
+        "toast": reply.toast,
     }
 
 
@@ -177,4 +181,5 @@ def reply_from_dict(data: Mapping[str, Any]) -> Reply:
         ephemeral=bool(data.get("ephemeral", True)),
         is_error=bool(data.get("is_error", False)),
         replace_original=bool(data.get("replace_original", False)),
+        toast=bool(data.get("toast", False)),
     )

@@ -7,7 +7,7 @@ from handlers.context import Context
 from handlers.errors import UsageError, UserError
 from handlers.messages import MAX_TEXT, Reply
 from handlers.parsing import MAX_AMOUNT_CENTS, currency_after_amount, format_money, parse_amount
-from handlers.registry import Command
+from handlers.registry import Area, Command
 
 ORDER_USAGE = "order <customer> <amount> [currency] [note]"
 
@@ -58,3 +58,4 @@ COMMANDS = (
         needs_args=True,
     ),
 )
+AREA = Area(COMMANDS)

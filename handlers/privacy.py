@@ -10,9 +10,9 @@ from typing import Any
 from handlers import actions
 from handlers.common import describe, pick_customer
 from handlers.context import Context
-from handlers.errors import Forbidden, NotFound, UserError
+from handlers.errors import NotFound, UserError
 from handlers.messages import Button, Field, Reply
-from handlers.registry import Command
+from handlers.registry import Area, ButtonVerb, Command
 
 EXPORT_USAGE = "export-contact <customer>"
 ERASE_USAGE = "erase <customer>"
@@ -49,11 +49,6 @@ def _export_fields(data: Mapping[str, Any]) -> tuple[Field, ...]:
         for key, rows in data.items()
         if isinstance(rows, list) and rows
     )
-
-
-def _require_admin(ctx: Context, command: str) -> None:
-    if ctx.actor.role != "admin":
-        raise Forbidden(f"`{command}` is for admins; ask an admin.")
 
 
 async def export_contact(ctx: Context) -> Reply:
@@ -98,8 +93,8 @@ async def erase(ctx: Context) -> Reply:
 
 async def confirm_erase(ctx: Context) -> Reply:
     """The confirmation press: the token is taken in the erasure's own transaction, so a failed
-    erasure leaves it usable and two presses erase once."""
-    _require_admin(ctx, "erase")
+    erasure leaves it usable and two presses erase once. Only admins reach it (its button's
+    audience, checked by the router)."""
     async with ctx.store.write(ctx.actor.key) as tx:
         pending = await tx.pending.take(ctx.args, actor_key=ctx.actor.key)
         found = _CONFIRM.match(pending.command) if pending and pending.label == _CONFIRM_LABEL else None
@@ -143,3 +138,5 @@ COMMANDS = (
         needs_args=True,
     ),
 )
+BUTTONS = (ButtonVerb(ERASE_VERB, "admin", press=confirm_erase),)
+AREA = Area(COMMANDS, BUTTONS)

@@ -11,7 +11,7 @@ from handlers.context import Context
 from handlers.errors import Forbidden, UsageError, UserError
 from handlers.messages import MAX_TEXT, Button, ListItem, Reply
 from handlers.parsing import one_line, parse_id
-from handlers.registry import Command
+from handlers.registry import Area, ButtonVerb, Command, Prompt
 from nlp.when import WhenError, parse_when, split_trailing_when
 
 REMIND_USAGE = "remind [<customer>] <when>: <text>"
@@ -173,3 +173,14 @@ COMMANDS = (
         needs_args=True,
     ),
 )
+BUTTONS = (
+    ButtonVerb("done", "staff", command="done {}"),
+    ButtonVerb("snooze-1h", "staff", press=snooze_hour),
+    ButtonVerb("snooze-tomorrow", "staff", press=snooze_tomorrow),
+    ButtonVerb(
+        "remind",
+        "staff",
+        prompt=Prompt("remind #{} tomorrow 10:00: ", "To set a reminder, type", form="remind"),
+    ),
+)
+AREA = Area(COMMANDS, BUTTONS)

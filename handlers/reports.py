@@ -9,7 +9,7 @@ from handlers.digests import daily_series
 from handlers.errors import UsageError, UserError
 from handlers.messages import Field, ListItem, Reply
 from handlers.parsing import format_money
-from handlers.registry import Command
+from handlers.registry import Area, Command
 
 REPORT_USAGE = "report satisfaction|loyalty|activity|tickets [days]"
 KINDS = ("satisfaction", "loyalty", "activity", "tickets")
@@ -97,3 +97,4 @@ COMMANDS = (
         needs_args=True,
     ),
 )
+AREA = Area(COMMANDS)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import replace
 
 from rapidfuzz import process
@@ -12,6 +11,7 @@ from crm_store.handled import AlreadyHandled
 from handlers import (
     actions,
     admin,
+    choices,
     csat,
     customers,
     digests,
@@ -28,54 +28,44 @@ from handlers import (
 )
 from handlers.context import Context, Services, zone
 from handlers.errors import Forbidden, NotFound, UsageError, UserError
-from handlers.help import help_command
-from handlers.messages import MAX_TEXT, Button, Message, Reply, error_reply, reply_from_dict, reply_to_dict
-from handlers.parsing import one_line
-from handlers.registry import Command, CommandTable
-from nlp.intents import interpret
+from handlers.help import area as help_area
+from handlers.messages import MAX_TEXT, Actor, Message, Reply, error_reply, reply_from_dict, reply_to_dict
+from handlers.quotes import as_typed, plain_quotes
+from handlers.registry import Area, ButtonTable, Command, CommandTable, Misfit, PressAudience, Rerun
+from nlp.intents import Interpretation, interpret
 
 _LOGGER = logging.getLogger(__name__)
 
-STAFF_COMMANDS: CommandTable = CommandTable(
-    (
-        *customers.COMMANDS,
-        *interactions.COMMANDS,
-        *orders.COMMANDS,
-        *reminders.COMMANDS,
-        *tickets.COMMANDS,
-        *invite.COMMANDS,
-        *loyalty.COMMANDS,
-        *digests.COMMANDS,
-        *reports.COMMANDS,
-        *admin.COMMANDS,
-        *privacy.COMMANDS,
-        help_command(lambda: STAFF_COMMANDS),
-    )
+# Each area declares its commands and button verbs in its own module; a new area is one line here.
+AREAS: tuple[Area, ...] = (
+    customers.AREA,
+    interactions.AREA,
+    orders.AREA,
+    reminders.AREA,
+    tickets.AREA,
+    invite.AREA,
+    loyalty.AREA,
+    digests.AREA,
+    reports.AREA,
+    admin.AREA,
+    privacy.AREA,
+    help_area(lambda: STAFF_COMMANDS),
+    support.AREA,
+    ticket_flow.AREA,
+    csat.AREA,
+    choices.AREA,
 )
-CUSTOMER_COMMANDS = CommandTable(support.COMMANDS)
-
-# Button verbs that simply re-issue a command with the button's id.
-_ACTION_COMMANDS: dict[str, str] = {
-    "show": "show #{}",
-    "timeline": "timeline #{}",
-    "done": "done {}",
-    "ticket": "ticket {}",
-    "assign-me": "assign {} me",
-    "resolve": "resolve {}",
-    "reopen": "reopen {}",
-    "help": "help {}",
-}
-# Buttons that need more words than a press carries: text front ends show the command to
-# type (Slack opens a modal for these instead).
-_ACTION_PROMPTS: dict[str, tuple[str, str]] = {
-    "log": ("log #{} call: ", "To log an interaction, type"),
-    "remind": ("remind #{} tomorrow 10:00: ", "To set a reminder, type"),
-    "open-ticket": ("open-ticket #{}: ", "To open a ticket, type"),
-    "reply": ("reply {} ", "To answer the customer, type"),
-}
+_ALL_COMMANDS = [command for area in AREAS for command in area.commands]
+STAFF_COMMANDS: CommandTable = CommandTable(c for c in _ALL_COMMANDS if c.audience != "customer")
+CUSTOMER_COMMANDS = CommandTable(c for c in _ALL_COMMANDS if c.audience == "customer")
+BUTTONS = ButtonTable(button for area in AREAS for button in area.buttons)
 # How sure a free-text reading must be before it runs without asking.
 READ_CONFIDENCE = 0.6
 WRITE_CONFIDENCE = 0.8
+# Readings offered when a command's words don't fit it: less likely ones would only be noise.
+MISREAD_CONFIDENCE = 0.25
+NOT_FOR_YOU = "This button is not for you."
+NOT_MINE = "That button is not one of mine."
 APOLOGY = "Sorry, something went wrong on our side and nothing was changed. Please try again."
 ALREADY_DONE = "Got it — that message was already taken care of."
 
@@ -83,16 +73,6 @@ ALREADY_DONE = "Got it — that message was already taken care of."
 class Router:
     def __init__(self, services: Services) -> None:
         self.services = services
-        self._extra: dict[str, Callable[[Context], Awaitable[Reply]]] = {
-            "snooze-1h": reminders.snooze_hour,
-            "snooze-tomorrow": reminders.snooze_tomorrow,
-            privacy.ERASE_VERB: privacy.confirm_erase,
-        }
-        self._customer_presses: dict[str, Callable[[Context], Awaitable[Reply]]] = {
-            "csat": csat.rate,
-            ticket_flow.OPEN_VERB: ticket_flow.confirm,
-            ticket_flow.CANCEL_VERB: ticket_flow.cancel_press,
-        }
 
     async def handle(self, message: Message) -> Reply:
         """Answer one message; never raises. A message with a ``ref`` (one the platform may
@@ -157,11 +137,17 @@ class Router:
         if "\n" in word:
             word, _, more = word.partition("\n")
             rest = f"{more}\n{rest}" if rest else more
-        name = word.lower().lstrip("/")
+        # Read with plain quotes ("what’s" as phones type it is "what's"); handlers still get the
+        # words as typed, so what they store (notes, ticket messages) keeps the person's quotes.
+        name = plain_quotes(word).lower().lstrip("/")
         table = STAFF_COMMANDS if message.actor.is_staff else CUSTOMER_COMMANDS
         command = table.get(name)
         if command is None:
             return await self._unknown(message, name, text, understand=understand)
+        misfit = command.grammar(rest.strip()) if command.grammar is not None else None
+        if misfit is not None:
+            _check_audience(message.actor, command.name, command.audience)  # refusals come first
+            return await self._misread(message, text, command, misfit)
         try:
             return await self._run(message, command, rest.strip())
         except UserError as exc:
@@ -183,12 +169,7 @@ class Router:
     async def _run(self, message: Message, command: Command, args: str) -> Reply:
         actor = message.actor
         try:
-            if command.audience == "manager" and not actor.is_manager:
-                raise Forbidden(f"`{command.name}` is for managers; ask a manager or admin.")
-            if command.audience == "admin" and actor.role != "admin":
-                raise Forbidden(f"`{command.name}` is for admins; ask an admin.")
-            if command.audience == "customer" and actor.is_staff:
-                raise Forbidden(f"`{command.name}` is a customer command.")
+            _check_audience(actor, command.name, command.audience)
             if command.needs_args and not args:
                 raise UsageError(f"`{command.name}` needs more.", usage=command.usage)
             ctx = Context(message=message, args=args, services=self.services, command=command.name)
@@ -216,22 +197,25 @@ class Router:
         hint = f" Did you mean `{guess[0]}`?" if guess else ""
         raise UserError(f"I don't know the command {name[:40]!r}.{hint} `help` lists them all.")
 
+    def _readings(self, message: Message, text: str) -> list[Interpretation]:
+        """What ``text`` may mean, likeliest first: read with plain quotes, each command given
+        back the quotes as typed; a reading that is the text itself is no reading."""
+        readings = interpret(plain_quotes(text), now=self.services.now(), tz=zone(message.actor.timezone))
+        typed = [replace(r, command=as_typed(r.command, typed=text)) for r in readings]
+        return [r for r in typed if r.command.strip().lower() != text.strip().lower()]
+
     def _confident_reading(self, message: Message, text: str, *, intent: str) -> str | None:
         """The command text of a confident reading of ``text`` as ``intent``, if there is one."""
-        readings = interpret(text, now=self.services.now(), tz=zone(message.actor.timezone))
-        for reading in readings[:1]:
+        for reading in self._readings(message, text)[:1]:
             needed = WRITE_CONFIDENCE if reading.is_write else READ_CONFIDENCE
-            same = reading.command.strip().lower() == text.strip().lower()
-            if reading.intent == intent and reading.confidence >= needed and not same:
+            if reading.intent == intent and reading.confidence >= needed:
                 return reading.command
         return None
 
     async def _understand(self, message: Message, text: str) -> Reply | None:
         """Free text -> the command it means. Confident: run it (a write needs more certainty).
         Unsure: ask back with the two likeliest readings as buttons. Nothing: None."""
-        ctx_now, tz = self.services.now(), zone(message.actor.timezone)
-        readings = interpret(text, now=ctx_now, tz=tz)
-        readings = [r for r in readings if r.command.strip().lower() != text.strip().lower()]
+        readings = self._readings(message, text)
         if not readings:
             return None
         top = readings[0]
@@ -248,43 +232,65 @@ class Router:
         buttons = []
         async with self.services.store.write(message.actor.key) as tx:
             for reading in readings[:2]:
-                token = await tx.pending.add(
-                    actor_key=message.actor.key, command=reading.command, label=reading.intent
+                buttons.append(
+                    await choices.offer(
+                        tx, actor_key=message.actor.key, command=reading.command, label=reading.intent
+                    )
                 )
-                buttons.append(Button(one_line(reading.command, 60), actions.encode("run", token)))
         return Reply(
             title="Did you mean…",
             text="I'm not sure what you meant. Pick one, or use a command (`help` lists them):",
             buttons=tuple(buttons),
         )
 
+    async def _misread(self, message: Message, text: str, command: Command, misfit: Misfit) -> Reply:
+        """Words that don't fit ``command`` are read as free text and asked about, never run: the
+        likely readings, and the command that takes the words literally, each one press away."""
+        offers = [
+            r
+            for r in self._readings(message, text)
+            if r.confidence >= MISREAD_CONFIDENCE
+            and (found := STAFF_COMMANDS.get(r.intent)) is not None
+            and not _misfits(found, r.command)
+        ]
+        async with self.services.store.write(message.actor.key) as tx:
+            buttons = [
+                await choices.offer(tx, actor_key=message.actor.key, command=r.command, label=r.intent)
+                for r in offers[:2]
+            ]
+            if misfit.as_written:
+                buttons.append(
+                    await choices.offer(
+                        tx, actor_key=message.actor.key, command=misfit.as_written, label=command.name
+                    )
+                )
+        asked = "Pick what you meant:" if buttons else f"\nUsage: {command.usage}"
+        return Reply(title="Did you mean…", text=f"{misfit.reason}. {asked}", buttons=tuple(buttons))
+
     async def _press(self, message: Message) -> Reply:
+        """A button press. The audience check is made here, once, for every verb: a press from
+        the other side (a customer pressing a team button, forged or not) or of a verb no area
+        declares is answered with a notice to the presser alone and changes nothing."""
         action = actions.decode(message.action or "")
         if action is None:
-            raise UserError("That button is not one of mine.")
-        verb, value = action.verb, action.value
-        if verb == "run":
-            async with self.services.store.write(message.actor.key) as tx:
-                pending = await tx.pending.take(value, actor_key=message.actor.key)
-            if pending is None:
-                raise UserError("That choice has expired or was already used; please run the command again.")
-            return await self._dispatch(
-                replace(message, action=None, value=None), pending.command, understand=False
-            )
-        if verb in _ACTION_COMMANDS:
-            return await self._dispatch(
-                replace(message, action=None), _ACTION_COMMANDS[verb].format(value), understand=False
-            )
-        if verb in _ACTION_PROMPTS and message.actor.is_staff:
-            template, lead = _ACTION_PROMPTS[verb]
-            return Reply(text=f"{lead}: {template.format(value)}…")
-        if verb in self._customer_presses and not message.actor.is_staff:
-            ctx = Context(message=message, args=value, services=self.services, command=verb)
-            return await self._customer_presses[verb](ctx)
-        if verb in self._extra and message.actor.is_staff:
-            ctx = Context(message=message, args=value, services=self.services, command=verb)
-            return await self._extra[verb](ctx)
-        raise UserError("That button is not one of mine.")
+            return _refusal(NOT_MINE)
+        button = BUTTONS.get(action.verb)
+        if button is None or not button.on_side_of(message.actor):
+            _LOGGER.info("%s pressed a button not for them (%s)", message.actor.key, action.verb)
+            return _refusal(NOT_FOR_YOU)
+        _check_audience(message.actor, button.verb, button.audience)
+        if button.prompt is not None:
+            return button.prompt.reply(action.value)
+        if button.press is None:
+            pressed: Reply | Rerun = Rerun(button.command.format(action.value))
+        else:
+            ctx = Context(message=message, args=action.value, services=self.services, command=button.verb)
+            pressed = await button.press(ctx)
+        if isinstance(pressed, Reply):
+            return pressed
+        return await self._dispatch(
+            replace(message, action=None, value=None), pressed.command, understand=False
+        )
 
     async def _record_denial(self, message: Message, exc: Forbidden) -> None:
         """Every refusal lands in the audit log: a customer-level one as entity "customer" with
@@ -301,3 +307,29 @@ class Router:
                 await tx.audit.record("denied", entity, exc.customer_id, **detail)
         except Exception:
             _LOGGER.exception("could not audit a denial")
+
+
+def _check_audience(actor: Actor, name: str, audience: PressAudience) -> None:
+    """Role checks for commands and buttons alike; a refusal names the command for the audit."""
+    refusal = ""
+    if audience == "manager" and not actor.is_manager:
+        refusal = f"`{name}` is for managers; ask a manager or admin."
+    elif audience == "admin" and actor.role != "admin":
+        refusal = f"`{name}` is for admins; ask an admin."
+    elif audience == "customer" and actor.is_staff:
+        refusal = f"`{name}` is a customer command."
+    if refusal:
+        exc = Forbidden(refusal)
+        exc.command = name
+        raise exc
+
+
+def _misfits(command: Command, text: str) -> bool:
+    """Whether a reading's command text would itself not fit its command."""
+    _, _, args = text.strip().partition(" ")
+    return command.grammar is not None and command.grammar(args.strip()) is not None
+
+
+def _refusal(text: str) -> Reply:
+    """The answer to a press that may not run: a notice for the presser only (a toast)."""
+    return Reply(text=text, is_error=True, toast=True)

@@ -10,7 +10,7 @@ from handlers.interactions import label_text
 from handlers.invite import redeem
 from handlers.messages import MAX_TEXT, Button, ListItem, Reply
 from handlers.parsing import one_line, parse_id
-from handlers.registry import Command
+from handlers.registry import Area, Command
 from handlers.ticket_flow import customer_of
 
 TICKET_USAGE = "/ticket [subject]"
@@ -188,6 +188,8 @@ COMMANDS = (
         needs_args=True,
     ),
 )
+
+AREA = Area(COMMANDS)
 
 # Not reachable by name: the router uses it for customer text that is no command.
 PLAIN_TEXT = Command(

@@ -14,6 +14,7 @@ from handlers.errors import Forbidden, UserError
 from handlers.interactions import label_text
 from handlers.messages import MAX_TEXT, Attachment, Button, Field, Reply
 from handlers.parsing import one_line
+from handlers.registry import Area, ButtonVerb
 
 # The draft lives in the store's conversations table (never in this process), so whichever
 # replica receives the customer's next message continues it; it expires after a quiet day.
@@ -209,3 +210,11 @@ async def cancel(ctx: Context) -> Reply:
     if not ended:
         return Reply(text="There is nothing to cancel.")
     return Reply(text="Cancelled — no ticket was opened. /ticket starts again.")
+
+
+AREA = Area(
+    buttons=(
+        ButtonVerb(OPEN_VERB, "customer", press=confirm),
+        ButtonVerb(CANCEL_VERB, "customer", press=cancel_press),
+    )
+)

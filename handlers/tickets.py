@@ -10,7 +10,7 @@ from handlers.errors import UsageError, UserError
 from handlers.interactions import label_text
 from handlers.messages import MAX_TEXT, Button, Field, ListItem, Reply
 from handlers.parsing import one_line, parse_id
-from handlers.registry import Command
+from handlers.registry import Area, ButtonVerb, Command, Prompt
 from handlers.teammates import teammate
 
 TICKETS_USAGE = "tickets [open|mine|all|<customer>]"
@@ -273,3 +273,14 @@ COMMANDS = (
         needs_args=True,
     ),
 )
+BUTTONS = (
+    ButtonVerb("ticket", "staff", command="ticket {}"),
+    ButtonVerb("assign-me", "staff", command="assign {} me"),
+    ButtonVerb("resolve", "staff", command="resolve {}"),
+    ButtonVerb("reopen", "staff", command="reopen {}"),
+    ButtonVerb("reply", "staff", prompt=Prompt("reply {} ", "To answer the customer, type", form="reply")),
+    ButtonVerb(
+        "open-ticket", "staff", prompt=Prompt("open-ticket #{}: ", "To open a ticket, type", form="ticket")
+    ),
+)
+AREA = Area(COMMANDS, BUTTONS)

@@ -586,6 +586,10 @@ _ADD_END = re.compile(
 )
 
 
+# "Jane Doe from Contoso", "Jane Doe at Contoso": a person and their company.
+_PERSON_AT_COMPANY = re.compile(r"^(\S+(?:\s+\S+){0,3})\s+(?:from|at)\s+(\S+(?:\s+\S+){0,4})$", re.IGNORECASE)
+
+
 def _add(text: str, now: datetime, tz: ZoneInfo) -> tuple[_Slots, str]:
     called = re.search(r"\b(?:called|named)\s+(.+)$", text, re.IGNORECASE)
     lead = _ADD_LEAD.match(text)  # every part is optional: it always matches
@@ -593,6 +597,9 @@ def _add(text: str, now: datetime, tz: ZoneInfo) -> tuple[_Slots, str]:
     end = _ADD_END.search(rest)
     name = _tidy(rest[: end.start()] if end else rest)
     fields = _key_values(text)
+    person = _PERSON_AT_COMPANY.match(name) if called is None and "company" not in fields else None
+    if person is not None:
+        name, fields["company"] = person.group(1), _tidy(person.group(2))
     email = EMAIL.search(text)
     if email and "email" not in fields:
         fields["email"] = email.group()

@@ -25,19 +25,18 @@ from bot.slack import modals, render, translate
 from bot.slack.sender import SlackSender, sender_client
 from bot.slack.translate import PLATFORM, Incoming
 from crm_store.store import Store
-from handlers import actions
 from handlers.messages import Actor, Message, Reply, Role
 from handlers.notify import ticket_of_thread
 from handlers.people import staff_actor
-from handlers.router import Router
+from handlers.router import BUTTONS, Router
 
 _LOGGER = logging.getLogger(__name__)
 COMMAND = "/crm"
 SHORTCUT = "log_to_crm"
 HOME_BLOCKS = 100
-# `/crm add` (no arguments) and buttons whose verb needs more words open a modal instead.
+# `/crm add` (no arguments) opens a modal instead; so do buttons whose press asks for a form
+# (the registry says which: handlers.registry.Prompt).
 _MODAL_COMMANDS = {"add": "add", "update": "update", "edit": "update", "log": "log", "remind": "remind"}
-_MODAL_VERBS = {"log": "log", "remind": "remind", "open-ticket": "ticket"}
 _HOME_COMMANDS = ("reminders", "tickets mine", "at-risk")
 
 
@@ -213,15 +212,12 @@ class SlackFrontEnd:
         incoming = translate.from_block_action(body)
         if incoming is None or incoming.action is None:
             return
-        pressed = actions.decode(incoming.action)
-        reply_to = pressed.value if pressed is not None and pressed.verb == modals.REPLY else ""
-        if reply_to.isdigit() and incoming.trigger_id:
-            await self._open_reply_form(incoming.trigger_id, int(reply_to), incoming)
+        form, value = BUTTONS.form_for(incoming.action) or ("", "")
+        if form == modals.REPLY and value.isdigit() and incoming.trigger_id:
+            await self._open_reply_form(incoming.trigger_id, int(value), incoming)
             return
-        if pressed is not None and pressed.verb in _MODAL_VERBS and incoming.trigger_id:
-            view = modals.view(
-                _MODAL_VERBS[pressed.verb], customer=f"#{pressed.value}", channel_id=incoming.channel_id
-            )
+        if form in modals.KINDS and incoming.trigger_id:
+            view = modals.view(form, customer=f"#{value}", channel_id=incoming.channel_id)
             await self._open_modal(incoming.trigger_id, view)
             return
         await self._answer(incoming)
@@ -316,11 +312,17 @@ class SlackFrontEnd:
             _log_failure("reply form", exc)
 
     async def deliver(self, incoming: Incoming, reply: Reply) -> None:
-        """Answer where the person spoke: the command's response_url, the channel/thread, or a DM."""
+        """Answer where the person spoke: the command's response_url, the channel/thread, or a DM.
+        A press's notice (a toast) is seen by the presser alone."""
         pages = render.render(reply)
+        if reply.toast and not incoming.response_url:
+            channel = incoming.channel_id or await self._dm_channel(incoming.user_id)
+            for page in pages:
+                await self.client.chat_postEphemeral(channel=channel, user=incoming.user_id, **page)
+            return
         if incoming.response_url:
             webhook = AsyncWebhookClient(incoming.response_url, retry_handlers=retry_handlers())
-            visibility = "ephemeral" if reply.ephemeral else "in_channel"
+            visibility = "ephemeral" if reply.ephemeral or reply.toast else "in_channel"
             for page in pages:
                 await webhook.send_dict({**page, "response_type": visibility, "replace_original": False})
             return

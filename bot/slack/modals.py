@@ -15,6 +15,7 @@ from handlers.cleaning import clean_input
 from handlers.errors import NotFound, UserError
 from handlers.fields import STATUSES, check_name, normalise_email, normalise_phone
 from handlers.messages import MAX_TEXT, Reply
+from handlers.names import sentence_sign
 from handlers.parsing import id_in
 from nlp.when import WhenError, parse_when
 
@@ -267,7 +268,10 @@ def submission(view_payload: Mapping[str, Any], *, now: datetime, tz: ZoneInfo |
     if kind == "add":
         name = _check(errors, "name", check_name, values.get("name", ""))
         _no_syntax(errors, "name", name, "=")
-        command = " ".join(["add", name, *_pairs(values, errors)])
+        # The Name field holds a name: one that reads like a sentence is quoted, so `add` takes it
+        # as written instead of asking what was meant.
+        written = f'"{name}"' if sentence_sign(name) else name
+        command = " ".join(["add", written, *_pairs(values, errors)])
     elif kind == "update":
         pairs = _pairs(values, errors)
         if not pairs and not errors:

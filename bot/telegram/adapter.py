@@ -23,7 +23,7 @@ from bot.inbox import UpdateInbox
 from bot.lease import LeaderLease
 from bot.telegram import translate
 from bot.telegram.poller import LEASE_NAME, TelegramPoller
-from bot.telegram.render import render
+from bot.telegram.render import render, toast
 from bot.telegram.sender import TelegramSender, send_reply
 from bot.telegram.translate import PLATFORM, Incoming
 from crm_store.store import Store
@@ -220,10 +220,14 @@ class TelegramFrontEnd:
     async def _answer(self, incoming: Incoming, reply: Reply) -> None:
         bot = self.application.bot
         if incoming.callback_id is not None:
+            notice = toast(reply) if reply.toast else None
             try:
-                await bot.answer_callback_query(incoming.callback_id)  # stops the button's spinner
+                # Stops the button's spinner; a refused press's notice shows over the chat.
+                await bot.answer_callback_query(incoming.callback_id, text=notice)
             except TelegramError as exc:
                 _LOGGER.warning("answerCallbackQuery failed: %s", type(exc).__name__)
+            if reply.toast:
+                return  # nothing posted, the pressed message left as it was
         try:
             if reply.replace_original and incoming.message_id is not None:
                 first, *rest = render(reply)

@@ -13,6 +13,7 @@ from handlers.actions import MAX_BYTES
 from handlers.messages import Button, Reply
 
 MAX_TEXT = 4_096  # after entity parsing, i.e. the visible text
+MAX_TOAST = 200  # answerCallbackQuery's text
 ROW_BUTTONS = 5
 ROW_LABEL_CHARS = 30
 EMPTY = "—"  # Telegram refuses empty messages
@@ -135,3 +136,9 @@ def render(reply: Reply) -> list[TelegramMessage]:
     texts = _pack(_blocks(reply, numbered))
     markup = keyboard(reply)
     return [TelegramMessage(text, markup if n == len(texts) - 1 else None) for n, text in enumerate(texts)]
+
+
+def toast(reply: Reply) -> str:
+    """The text of a press's notice (answerCallbackQuery shows it over the chat; plain text)."""
+    text = " ".join(reply.text.split()) or EMPTY
+    return text if len(text) <= MAX_TOAST else text[: MAX_TOAST - 1] + "…"

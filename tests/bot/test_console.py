@@ -130,3 +130,16 @@ def test_render_text_numbers_item_and_reply_buttons() -> None:
         "  (ctx)",
         "[2] Done",
     ]
+
+
+async def test_a_press_notice_is_printed_and_the_last_answers_buttons_stay_pressable(
+    router: Router, customer: Actor
+) -> None:
+    out = io.StringIO()
+    console = ConsoleFrontEnd(router, customer, stdin=io.StringIO(), stdout=out, interactive=False)
+    console.show(Reply(text="Pick", buttons=(Button("Show", "crm:show:1"),)))  # a team button
+    notice = await router.handle(console.message_for("1"))
+    assert notice.toast
+    console.show(notice)
+    assert out.getvalue().endswith("Error: This button is not for you.\n\n")
+    assert console.message_for("1").action == "crm:show:1"

@@ -200,3 +200,96 @@ async def test_company_name_beats_its_contacts(chat: Chat) -> None:
     reply = await chat.say("show globex")
     assert reply.title == "Globex Corporation (#1)"
     assert (await chat.say("show hank")).title == "Hank Scorpio (#2)"
+
+
+async def _names(store: Store) -> list[str]:
+    async with store.read() as tx:
+        return [c.name async for c in tx.customers.iter_all()]
+
+
+async def test_add_of_a_sentence_asks_and_offers_the_note_it_meant(chat: Chat, store: Store) -> None:
+    await add_acme(chat)
+    reply = await chat.say("add a note to acme: they want a discount")
+    assert reply.title == "Did you mean…" and "reads like a sentence" in reply.text and "colon" in reply.text
+    assert [b.label for b in reply.buttons] == [
+        "log acme note: they want a discount",
+        'add "a note to acme: they want a discount"',
+    ]
+    assert all(b.action.startswith("crm:run:") for b in reply.buttons)
+    assert await _names(store) == ["Acme Corp"]
+    async with store.read() as tx:
+        assert await tx.interactions.all_in_range() == []
+    logged = await chat.press(buttons(reply)[0])  # one press does it
+    assert logged.text.startswith("Logged a note with Acme Corp (#1).")
+    async with store.read() as tx:
+        assert [i.text for i in await tx.interactions.for_customer(1)] == ["they want a discount"]
+    assert await _names(store) == ["Acme Corp"]
+
+
+async def test_add_of_a_new_lead_sentence_offers_the_fields_it_meant(chat: Chat, store: Store) -> None:
+    reply = await chat.say("add a new lead: Jane Doe from Contoso, jane@contoso.example")
+    assert reply.title == "Did you mean…"
+    offered = [b.label for b in reply.buttons]
+    assert offered[0] == "add Jane Doe company=Contoso email=jane@contoso.example"
+    assert await _names(store) == []
+    added = await chat.press(buttons(reply)[0])
+    assert added.title == "Jane Doe (#1)", added.text
+    async with store.read() as tx:
+        jane = await tx.customers.get(1)
+    assert jane is not None and (jane.company, jane.email) == ("Contoso", "jane@contoso.example")
+
+
+async def test_names_that_read_as_sentences_are_never_added_without_asking(chat: Chat, store: Store) -> None:
+    for text in (
+        "add a note to acme: they want a discount",
+        "add a new lead: Jane Doe from Contoso, jane@contoso.example",
+        "add jane jane@contoso.example",
+        "add call acme tomorrow",
+        "add remind me to call acme tomorrow",
+        "add me to the list",
+        "add a new customer called Initech",
+        "add the client for the renewal project we discussed last week",
+        "add meeting with bob about pricing",
+    ):
+        reply = await chat.say(text)
+        assert reply.title == "Did you mean…" and "reads like a sentence" in reply.text, text
+        assert reply.buttons[-1].label.startswith('add "'), text
+    assert await _names(store) == []
+
+
+async def test_the_as_written_choice_and_quotes_and_force_add_the_name_literally(
+    chat: Chat, store: Store
+) -> None:
+    reply = await chat.say("add Notes to Self: Journals email=hello@notes.example")
+    assert await _names(store) == []
+    literal = buttons(reply)[-1]
+    assert "Added Notes to Self: Journals (#1)." in (await chat.press(literal)).text
+    assert "Added Call me maybe (#2)." in (await chat.say('add "Call me maybe"')).text
+    assert "Added A note: to self (#3)." in (await chat.say("add “A note: to self”")).text
+    assert "Added remind me later (#4)." in (await chat.say("add remind me later --force")).text
+    async with store.read() as tx:
+        first = await tx.customers.get(1)
+    assert first is not None and first.email == "hello@notes.example"
+
+
+async def test_legitimate_names_are_added_at_once(chat: Chat, store: Store) -> None:
+    names = [
+        "Acme Corp",
+        "Müller & Söhne GmbH",
+        "O'Brien Consulting",
+        "Dr. Jane Doe",
+        "AT&T",
+        "3M Company",
+        "7-Eleven",
+        "Studio 54 Records",
+        "The Home Depot",
+        "Bank of America",
+        "Call Center Partners",
+        "Toys R Us",
+        "O’Neil & Sons",
+        "bob li",
+    ]
+    for name in names:
+        reply = await chat.say(f"add {name}")
+        assert reply.text.startswith(f"Added {name} (#"), (name, reply.text)
+    assert await _names(store) == names

@@ -71,7 +71,7 @@ async def test_reps_managers_and_customers_are_refused(
         await Chat(router, carla).say(text)
     # Nor does anyone but an admin get anywhere with the button.
     token = _erase_button(buttons(await Chat(router, admin).say("erase #1")))
-    assert "not one of mine" in (await Chat(router, carla).press(token)).text
+    assert "not for you" in (await Chat(router, carla).press(token)).text
     for who in (rep, manager):
         reply = await Chat(router, who).press(token)
         assert reply.is_error and "is for admins" in reply.text

@@ -1,13 +1,20 @@
-"""The router: help, unknown commands, oversized text, forged buttons, and fuzzing."""
+"""The router: help, unknown commands, oversized text, buttons and who may press them, quotes,
+free text, and fuzzing."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import func, select
 
+from crm_store.store import Store
+from crm_store.tables import conversations, feedback, interactions, outbox, pending_actions, ticket_messages
+from handlers.context import Services
 from handlers.messages import Actor, Message
-from handlers.router import STAFF_COMMANDS, Router
-from tests.conftest import Chat
+from handlers.router import NOT_FOR_YOU, NOT_MINE, STAFF_COMMANDS, Router
+from tests.conftest import Chat, buttons
 
 
 async def test_help_lists_every_staff_command_with_example(chat: Chat) -> None:
@@ -113,3 +120,111 @@ async def test_free_text_for_the_at_risk_list_runs_it(chat: Chat) -> None:
     # Every intent nlp/intents knows is a command now (at-risk arrived with the scheduler).
     reply = await chat.say("who's at risk?")
     assert "No loyalty scores yet" in reply.text
+
+
+async def _stored(store: Store) -> dict[str, int]:
+    """Rows of everything a press could have written."""
+    counts = {}
+    async with store.read() as tx:
+        for table in (ticket_messages, outbox, conversations, pending_actions, feedback, interactions):
+            query = select(func.count()).select_from(table)
+            counts[table.name] = int((await tx.conn.execute(query)).scalar_one())
+    return counts
+
+
+async def test_a_customer_pressing_a_team_button_gets_a_notice_and_nothing_is_stored(
+    router: Router, services: Services, customer: Actor, rep: Actor, store: Store
+) -> None:
+    services.settings = replace(services.settings, support_platform="slack", support_channel="C1")
+    carla = Chat(router, customer)
+    await carla.say("/ticket Printer broken\nIt jams")  # an open ticket the presses could land on
+    await Chat(router, rep).say("remind tomorrow 10:00: call the printer people")
+    before = await _stored(store)
+    forged = (
+        "crm:show:1",
+        "crm:resolve:1",
+        "crm:assign-me:1",
+        "crm:ticket:2",
+        "crm:log:1",
+        "crm:reply:1",
+        "crm:done:1",
+        "crm:snooze-1h:1",
+        "crm:erase:sometoken",
+        "crm:drop-table:1",
+    )
+    for action in forged:
+        reply = await carla.press(action)
+        assert (reply.text, reply.toast, reply.is_error) == (NOT_FOR_YOU, True, True), action
+        assert not reply.buttons and not reply.replace_original
+    assert await _stored(store) == before
+    async with store.read() as tx:
+        ticket = await tx.tickets.get(1)
+        (reminder,) = await tx.reminders.open_for_rep(rep.rep_id or 0)
+    assert ticket is not None and ticket.status == "open" and ticket.assignee_rep_id is None
+    assert reminder.status == "pending"
+    # Their own buttons still work.
+    assert (await carla.press("crm:help:ticket")).title == "How I can help"
+
+
+async def test_the_team_pressing_customer_buttons_or_unknown_verbs_gets_the_same_notice(
+    chat: Chat, router: Router, customer: Actor, store: Store
+) -> None:
+    carla = Chat(router, customer)
+    await carla.say("/ticket Broken\nIt does not start")
+    await chat.say("resolve 1")
+    await carla.say("/ticket")
+    summary = await carla.say("Still broken\nNow it smokes")
+    before = await _stored(store)
+    for action in ("crm:csat:1-5", *buttons(summary), "crm:frobnicate:1"):
+        reply = await chat.press(action)
+        assert (reply.text, reply.toast) == (NOT_FOR_YOU, True), action
+    assert await _stored(store) == before
+    async with store.read() as tx:
+        ticket = await tx.tickets.get(1)
+    assert ticket is not None and ticket.csat_rating is None
+    undecodable = await chat.press("evil:show:1")
+    assert (undecodable.text, undecodable.toast) == (NOT_MINE, True)
+
+
+async def test_a_role_refusal_of_a_button_is_a_denial_like_a_commands(
+    router: Router, manager: Actor, store: Store
+) -> None:
+    reply = await Chat(router, manager).press("crm:erase:sometoken")
+    assert reply.is_error and not reply.toast and "`erase` is for admins" in reply.text
+    async with store.read() as tx:
+        (denied,) = [a for a in await tx.audit.recent(limit=10) if a.action == "denied"]
+    assert denied.actor == "console:dana"
+
+
+async def test_the_help_button_explains_a_command_or_gives_customers_their_help(
+    chat: Chat, router: Router, customer: Actor
+) -> None:
+    detail = await chat.press("crm:help:remind")
+    assert detail.title == "remind" and "Usage: remind" in detail.text
+    assert (await Chat(router, customer).press("crm:help:remind")).title == "How I can help"
+
+
+async def test_a_typographic_apostrophe_is_read_as_a_plain_one(
+    chat: Chat, router: Router, customer: Actor
+) -> None:
+    await chat.say("add Globex Corporation")
+    await Chat(router, customer).say("/ticket Broken\nIt does not start")
+    for text in ("what’s open for globex?", "what‘s open for globex?", "whatʼs open for globex?"):
+        assert (await chat.say(text)).title == "Tickets of Globex Corporation", text
+
+
+async def test_stored_text_keeps_the_quotes_as_typed(
+    chat: Chat, router: Router, customer: Actor, store: Store
+) -> None:
+    await chat.say("add Acme Corp")  # customer #2: Carla is #1
+    read = await chat.say("log a call with Acme: they’re “thrilled” about the renewal")
+    assert read.text.startswith("Logged a call with Acme Corp (#2)."), read.text
+    await chat.say("log acme note: it’s «done»")
+    carla = Chat(router, customer)
+    await carla.say("/ticket Broken\nIt’s broken, and the „manual“ doesn’t help")
+    await carla.say("It’s still broken")
+    async with store.read() as tx:
+        notes = sorted(i.text for i in await tx.interactions.for_customer(2))
+        messages = [m.text for m in await tx.tickets.messages(1)]
+    assert notes == ["it’s «done»", "they’re “thrilled” about the renewal"]
+    assert sorted(messages) == ["It’s broken, and the „manual“ doesn’t help", "It’s still broken"]

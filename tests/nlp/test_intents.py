@@ -116,6 +116,23 @@ def test_other_commands(text: str, intent: str, command: str) -> None:
     assert (reading.intent, reading.command) == (intent, command)
 
 
+@pytest.mark.parametrize(
+    ("text", "command"),
+    [
+        (
+            "add a new lead: Jane Doe from Contoso, jane@contoso.example",
+            "add Jane Doe company=Contoso email=jane@contoso.example",
+        ),
+        ("new contact Jane Doe at Contoso", "add Jane Doe company=Contoso"),
+        ("add a customer called Made from Scratch", "add Made from Scratch"),
+        ("add Jane Doe from Contoso company=Fabrikam", "add Jane Doe from Contoso company=Fabrikam"),
+    ],
+)
+def test_a_person_from_a_company_is_added_with_that_company(text: str, command: str) -> None:
+    reading = top(text)
+    assert (reading.intent, reading.command) == ("add", command)
+
+
 def test_typos_still_land() -> None:
     assert top("reslove 31").intent == "resolve"
     assert top("remnd me to call acme tomorrow at 9").intent == "remind"

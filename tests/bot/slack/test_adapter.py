@@ -17,7 +17,7 @@ from crm_store.store import Store
 from crm_store.tables import interactions, reps
 from handlers.context import Services
 from handlers.messages import Actor, Message
-from handlers.router import Router
+from handlers.router import BUTTONS, Router
 from tests.bot.slack.conftest import MANAGER, REP, SlackRequests
 from tests.fakes.slack_api import BOT_USER_ID, Call, FakeSlackApi
 
@@ -172,6 +172,36 @@ async def test_log_button_opens_a_modal_and_a_bad_submission_shows_field_errors(
     assert posted.params["channel"] == f"D{REP}"  # the answer goes to the person's DM
     assert "Logged a meeting with Acme Corp" in shown(posted)
     assert await _count(store, interactions) == 1
+
+
+async def test_every_button_that_asks_for_a_form_opens_one(
+    slack: SlackRequests, fake_slack: FakeSlackApi, acme: None
+) -> None:
+    asking = [verb for verb in BUTTONS.verbs if verb.prompt is not None]
+    assert {v.verb for v in asking} == {"log", "remind", "open-ticket", "reply"}
+    for verb in asking:
+        assert verb.prompt is not None and verb.prompt.form in (*modals.KINDS, modals.REPLY)
+    for n, (verb, form) in enumerate((("remind", "remind"), ("open-ticket", "ticket")), start=1):
+        await slack.press(f"crm:{verb}:1")
+        view = (await fake_slack.wait_for("views.open", n))[-1].params["view"]
+        assert view["callback_id"] == modals.CALLBACK_PREFIX + form
+        customer = next(b for b in view["blocks"] if b["block_id"] == "customer")
+        assert customer["element"]["initial_value"] == "#1"
+
+
+async def test_a_press_not_for_the_team_is_a_notice_only_the_presser_sees(
+    slack: SlackRequests, fake_slack: FakeSlackApi, acme: None, store: Store
+) -> None:
+    await slack.press("crm:csat:1-5")
+    notice = (await fake_slack.wait_for("response_url"))[0]
+    assert notice.params["response_type"] == "ephemeral" and notice.params["replace_original"] is False
+    assert "This button is not for you." in shown(notice)
+    await slack.press("crm:ticket-open:draft1", response_url=False)  # e.g. from App Home
+    notice = (await fake_slack.wait_for("chat.postEphemeral"))[0]
+    assert notice.params["user"] == REP and notice.params["channel"] == "C0SALES"
+    assert "This button is not for you." in shown(notice)
+    assert fake_slack.of("chat.postMessage") == [] and fake_slack.of("chat.update") == []
+    assert await _count(store, interactions) == 0
 
 
 async def test_add_without_arguments_opens_the_add_modal_and_validates_email(

@@ -119,6 +119,12 @@ def test_add_modal_builds_the_add_command() -> None:
     )
 
 
+def test_add_modal_quotes_a_name_that_reads_like_a_sentence() -> None:
+    # The Name field holds a name, so `add` must not ask what was meant.
+    result = _submit("add", {"name": "Notes to Self: Journals", "status": "lead"})
+    assert result.command == 'add "Notes to Self: Journals" status=lead'
+
+
 def test_add_modal_errors_sit_on_their_fields() -> None:
     result = _submit("add", {"name": "", "email": "nope", "phone": "12", "tags": "two words"})
     assert set(result.errors) == {"name", "email", "phone", "tags"}

@@ -12,7 +12,16 @@ from sqlalchemy import func, select
 from bot.delivery import Dispatcher
 from bot.telegram.adapter import SECRET_HEADER, TelegramFrontEnd, TelegramSettings
 from crm_store.store import Store
-from crm_store.tables import customers, feedback, identities, inbox, ticket_messages
+from crm_store.tables import (
+    conversations,
+    customers,
+    feedback,
+    identities,
+    inbox,
+    outbox,
+    pending_actions,
+    ticket_messages,
+)
 from handlers.context import Services
 from handlers.messages import Actor
 from handlers.router import Router
@@ -200,6 +209,45 @@ async def test_a_customer_typing_another_customers_ticket_id_sees_nothing_of_it(
     async with store.read() as tx:
         ticket = await tx.tickets.get(1)
     assert ticket is not None and ticket.csat_rating is None
+
+
+async def test_a_press_of_a_button_not_the_customers_is_a_toast_and_stores_nothing(
+    telegram: TelegramFrontEnd,
+    fake_tg: FakeTelegramApi,
+    support: Services,
+    router: Router,
+    rep: Actor,
+    store: Store,
+) -> None:
+    await _say(fake_tg, CARLA, "/ticket Screen is broken\nIt flickers, then goes black")
+    await Chat(router, rep).say("assign 1 me")
+    tables = (ticket_messages, outbox, conversations, pending_actions)
+    stored = [await _count(store, table) for table in tables]
+    sent, edited = len(fake_tg.of("sendMessage")), len(fake_tg.of("editMessageText"))
+    # Staff data (forged, or copied from a Slack post), a customer's own verb of another kind,
+    # and data that is no button of ours.
+    forged = (
+        "crm:show:1",
+        "crm:resolve:1",
+        "crm:assign-me:1",
+        "crm:ticket:2",
+        "crm:reply:1",
+        "crm:erase:sometoken",
+        "crm:drop-table:1",
+    )
+    for n, data in enumerate(forged, start=1):
+        fake_tg.queue(fake_tg.callback_update(CARLA, data, message_id=900 + n))
+        toast = (await fake_tg.wait_for("answerCallbackQuery", n))[-1]
+        assert toast.params.get("text") == "This button is not for you.", data
+    # Updates are handled in order: once the next message is answered, the presses have said
+    # all they will say.
+    assert (await _say(fake_tg, CARLA, "/status 1")).params["text"].startswith("<b>Ticket #1")
+    assert len(fake_tg.of("sendMessage")) == sent + 1
+    assert len(fake_tg.of("editMessageText")) == edited
+    assert [await _count(store, table) for table in tables] == stored
+    async with store.read() as tx:
+        ticket = await tx.tickets.get(1)
+    assert ticket is not None and ticket.status == "open" and ticket.assignee_rep_id == rep.rep_id
 
 
 async def test_webhook_refuses_a_missing_or_wrong_secret_and_changes_nothing(

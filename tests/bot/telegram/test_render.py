@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.telegram.render import MAX_TEXT, render, visible_length
+from bot.telegram.render import MAX_TEXT, render, toast, visible_length
 from crm_store.records import CustomerRecord, TicketRecord
 from handlers import notify
 from handlers.messages import Button, Field, ListItem, Reply
@@ -90,3 +90,11 @@ def test_callback_data_is_an_opaque_id_within_64_bytes_for_any_customer() -> Non
         assert value.startswith("crm:")
         for secret in ("Ёлкина", "🎄", "anastasia", "999", "Рога"):
             assert secret not in value
+
+
+def test_a_toast_is_plain_and_within_telegrams_200_characters() -> None:
+    assert toast(Reply(text="This button is\nnot for you.", is_error=True, toast=True)) == (
+        "This button is not for you."
+    )
+    long = toast(Reply(text="x" * 500, toast=True))
+    assert len(long) == 200 and long.endswith("…")

@@ -1,0 +1,32 @@
+"""One-time choices: ``crm:run:<token>`` buttons that run a stored command for the person offered it."""
+
+from __future__ import annotations
+
+from crm_store.store import Tx
+from handlers import actions
+from handlers.context import Context
+from handlers.errors import UserError
+from handlers.messages import Button
+from handlers.parsing import one_line
+from handlers.registry import Area, ButtonVerb, Rerun
+
+RUN_VERB = "run"
+LABEL_CHARS = 60
+
+
+async def offer(tx: Tx, *, actor_key: str, command: str, label: str) -> Button:
+    """A button that runs ``command`` once, for ``actor_key`` only; labelled with the command."""
+    token = await tx.pending.add(actor_key=actor_key, command=command, label=label)
+    return Button(one_line(command, LABEL_CHARS), actions.encode(RUN_VERB, token))
+
+
+async def take(ctx: Context) -> Rerun:
+    """The press: the token is used up, and its command runs as if typed."""
+    async with ctx.store.write(ctx.actor.key) as tx:
+        pending = await tx.pending.take(ctx.args, actor_key=ctx.actor.key)
+    if pending is None:
+        raise UserError("That choice has expired or was already used; please run the command again.")
+    return Rerun(pending.command)
+
+
+AREA = Area(buttons=(ButtonVerb(RUN_VERB, "anyone", press=take),))
