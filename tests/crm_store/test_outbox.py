@@ -112,7 +112,9 @@ async def test_a_stranded_claim_is_taken_over_within_the_short_lease_and_a_renew
     await _stranded_claims_are_taken_over_and_renewed_ones_are_not(store, clock)
 
 
-async def test_postgres_takes_over_stranded_claims_and_keeps_renewed_ones(pg_url: str, clock: FakeClock) -> None:
+async def test_postgres_takes_over_stranded_claims_and_keeps_renewed_ones(
+    pg_url: str, clock: FakeClock
+) -> None:
     store = Store.open(pg_url, clock=clock)
     await upgrade(store.engine)
     try:
