@@ -1,6 +1,7 @@
 """A `crm-bot run` killed (SIGKILL) in the middle of a send: a second process takes the stranded
-claim over within the short lease, and the chat's later messages follow within seconds, each
-exactly once and in order (on SQLite and on PostgreSQL, real processes against the fake Bot API)."""
+claims over within the short lease, and the chats' later messages follow within seconds, each
+exactly once and in order (on SQLite and on PostgreSQL, real processes against the fake Bot API).
+Stopped with SIGTERM instead, it gives its claims back before it exits."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from crm_store.migrate import upgrade
+from crm_store.outbox import OutboxRow
 from crm_store.store import Store
 from nlp.sentiment import SentimentClassifier
 from tests.bot.run_process import start_run
@@ -66,8 +68,17 @@ async def _start(tmp_path: Path, data_dir: Path, tg: FakeTelegramApi, url: str) 
     return process
 
 
-async def _a_killed_sender_holds_up_its_chats_for_seconds_only(
-    tmp_path: Path, data_dir: Path, tg: FakeTelegramApi, url: str
+async def _outbox(url: str) -> list[OutboxRow]:
+    store = Store.open(url)
+    try:
+        async with store.read() as tx:
+            return await tx.outbox.listing()
+    finally:
+        await store.close()
+
+
+async def _a_stopped_sender_holds_up_its_chats_for_seconds_only(
+    tmp_path: Path, data_dir: Path, tg: FakeTelegramApi, url: str, *, kill: bool = True
 ) -> None:
     await _queue(url)
     in_flight = tg.hold("sendMessage")  # the first send never gets its answer
@@ -76,16 +87,23 @@ async def _a_killed_sender_holds_up_its_chats_for_seconds_only(
         await asyncio.wait_for(in_flight.wait(), 60)
         assert [c.params["text"] for c in tg.held] == [f"{BUSY}-m0"]
     finally:
-        first.kill()
-        await first.wait()
-    killed_at = time.monotonic()
+        if kill:
+            first.kill()
+            await first.wait()
+        else:
+            first.terminate()
+            await asyncio.wait_for(first.communicate(), timeout=60)
+    stopped_at = time.monotonic()
+    if not kill:  # a clean stop: nothing left claimed for the next process to wait out
+        assert first.returncode == 0
+        assert [r.payload["text"] for r in await _outbox(url) if r.state == "sending"] == []
     second = await _start(tmp_path, data_dir, tg, url)
     try:
         total = sum(QUEUE.values())
         calls = await tg.wait_for(
-            "sendMessage", total, within=RECOVERY_BOUND - (time.monotonic() - killed_at)
+            "sendMessage", total, within=RECOVERY_BOUND - (time.monotonic() - stopped_at)
         )
-        recovered_in = max(c.at for c in calls) - killed_at
+        recovered_in = max(c.at for c in calls) - stopped_at
     finally:
         second.terminate()
         await asyncio.wait_for(second.communicate(), timeout=60)
@@ -95,25 +113,20 @@ async def _a_killed_sender_holds_up_its_chats_for_seconds_only(
             f"{chat}-m{n}" for n in range(count)
         ]
     assert len(tg.of("sendMessage")) == total
-    store = Store.open(url)
-    try:
-        async with store.read() as tx:
-            rows = await tx.outbox.listing()
-    finally:
-        await store.close()
+    rows = await _outbox(url)
     assert all(r.state == "sent" and r.sent_message_id for r in rows)
-    # Claimed twice: the killed process's batch (each chat's first row, QUIET's never tried).
-    assert {r.payload["text"]: r.attempts for r in rows if r.attempts != 1} == {
-        f"{chat}-m0": 2 for chat in QUEUE
-    }
-    print(f"\nrecovery: the chats' {total} messages all arrived {recovered_in:.1f} s after the kill")
+    if kill:  # claimed twice: the killed process's batch (each chat's first row, QUIET's never tried)
+        assert {r.payload["text"]: r.attempts for r in rows if r.attempts != 1} == {
+            f"{chat}-m0": 2 for chat in QUEUE
+        }
+    print(f"\nrecovery: the chats' {total} messages all arrived {recovered_in:.1f} s after the stop")
 
 
 async def test_a_process_killed_mid_send_holds_up_its_chats_for_seconds_only_on_sqlite(
     tmp_path: Path, live_tg: FakeTelegramApi, classifier: SentimentClassifier, crm_data_dir: Path
 ) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}"
-    await _a_killed_sender_holds_up_its_chats_for_seconds_only(tmp_path, crm_data_dir, live_tg, url)
+    await _a_stopped_sender_holds_up_its_chats_for_seconds_only(tmp_path, crm_data_dir, live_tg, url)
 
 
 async def test_a_replica_killed_mid_send_holds_up_its_chats_for_seconds_only_on_postgres(
@@ -123,4 +136,13 @@ async def test_a_replica_killed_mid_send_holds_up_its_chats_for_seconds_only_on_
     classifier: SentimentClassifier,
     crm_data_dir: Path,
 ) -> None:
-    await _a_killed_sender_holds_up_its_chats_for_seconds_only(tmp_path, crm_data_dir, live_tg, pg_url)
+    await _a_stopped_sender_holds_up_its_chats_for_seconds_only(tmp_path, crm_data_dir, live_tg, pg_url)
+
+
+async def test_a_process_stopped_with_sigterm_mid_send_gives_its_claims_back_before_it_exits(
+    tmp_path: Path, live_tg: FakeTelegramApi, classifier: SentimentClassifier, crm_data_dir: Path
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}"
+    await _a_stopped_sender_holds_up_its_chats_for_seconds_only(
+        tmp_path, crm_data_dir, live_tg, url, kill=False
+    )
