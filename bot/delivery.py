@@ -114,6 +114,12 @@ class DispatchReport:
         return self
 
 
+def owner_id() -> str:
+    """A dispatcher's name on its claims: host and pid for the operator, and a random part
+    since two dispatchers may share a process (and a pid comes back after a restart)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
 @dataclass(slots=True)
 class Dispatcher:
     """Sends due outbox rows. Several dispatchers (replicas) may share one store: claiming is
@@ -129,7 +135,7 @@ class Dispatcher:
     name: str = "delivery"
     stopping: bool = False  # set by DeliveryLoop.stop: end the pass after the row in hand
     # Whose claims these are: unique per dispatcher, also between two in one process.
-    owner: str = field(default_factory=lambda: owner_id())
+    owner: str = field(default_factory=owner_id)
 
     @classmethod
     def of(cls, store: Store, senders: Iterable[Sender], **options: object) -> Dispatcher:
@@ -163,9 +169,14 @@ class Dispatcher:
         return report
 
     async def release(self) -> int:
-        """Give back the claims this dispatcher holds (a clean stop): due at once elsewhere."""
-        async with self.store.write(self.name) as tx:
-            released = await tx.outbox.release(self.owner)
+        """Give back the claims this dispatcher holds (a clean stop): due at once elsewhere. If
+        the store fails now, the leases run out as after a crash; the stop goes on."""
+        try:
+            async with self.store.write(self.name) as tx:
+                released = await tx.outbox.release(self.owner)
+        except Exception as exc:
+            _LOGGER.warning("outbox: could not release claims at stop: %s", type(exc).__name__)
+            return 0
         if released:
             _LOGGER.info("outbox: released %s claimed row(s) unsent", released)
         return released
@@ -274,14 +285,11 @@ class Dispatcher:
                 error,
             )
             return DispatchReport(failed=1)
+        if state != "pending":  # another dispatcher holds the row now: its outcome is theirs
+            _LOGGER.warning("outbox %s was taken over while it was being sent (leases not renewed)", row.id)
+            return DispatchReport()
         _LOGGER.warning("outbox %s to %s failed (%s); retry in %.0f s", row.id, row.platform, error, delay)
         return DispatchReport(retried=1)
-
-
-def owner_id() -> str:
-    """This dispatcher's name on its claims: host and pid for the operator, and a random part
-    since two dispatchers may share a process (and a pid comes back after a restart)."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class DeliveryLoop:
