@@ -6,15 +6,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import secrets
+import socket
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.frontend import PermanentSendError, RetryAfter, Sender
 from crm_store.outbox import OutboxRow
 from crm_store.store import Store
+from handlers.lateness import as_delivered, deadline_of
 from handlers.messages import reply_from_dict
 
 _LOGGER = logging.getLogger(__name__)
@@ -81,7 +85,12 @@ class SlidingWindowLimiter:
 @dataclass(frozen=True, slots=True)
 class DeliverySettings:
     batch: int = 30
-    lease: timedelta = timedelta(minutes=2)  # far above one send; a dead dispatcher's rows return after it
+    # A claim's lease is short and renewed every ``renew_seconds`` while its dispatcher works
+    # through the batch, however long a platform makes a send wait (a 429 waited out part-way,
+    # bot.frontend.PART_WAIT): a killed dispatcher's rows, and the chats queued behind them, are
+    # taken over within ``lease``, and a live one's are never taken.
+    lease: timedelta = timedelta(seconds=15)
+    renew_seconds: float = 3.0
     max_attempts: int = 8
     backoff_base: float = 5.0
     backoff_cap: float = 900.0
@@ -105,6 +114,12 @@ class DispatchReport:
         return self
 
 
+def owner_id() -> str:
+    """A dispatcher's name on its claims: host and pid for the operator, and a random part
+    since two dispatchers may share a process (and a pid comes back after a restart)."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
 @dataclass(slots=True)
 class Dispatcher:
     """Sends due outbox rows. Several dispatchers (replicas) may share one store: claiming is
@@ -118,35 +133,85 @@ class Dispatcher:
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     name: str = "delivery"
-    stopping: bool = False  # set by DeliveryLoop.stop: end the pass after the batch in hand
+    stopping: bool = False  # set by DeliveryLoop.stop: end the pass after the row in hand
+    # Whose claims these are: unique per dispatcher, also between two in one process.
+    owner: str = field(default_factory=owner_id)
 
     @classmethod
     def of(cls, store: Store, senders: Iterable[Sender], **options: object) -> Dispatcher:
         return cls(store, {s.platform: s for s in senders}, **options)  # type: ignore[arg-type]
 
     async def run_once(self) -> DispatchReport:
-        """Send everything due now (claiming batch after batch), then return."""
+        """Send everything due now (claiming batch after batch), then return. Stopping ends
+        the pass after the row in hand and gives the rest of the batch back at once."""
         report = DispatchReport()
         if not self.senders:
             return report
-        # A batch claimed is sent whole; stopping ends the pass between batches.
         while not self.stopping:
             async with self.store.write(self.name) as tx:
                 rows = await tx.outbox.claim_due(
-                    platforms=list(self.senders), limit=self.settings.batch, lease=self.settings.lease
+                    platforms=list(self.senders),
+                    limit=self.settings.batch,
+                    lease=self.settings.lease,
+                    owner=self.owner,
                 )
             if not rows:
                 return report
-            for row in rows:
-                report += await self._deliver(row)
+            try:
+                async with self._renewing():
+                    for row in rows:
+                        if self.stopping:
+                            break
+                        report += await self._deliver(row)
+            finally:
+                if self.stopping:  # also when DeliveryLoop.stop had to cancel the pass
+                    await self.release()
         return report
+
+    async def release(self) -> int:
+        """Give back the claims this dispatcher holds (a clean stop): due at once elsewhere. If
+        the store fails now, the leases run out as after a crash; the stop goes on."""
+        try:
+            async with self.store.write(self.name) as tx:
+                released = await tx.outbox.release(self.owner)
+        except Exception as exc:
+            _LOGGER.warning("outbox: could not release claims at stop: %s", type(exc).__name__)
+            return 0
+        if released:
+            _LOGGER.info("outbox: released %s claimed row(s) unsent", released)
+        return released
+
+    @contextlib.asynccontextmanager
+    async def _renewing(self) -> AsyncIterator[None]:
+        """Renew this dispatcher's leases every ``renew_seconds`` while the block runs. The
+        renewer is ended by an event, never cancelled, so no query of its is cut off."""
+        done = asyncio.Event()
+
+        async def renew() -> None:
+            while not done.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(done.wait(), self.settings.renew_seconds)
+                if done.is_set():
+                    return
+                try:
+                    async with self.store.write(self.name) as tx:
+                        await tx.outbox.renew(self.owner, lease=self.settings.lease)
+                except Exception as exc:  # the next renewal may get through before the lease ends
+                    _LOGGER.warning("outbox: renewing leases failed: %s", type(exc).__name__)
+
+        renewer = asyncio.create_task(renew(), name="crm-delivery-lease")
+        try:
+            yield
+        finally:
+            done.set()
+            await renewer
 
     def _backoff(self, attempts: int) -> float:
         return float(min(self.settings.backoff_base * 2.0 ** max(attempts - 1, 0), self.settings.backoff_cap))
 
     async def _deliver(self, row: OutboxRow) -> DispatchReport:
         try:
-            reply = reply_from_dict(row.payload)
+            reply, deadline = reply_from_dict(row.payload), deadline_of(row.payload)
         except (KeyError, TypeError, ValueError):
             await self._fail(row, "unreadable payload")
             return DispatchReport(failed=1)
@@ -167,6 +232,9 @@ class Dispatcher:
             return DispatchReport(deferred=1)
         if wait > 0:
             await self.sleep(wait)
+        # Judged now, just before the send: how late it reaches the person, however long it
+        # waited in the outbox (a held-up chat, downtime), not how late the tick found it.
+        reply = as_delivered(reply, deadline, now=self.store.clock())
         self.limiter.record(windows, self.clock())
         try:
             message_id = await self.senders[row.platform].send(target, reply, thread=thread)
@@ -181,28 +249,32 @@ class Dispatcher:
         except Exception as exc:  # network trouble, 5xx: retried with backoff, parked after a bound
             return await self._retry(row, exc)
         async with self.store.write(self.name) as tx:
-            marked = await tx.outbox.mark_sent(row.id, message_id)
+            marked = await tx.outbox.mark_sent(row.id, message_id, owner=self.owner)
             if starts_thread and row.thread_key:
                 await tx.outbox.set_thread(row.thread_key, row.platform, target=target, thread_id=message_id)
         if not marked:
-            _LOGGER.warning("outbox %s was reclaimed while it was being sent (lease too short?)", row.id)
+            _LOGGER.warning("outbox %s was taken over while it was being sent (leases not renewed)", row.id)
         return DispatchReport(sent=1)
 
     async def _postpone(self, row: OutboxRow, seconds: float, *, error: str | None = None) -> None:
         async with self.store.write(self.name) as tx:
-            await tx.outbox.postpone(row.id, delay=timedelta(seconds=seconds), error=error)
+            await tx.outbox.postpone(row.id, delay=timedelta(seconds=seconds), error=error, owner=self.owner)
 
     async def _fail(self, row: OutboxRow, error: str) -> None:
         _LOGGER.error("outbox %s to %s parked as failed: %s", row.id, row.platform, error)
         async with self.store.write(self.name) as tx:
-            await tx.outbox.fail(row.id, error=error)
+            await tx.outbox.fail(row.id, error=error, owner=self.owner)
 
     async def _retry(self, row: OutboxRow, exc: Exception) -> DispatchReport:
         error = type(exc).__name__  # the type only: exception texts may quote the message
         delay = self._backoff(row.attempts)
         async with self.store.write(self.name) as tx:
             state = await tx.outbox.retry(
-                row.id, error=error, delay=timedelta(seconds=delay), max_attempts=self.settings.max_attempts
+                row.id,
+                error=error,
+                delay=timedelta(seconds=delay),
+                max_attempts=self.settings.max_attempts,
+                owner=self.owner,
             )
         if state == "failed":
             _LOGGER.error(
@@ -213,6 +285,9 @@ class Dispatcher:
                 error,
             )
             return DispatchReport(failed=1)
+        if state != "pending":  # another dispatcher holds the row now: its outcome is theirs
+            _LOGGER.warning("outbox %s was taken over while it was being sent (leases not renewed)", row.id)
+            return DispatchReport()
         _LOGGER.warning("outbox %s to %s failed (%s); retry in %.0f s", row.id, row.platform, error, delay)
         return DispatchReport(retried=1)
 
@@ -236,9 +311,9 @@ class DeliveryLoop:
         self._task = asyncio.create_task(self._run(), name="crm-delivery")
 
     async def stop(self) -> None:
-        """Let the pass under way finish, so no query is cancelled half-way (a stranded aiosqlite
-        connection keeps the process alive); cancel only a pass that overruns ``stop_wait``. A
-        claim cut off then is retried by another pass once its lease expires."""
+        """Let the row in hand finish, so no query is cancelled half-way (a stranded aiosqlite
+        connection keeps the process alive); cancel only a pass that overruns ``stop_wait``.
+        Either way the claims not sent are released at once (Dispatcher.run_once)."""
         if self._task is None:
             return
         self.dispatcher.stopping = True

@@ -4,8 +4,11 @@ uvicorn on the bot's loop."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import signal
+import threading
+from collections.abc import Awaitable, Callable, Iterator
 
 import uvicorn
 from starlette.applications import Starlette
@@ -52,6 +55,25 @@ def build_asgi(
     return Starlette(routes=routes)
 
 
+class _Server(uvicorn.Server):
+    """A SIGINT or SIGTERM ends serving, and nothing more. uvicorn raises the signal again once it
+    has shut down, and a SIGTERM then ended the process at once, before App.serve had stopped the
+    scheduler, delivery (which gives back the outbox rows it claimed) and the front ends (the
+    poller its lease): the rows stayed claimed until their lease ran out."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        if threading.current_thread() is not threading.main_thread():  # signals reach only that one
+            yield
+            return
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+
 class HttpServer:
     """uvicorn on the running event loop (never ``uvicorn.run``, which would own the loop)."""
 
@@ -59,7 +81,7 @@ class HttpServer:
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
         )
-        self.server = uvicorn.Server(config)
+        self.server = _Server(config)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> str:

@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     telegram_api_url: str = Field("https://api.telegram.org/bot", alias="TELEGRAM_API_URL")
     telegram_webhook_url: str | None = Field(None, alias="TELEGRAM_WEBHOOK_URL")
     telegram_webhook_secret: str | None = Field(None, alias="TELEGRAM_WEBHOOK_SECRET", repr=False)
-    # Reminders due longer ago than this when the tick finds them are marked "(late)".
+    # A reminder reaching its rep longer than this after its time is titled "(late)" (judged as it is sent).
     reminder_late_seconds: float = Field(300.0, alias="CRM_REMINDER_LATE_SECONDS", ge=0)
     # Loyalty: score = 100 * weighted mean of six parts in [0, 1]; README explains each part.
     loyalty_weight_recency: float = Field(0.25, alias="CRM_LOYALTY_WEIGHT_RECENCY", ge=0)

@@ -31,6 +31,7 @@ class OutboxRow:
     attempts: int
     next_attempt_at: datetime
     lease_until: datetime | None
+    lease_owner: str | None
     sent_message_id: str | None
     last_error: str | None
     created_at: datetime
@@ -57,6 +58,7 @@ def _row(r: RowMapping) -> OutboxRow:
         attempts=r["attempts"],
         next_attempt_at=r["next_attempt_at"],
         lease_until=r["lease_until"],
+        lease_owner=r["lease_owner"],
         sent_message_id=r["sent_message_id"],
         last_error=r["last_error"],
         created_at=r["created_at"],
@@ -95,14 +97,26 @@ class OutboxRepo(Repo):
         result = await self.conn.execute(statement)
         return bool(result.rowcount)
 
+    @staticmethod
+    def _held(row_id: int, owner: str | None) -> list[ColumnElement[bool]]:
+        """The row is still claimed (by ``owner``, when given: a dispatcher that stalled past its
+        lease and lost the row to another must not record an outcome for it)."""
+        held = [outbox.c.id == row_id, outbox.c.state == "sending"]
+        if owner is not None:
+            held.append(outbox.c.lease_owner == owner)
+        return held
+
     def _due(self, table: Any) -> ColumnElement[bool]:
         return or_(
             and_(table.c.state == "pending", table.c.next_attempt_at <= self.now),
             and_(table.c.state == "sending", table.c.lease_until <= self.now),
         )
 
-    async def claim_due(self, *, platforms: Iterable[str], limit: int, lease: timedelta) -> list[OutboxRow]:
-        """Take up to ``limit`` due rows for sending, oldest first, at most one per chat.
+    async def claim_due(
+        self, *, platforms: Iterable[str], limit: int, lease: timedelta, owner: str | None = None
+    ) -> list[OutboxRow]:
+        """Take up to ``limit`` due rows for sending, oldest first, at most one per chat, for
+        ``owner`` (who renews the lease while sending and releases what it did not send).
 
         Due: pending and past its next attempt, or sending with an expired lease (its dispatcher
         died). A row waits while an older row to the same chat is unsent, so each chat gets its
@@ -125,25 +139,61 @@ class OutboxRepo(Repo):
         )
         if self.conn.dialect.name == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True, of=candidate)
+        # Chosen once: as a plain subquery PostgreSQL may run it again for each row it updates,
+        # each run skipping the rows this statement has just claimed, and so claim past ``limit``.
+        chosen = candidates.cte("chosen").prefix_with("MATERIALIZED")
         statement = (
             update(outbox)
             # The state is checked again: on PostgreSQL a row may have changed since the select.
-            .where(outbox.c.id.in_(candidates.scalar_subquery()), self._due(outbox))
+            .where(outbox.c.id.in_(select(chosen.c.id)), self._due(outbox))
             .values(
                 state="sending",
                 attempts=outbox.c.attempts + 1,
                 lease_until=self.now + lease,
+                lease_owner=owner,
             )
             .returning(outbox)
         )
         rows = (await self.conn.execute(statement)).mappings().all()
         return sorted((_row(r) for r in rows), key=lambda row: row.id)
 
-    async def mark_sent(self, row_id: int, message_id: str) -> bool:
+    async def renew(self, owner: str, *, lease: timedelta) -> int:
+        """Extend every claim ``owner`` holds to ``lease`` from now (it is alive and still
+        sending, however long a platform makes it wait); the number of rows renewed."""
+        result = await self.conn.execute(
+            update(outbox)
+            .where(outbox.c.lease_owner == owner, outbox.c.state == "sending")
+            .values(lease_until=self.now + lease)
+        )
+        return int(result.rowcount or 0)
+
+    async def release(self, owner: str) -> int:
+        """Give back every claim ``owner`` holds, due at once and without spending an attempt
+        (a clean stop), so another dispatcher need not wait for the leases to run out."""
+        result = await self.conn.execute(
+            update(outbox)
+            .where(outbox.c.lease_owner == owner, outbox.c.state == "sending")
+            .values(
+                state="pending",
+                next_attempt_at=self.now,
+                lease_until=None,
+                lease_owner=None,
+                attempts=self._refund(),
+            )
+        )
+        return int(result.rowcount or 0)
+
+    def _refund(self) -> ColumnElement[int]:
+        """One attempt back: the claim ended without the platform refusing anything."""
+        if self.conn.dialect.name == "sqlite":
+            return func.max(outbox.c.attempts - 1, 0)
+        return func.greatest(outbox.c.attempts - 1, 0)
+
+    async def mark_sent(self, row_id: int, message_id: str, *, owner: str | None = None) -> bool:
         """Sent, with the platform's message id, in one UPDATE (never 'sent' without an id)."""
         result = await self.conn.execute(
             update(outbox)
-            .where(outbox.c.id == row_id, outbox.c.state == "sending")
+            .where(*self._held(row_id, owner))
             .values(
                 state="sent",
                 sent_message_id=message_id[:64],
@@ -154,16 +204,18 @@ class OutboxRepo(Repo):
         )
         return bool(result.rowcount)
 
-    async def retry(self, row_id: int, *, error: str, delay: timedelta, max_attempts: int) -> str:
+    async def retry(
+        self, row_id: int, *, error: str, delay: timedelta, max_attempts: int, owner: str | None = None
+    ) -> str:
         """After a failed send: back to pending after ``delay``, or parked as failed once the
         attempts reach ``max_attempts``. Returns the new state."""
         row = await self.get(row_id)
-        if row is None or row.state != "sending":
+        if row is None or row.state != "sending" or (owner is not None and row.lease_owner != owner):
             return row.state if row else "missing"
         state = "failed" if row.attempts >= max_attempts else "pending"
         await self.conn.execute(
             update(outbox)
-            .where(outbox.c.id == row_id, outbox.c.state == "sending")
+            .where(*self._held(row_id, owner))
             .values(
                 state=state,
                 next_attempt_at=self.now + delay,
@@ -173,27 +225,25 @@ class OutboxRepo(Repo):
         )
         return state
 
-    async def postpone(self, row_id: int, *, delay: timedelta, error: str | None = None) -> None:
+    async def postpone(
+        self, row_id: int, *, delay: timedelta, error: str | None = None, owner: str | None = None
+    ) -> None:
         """Back to pending after ``delay`` without spending an attempt (rate limits, 429s)."""
         values: dict[str, Any] = {
             "state": "pending",
             "next_attempt_at": self.now + delay,
             "lease_until": None,
-            "attempts": func.max(outbox.c.attempts - 1, 0)
-            if self.conn.dialect.name == "sqlite"
-            else func.greatest(outbox.c.attempts - 1, 0),
+            "attempts": self._refund(),
         }
         if error is not None:
             values["last_error"] = error[:MAX_ERROR]
-        await self.conn.execute(
-            update(outbox).where(outbox.c.id == row_id, outbox.c.state == "sending").values(**values)
-        )
+        await self.conn.execute(update(outbox).where(*self._held(row_id, owner)).values(**values))
 
-    async def fail(self, row_id: int, *, error: str) -> None:
+    async def fail(self, row_id: int, *, error: str, owner: str | None = None) -> None:
         """Park a row that no retry can help (the chat is gone, the bot was blocked)."""
         await self.conn.execute(
             update(outbox)
-            .where(outbox.c.id == row_id, outbox.c.state == "sending")
+            .where(*self._held(row_id, owner))
             .values(state="failed", lease_until=None, last_error=error[:MAX_ERROR])
         )
 

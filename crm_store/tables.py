@@ -281,6 +281,9 @@ outbox = Table(
     _ts("next_attempt_at", nullable=False),
     _ts("lease_until"),
     Column("sent_message_id", String(64), nullable=True),
+    # The dispatcher holding the claim: it renews the short lease while it sends, and only it
+    # may record the outcome (a replica that stalled past its lease finds the row taken).
+    Column("lease_owner", String(64), nullable=True),
     Column("last_error", String(200), nullable=True),
     _ts("created_at", nullable=False),
     _ts("sent_at"),

@@ -16,6 +16,7 @@ from handlers import actions, notify
 from handlers.access import staff_scope
 from handlers.context import HandlerSettings, zone
 from handlers.digests import build_digest, current_period
+from handlers.lateness import Deadline, with_deadline
 from handlers.loyalty import reasons
 from handlers.messages import Button, Reply, reply_to_dict
 from handlers.parsing import one_line
@@ -29,6 +30,7 @@ ACTOR = "scheduler"
 class JobSettings:
     # Platforms whose front ends run here and reach staff, in order of preference.
     staff_platforms: tuple[str, ...] = ("slack", "console")
+    # A reminder reaching its rep later than this after its time is titled "(late)".
     late_after: timedelta = timedelta(minutes=5)
     loyalty: LoyaltyModel = field(default_factory=LoyaltyModel)
     alert_below: float = 30.0
@@ -63,9 +65,10 @@ async def _to_rep(tx: Tx, settings: JobSettings, rep_id: int, reply: Reply, *, k
 
 
 def reminder_push(
-    *, reminder_id: int, text: str, due_at: datetime, customer: tuple[int, str] | None, late: bool, tz: str
+    *, reminder_id: int, text: str, due_at: datetime, customer: tuple[int, str] | None, tz: str
 ) -> Reply:
-    """The DM a rep gets when a reminder is due, with its four buttons."""
+    """The DM a rep gets when a reminder is due, with its four buttons; the dispatcher adds
+    "(late)" to the title if it goes out late (handlers.lateness)."""
     buttons = [
         Button("Done", actions.encode("done", reminder_id), "primary"),
         Button("Snooze 1h", actions.encode("snooze-1h", reminder_id)),
@@ -76,7 +79,7 @@ def reminder_push(
         buttons.append(Button("Open customer", actions.encode("show", customer[0])))
         about = f"About {customer[1]} (#{customer[0]}) · "
     return Reply(
-        title=f"Reminder #{reminder_id}" + (" (late)" if late else ""),
+        title=f"Reminder #{reminder_id}",
         text=text,
         context=f"{about}due {format_local(due_at, zone(tz))}",
         buttons=tuple(buttons),
@@ -85,7 +88,8 @@ def reminder_push(
 
 
 async def queue_due_reminders(store: Store, settings: JobSettings) -> int:
-    """Move due reminders into the outbox; each is claimed (pending -> sent) with its row."""
+    """Move due reminders into the outbox; each is claimed (pending -> sent) with its row, which
+    carries its deadline: lateness is judged when it is sent, not here."""
     queued = 0
     async with store.write(ACTOR) as tx:
         due = await tx.reminders.due(platforms=settings.staff_platforms)
@@ -99,13 +103,12 @@ async def queue_due_reminders(store: Store, settings: JobSettings) -> int:
                 text=r.text,
                 due_at=r.due_at,
                 customer=(r.customer_id, r.customer_name or "") if r.customer_id else None,
-                late=tx.now - r.due_at > settings.late_after,
                 tz=(rep.timezone if rep else None) or settings.handlers.default_timezone,
             )
             queued += await tx.outbox.enqueue(
                 platform=item.platform,
                 target=item.target,
-                payload=reply_to_dict(reply),
+                payload=with_deadline(reply_to_dict(reply), Deadline(r.due_at, settings.late_after)),
                 key=f"reminder:{r.id}:{r.due_at.isoformat()}",
             )
     if queued:

@@ -1,5 +1,7 @@
-"""The dispatcher: each row sent once across dispatchers and restarts, retries and parking, and
-Telegram's limits kept (checked on the fake Bot API's timestamps, on a fake clock)."""
+"""The dispatcher: each row sent once across dispatchers and restarts, short leases renewed while
+a send waits and taken over when their dispatcher died, claims released at a stop, "(late)" judged
+at send time, retries and parking, and Telegram's limits kept (checked on the fake Bot API's
+timestamps, on a fake clock)."""
 
 from __future__ import annotations
 
@@ -15,9 +17,10 @@ from bot.frontend import PermanentSendError
 from bot.telegram.adapter import TelegramFrontEnd, TelegramSettings
 from crm_store.migrate import upgrade
 from crm_store.store import Store
-from handlers.messages import Reply
+from handlers.jobs import JobSettings, queue_due_reminders
+from handlers.messages import Reply, reply_from_dict
 from handlers.router import Router
-from tests.conftest import FakeClock
+from tests.conftest import Chat, FakeClock
 from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
 
 
@@ -26,16 +29,17 @@ class Crash(BaseException):
 
 
 class FakeSender:
-    platform = "telegram"
-
     def __init__(
         self,
         *,
         crash_after: int | None = None,
         error: Exception | None = None,
         log: list[tuple[str, str]] | None = None,
+        platform: str = "telegram",
     ) -> None:
+        self.platform = platform
         self.sent: list[tuple[str, str]] = []
+        self.replies: list[Reply] = []
         self.log = log if log is not None else []
         self.crash_after = crash_after
         self.error = error
@@ -47,6 +51,7 @@ class FakeSender:
         if self.crash_after is not None and len(self.sent) >= self.crash_after:
             raise Crash()
         self.sent.append((target, reply.text))
+        self.replies.append(reply)
         self.log.append((target, reply.text))
         return str(len(self.sent))
 
@@ -117,9 +122,15 @@ async def test_a_restart_mid_dispatch_loses_nothing_and_duplicates_nothing(
     survivor = FakeSender()
     restarted = Dispatcher.of(store, [survivor], limits=_no_limits)
     await restarted.run_once()
-    # The dead dispatcher's batch is leased: untouched until the lease runs out.
+    # The dead dispatcher's batch is leased: untouched until its short lease runs out (nobody
+    # renews it), then taken over: within seconds, not minutes.
     assert len(survivor.sent) == 0
-    clock.advance(minutes=3)
+    lease = DeliverySettings().lease.total_seconds()
+    assert lease <= 15
+    clock.advance(seconds=lease - 1)
+    await restarted.run_once()
+    assert len(survivor.sent) == 0
+    clock.advance(seconds=2)
     await restarted.run_once()
     texts = [t for _, t in crashing.sent + survivor.sent]
     assert sorted(texts) == sorted(f"m{n}" for n in range(20))
@@ -230,8 +241,16 @@ async def test_telegram_limits_hold_per_chat_per_group_and_overall(
     assert max(c.at for c in calls) - min(c.at for c in calls) < timedelta(minutes=5).total_seconds()
 
 
-async def test_stopping_the_loop_finishes_the_batch_in_hand_and_claims_no_more(store: Store) -> None:
-    """stop() must not cancel a pass inside a query or a send; it ends the pass between batches."""
+async def _states(store: Store) -> Counter[str]:
+    async with store.read() as tx:
+        return Counter(row.state for row in await tx.outbox.listing())
+
+
+async def test_stopping_the_loop_ends_after_the_row_in_hand_and_releases_the_rest_at_once(
+    store: Store,
+) -> None:
+    """stop() must not cancel a pass inside a query or a send; it ends the pass after the row in
+    hand and gives the rest of the batch back, due at once for another dispatcher."""
     await _enqueue(store, 45, chats=45)  # a batch of 30, then 15 more
     first_send = asyncio.Event()
 
@@ -244,9 +263,141 @@ async def test_stopping_the_loop_finishes_the_batch_in_hand_and_claims_no_more(s
     sender = SlowSender()
     loop = DeliveryLoop(Dispatcher.of(store, [sender], limits=_no_limits), tick=60)
     loop.start()
-    await asyncio.wait_for(first_send.wait(), 5)
+    await asyncio.wait_for(first_send.wait(), 30)
     await loop.stop()
-    assert len(sender.sent) == 30
+    assert 1 <= len(sender.sent) < 30
+    assert await _states(store) == Counter({"sent": len(sender.sent), "pending": 45 - len(sender.sent)})
     async with store.read() as tx:
-        states = Counter(row.state for row in await tx.outbox.listing())
-    assert states == Counter({"sent": 30, "pending": 15})
+        assert all(r.attempts == 0 for r in await tx.outbox.listing(states=("pending",)))
+    successor = FakeSender()
+    await Dispatcher.of(store, [successor], limits=_no_limits).run_once()  # the clock has not moved
+    assert sorted(t for _, t in sender.sent + successor.sent) == sorted(f"m{n}" for n in range(45))
+
+
+async def test_a_stop_that_must_cancel_a_hung_send_still_releases_every_claim_at_once(
+    store: Store,
+) -> None:
+    """A send that never returns is cancelled after ``stop_wait``; the batch it held (the hung
+    row too: it was never confirmed) is released, not left leased behind a dead pass."""
+    await _enqueue(store, 10, chats=10)
+    hung = asyncio.Event()
+
+    class HangingSender(FakeSender):
+        async def send(self, target: str, reply: Reply, *, thread: str | None) -> str:
+            if self.sent:
+                hung.set()
+                await asyncio.Event().wait()  # the platform never answers
+            return await super().send(target, reply, thread=thread)
+
+    sender = HangingSender()
+    loop = DeliveryLoop(Dispatcher.of(store, [sender], limits=_no_limits), tick=60, stop_wait=0.1)
+    loop.start()
+    await asyncio.wait_for(hung.wait(), 30)
+    await loop.stop()
+    assert await _states(store) == Counter({"sent": 1, "pending": 9})
+    successor = FakeSender()
+    await Dispatcher.of(store, [successor], limits=_no_limits).run_once()  # the clock has not moved
+    assert sorted(t for _, t in sender.sent + successor.sent) == sorted(f"m{n}" for n in range(10))
+
+
+async def _lease_until(store: Store, row_id: int) -> object:
+    async with store.read() as tx:
+        row = await tx.outbox.get(row_id)
+    assert row is not None
+    return row.lease_until
+
+
+async def _live_dispatcher_keeps_its_claim_while_a_send_waits(store: Store, clock: FakeClock) -> None:
+    """A send held up for minutes (a 429 waited out part-way, a slow platform) by a live
+    dispatcher: its lease is renewed, so another dispatcher never sends the row, nor overtakes it
+    with the chat's next row; once the send returns, the next row goes, once."""
+    async with store.write("test") as tx:
+        for n in range(2):
+            await tx.outbox.enqueue(platform="telegram", target="42", payload={"text": f"m{n}"}, key=f"k{n}")
+    waiting, release = asyncio.Event(), asyncio.Event()
+
+    class WaitingSender(FakeSender):
+        async def send(self, target: str, reply: Reply, *, thread: str | None) -> str:
+            waiting.set()
+            await release.wait()
+            return await super().send(target, reply, thread=thread)
+
+    slow = WaitingSender()
+    settings = DeliverySettings(renew_seconds=0.01)
+    alive = Dispatcher.of(store, [slow], limits=_no_limits, settings=settings, name="alive")
+    running = asyncio.create_task(alive.run_once())
+    await asyncio.wait_for(waiting.wait(), 30)
+    other = FakeSender()
+    second = Dispatcher.of(store, [other], limits=_no_limits, name="second")
+    async with store.read() as tx:
+        (held,) = await tx.outbox.listing(states=("sending",))
+    for _ in range(36):  # three minutes, in steps of a third of the lease
+        clock.advance(seconds=5)
+        renewed = clock.now + settings.lease
+        for _ in range(3000):  # the renewal every 10 ms catches up with the moved clock
+            if await _lease_until(store, held.id) == renewed:
+                break
+            await asyncio.sleep(0.01)
+        assert await _lease_until(store, held.id) == renewed
+        assert (await second.run_once()).sent == 0
+    release.set()
+    assert (await running).sent == 2
+    assert (await second.run_once()).sent == 0
+    assert other.sent == [] and slow.sent == [("42", "m0"), ("42", "m1")]
+    async with store.read() as tx:
+        rows = await tx.outbox.listing()
+    assert [(r.state, r.attempts) for r in rows] == [("sent", 1), ("sent", 1)]
+
+
+async def test_a_live_dispatcher_keeps_its_claim_while_a_send_waits(store: Store, clock: FakeClock) -> None:
+    await _live_dispatcher_keeps_its_claim_while_a_send_waits(store, clock)
+
+
+async def test_postgres_a_live_dispatcher_keeps_its_claim_while_a_send_waits(
+    pg_url: str, clock: FakeClock
+) -> None:
+    store = Store.open(pg_url, clock=clock)
+    await upgrade(store.engine)
+    try:
+        await _live_dispatcher_keeps_its_claim_while_a_send_waits(store, clock)
+    finally:
+        await store.close()
+
+
+async def test_a_reminder_reaching_its_rep_late_is_titled_late_though_the_tick_queued_it_on_time(
+    chat: Chat, store: Store, clock: FakeClock
+) -> None:
+    """Lateness is how late the push reaches the person: judged by the dispatcher as it sends,
+    not by the tick that queued it (a chat held up behind a stranded row, a slow outbox)."""
+    jobs = JobSettings(staff_platforms=("console",), late_after=timedelta(minutes=5))
+    await chat.say("remind in 1 hour: call the bank")
+    await chat.say("remind in 2 hours: renew the certificate")
+    console = FakeSender(platform="console")
+    dispatcher = Dispatcher.of(store, [console], limits=_no_limits)
+    clock.advance(hours=1)
+    assert await queue_due_reminders(store, jobs) == 1  # on time
+    async with store.read() as tx:
+        (queued,) = await tx.outbox.listing()
+    assert reply_from_dict(queued.payload).title == "Reminder #1"
+    clock.advance(minutes=5, seconds=1)  # it reaches the rep just past the threshold
+    assert (await dispatcher.run_once()).sent == 1
+    clock.advance(minutes=54, seconds=59)  # the second is due now
+    assert await queue_due_reminders(store, jobs) == 1
+    clock.advance(minutes=4, seconds=59)  # it reaches the rep just within the threshold
+    assert (await dispatcher.run_once()).sent == 1
+    assert [r.title for r in console.replies] == ["Reminder #1 (late)", "Reminder #2"]
+    assert [r.text for r in console.replies] == ["call the bank", "renew the certificate"]
+
+
+async def test_a_row_with_a_malformed_deadline_is_parked_as_unreadable_and_nothing_is_sent(
+    store: Store,
+) -> None:
+    async with store.write("test") as tx:
+        await tx.outbox.enqueue(
+            platform="telegram", target="7", payload={"text": "x", "deadline": {"due_at": "soon"}}, key="k"
+        )
+    sender = FakeSender()
+    assert (await Dispatcher.of(store, [sender], limits=_no_limits).run_once()).failed == 1
+    async with store.read() as tx:
+        (row,) = await tx.outbox.listing()
+    assert (row.state, row.last_error, sender.sent) == ("failed", "unreadable payload", [])

@@ -1,7 +1,8 @@
 """A fake Telegram Bot API on 127.0.0.1 (ephemeral port): getMe, webhooks, setMyCommands, queued
 getUpdates, sendMessage, editMessageText, answerCallbackQuery, sendPhoto; records calls with
 timestamps, can answer 429 with parameters.retry_after (the next few calls of a method, or a storm:
-some calls out of every N) or 409 Conflict; unknown methods get 400, never 404."""
+some calls out of every N) or 409 Conflict, or leave a call unanswered; unknown methods get 400,
+never 404."""
 
 from __future__ import annotations
 
@@ -48,6 +49,9 @@ class FakeTelegramApi(RecordingServer):
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
     _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1000))
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    held: list[Call] = field(default_factory=list)  # calls left unanswered (see ``hold``)
+    _hold: dict[str, asyncio.Event] = field(default_factory=dict)
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     @property
     def url(self) -> str:
@@ -60,6 +64,7 @@ class FakeTelegramApi(RecordingServer):
         return self
 
     async def stop(self) -> None:
+        self._stopping.set()  # held calls end first: the server's cleanup waits for them
         await self._shutdown()
 
     # -- what tests use ---------------------------------------------------------------------
@@ -88,6 +93,13 @@ class FakeTelegramApi(RecordingServer):
             "make sure that only one bot instance is running",
             None,
         )
+
+    def hold(self, method: str) -> asyncio.Event:
+        """Leave the next call of ``method`` unanswered until the fake stops, as a send in flight
+        when the bot is killed: it is listed in ``held``, never among the answered calls. The
+        event is set when that call has arrived."""
+        self._hold[method] = asyncio.Event()
+        return self._hold[method]
 
     def clear_failures(self) -> None:
         self._failures.clear()
@@ -200,6 +212,12 @@ class FakeTelegramApi(RecordingServer):
             return web.json_response(
                 {"ok": False, "error_code": 401, "description": "Unauthorized"}, status=401
             )
+        arrived = self._hold.pop(method, None)
+        if arrived is not None:
+            self.held.append(Call(method=method, params=params, at=self.clock(), status=0))
+            arrived.set()
+            await self._stopping.wait()
+            return web.json_response({"ok": False, "error_code": 503, "description": "stopped"}, status=503)
         failure = self._failures.get(method)
         if failure is not None and (failure.times is None or failure.times > 0):
             if failure.times is not None:

@@ -18,6 +18,7 @@ from handlers.jobs import (
     queue_due_reminders,
     run_loyalty,
 )
+from handlers.lateness import as_delivered, deadline_of
 from handlers.messages import Actor, reply_from_dict
 from handlers.people import staff_actor
 from handlers.router import Router
@@ -41,6 +42,7 @@ async def test_reminders_due_in_the_past_now_and_later(chat: Chat, store: Store,
     clock.advance(hours=1)  # the first is due now
     assert await queue_due_reminders(store, CONSOLE) == 1
     assert await queue_due_reminders(store, CONSOLE) == 0  # claimed: never twice
+    sent_at = clock.now  # the first goes out at once
     clock.advance(hours=5)  # the second is 4 h overdue, as after downtime: sent, marked late
     assert await queue_due_reminders(store, CONSOLE) == 1
     rows = await _outbox(store)
@@ -48,7 +50,11 @@ async def test_reminders_due_in_the_past_now_and_later(chat: Chat, store: Store,
         "reminder:1:2026-11-23T10:00:00+00:00",
         "reminder:2:2026-11-23T11:00:00+00:00",
     ]
-    on_time, late = (reply_from_dict(payload) for _, _, payload in rows)
+    # "(late)" is judged as each push goes out (handlers.lateness, applied by the dispatcher).
+    on_time, late = (
+        as_delivered(reply_from_dict(payload), deadline_of(payload), now=at)
+        for (_, _, payload), at in zip(rows, (sent_at, clock.now), strict=True)
+    )
     assert on_time.title == "Reminder #1" and "About Acme Corp (#1)" in on_time.context
     assert late.title == "Reminder #2 (late)" and "About" not in late.context
     assert [b.label for b in on_time.buttons] == ["Done", "Snooze 1h", "Snooze tomorrow", "Open customer"]
