@@ -68,6 +68,12 @@ def current_period(cadence: str, hhmm: str, tz_name: str, now: datetime) -> Peri
     )
 
 
+def span_until(cadence: str, until: datetime) -> Period:
+    """The cadence's length of time up to ``until``: a digest asked for now rather than a
+    scheduled period (its key never collides with a period's)."""
+    return Period(f"now:{until.isoformat()}", until - timedelta(days=7 if cadence == "weekly" else 1), until)
+
+
 def _days(figures: PeriodFigures, tz: ZoneInfo) -> list[date]:
     first = figures.since.astimezone(tz).date()
     last = (figures.until - timedelta(microseconds=1)).astimezone(tz).date()
@@ -125,6 +131,7 @@ async def build_digest(
     async with store.read() as tx:
         figures = await tx.reports.period(since, until)
         risky = await tx.loyalty.at_risk(limit=TOP_AT_RISK, visible_to_rep=visible_to_rep)
+        risky_count = await tx.loyalty.at_risk_count(visible_to_rep=visible_to_rep)
         alerts = await tx.loyalty.alerts_between(
             since, until, limit=TOP_ALERTS, visible_to_rep=visible_to_rep
         )
@@ -146,6 +153,7 @@ async def build_digest(
         ),
         Field("Sentiment", _trend(sentiment)),
         Field("Loyalty alerts", str(alert_count)),
+        Field("At risk", str(risky_count)),
         Field("Overdue reminders", str(overdue)),
     )
     items = [
@@ -185,12 +193,11 @@ async def digest(ctx: Context) -> Reply:
     cadence = ctx.args.strip().lower() or "daily"
     if cadence not in ("daily", "weekly"):
         raise UserError("A digest covers a day or a week.", usage=DIGEST_USAGE)
-    until = ctx.now() + timedelta(seconds=1)  # what happened this second counts
-    since = until - timedelta(days=7 if cadence == "weekly" else 1)
+    period = span_until(cadence, ctx.now() + timedelta(seconds=1))  # what happened this second counts
     return await build_digest(
         ctx.store,
-        since=since,
-        until=until,
+        since=period.start,
+        until=period.end,
         tz=ctx.tz.key,
         cadence=cadence,
         visible_to_rep=ctx.scope.owner_filter,
