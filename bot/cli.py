@@ -188,7 +188,12 @@ async def _console(settings: Settings, *, role: ConsoleRole, user: str | None, s
                 f"crm-bot console as {actor.role} {actor.display_name!r}. Type help, or quit to leave."
             )
         frontend = ConsoleFrontEnd(
-            app.router, actor, stdin=sys.stdin, stdout=sys.stdout, interactive=interactive
+            app.router,
+            actor,
+            stdin=sys.stdin,
+            stdout=sys.stdout,
+            interactive=interactive,
+            image_dir=settings.data_path / "charts",  # beside the store, or CRM_DATA_DIR
         )
         # Reminders and other pushes to console users print here, between prompts.
         app.add_senders([ConsoleSender(frontend)])

@@ -13,7 +13,7 @@ from crm_store.digests import Subscription
 from crm_store.loyalty import LoyaltyScore
 from crm_store.reports import PeriodFigures
 from crm_store.store import Store
-from handlers.charts import trend_png
+from handlers.charts import NO_SENTIMENT, NO_TICKETS, trend_png
 from handlers.context import Context, zone
 from handlers.errors import UsageError, UserError
 from handlers.loyalty import risk_item
@@ -169,6 +169,8 @@ async def build_digest(
         f"{d.strftime('%d %b')}: sentiment {'n/a' if s is None else f'{s:+.2f}'}, {o} opened, {r} resolved"
         for d, s, o, r in zip(days, sentiment, opened, resolved, strict=True)
     )
+    if all(s is None for s in sentiment) and not any(opened) and not any(resolved):
+        per_day = f"no data ({NO_SENTIMENT}, {NO_TICKETS})"  # as the chart says
     title = f"{cadence.capitalize()} digest"
     return Reply(
         title=title,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -116,3 +117,14 @@ def test_render_text_numbers_item_and_reply_buttons() -> None:
         "  (ctx)",
         "[2] Done",
     ]
+
+
+def test_a_digest_chart_is_written_to_a_file_whose_path_is_printed(tmp_path: Path) -> None:
+    result = run_console(tmp_path, "digest\n", "--no-sample", "--as", "manager")
+    assert result.returncode == 0, result.stderr
+    found = re.search(r"\[chart digest-trend\.png: saved to (.+\.png)\]", result.stdout)
+    assert found is not None, result.stdout
+    chart = Path(found.group(1))
+    assert chart.parent == Path(os.environ["CRM_TEST_DATA_DIR"]) / "charts"
+    assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    chart.unlink()

@@ -142,3 +142,12 @@ async def test_under_owner_access_a_managers_digest_names_only_their_book(
             store, since=clock.now - timedelta(days=2), until=clock.now, tz="UTC", cadence="daily"
         )
     )
+
+
+async def test_an_empty_period_says_no_data_in_the_text_and_the_chart(store: Store, clock: FakeClock) -> None:
+    reply = await build_digest(
+        store, since=clock.now - timedelta(days=7), until=clock.now, tz="UTC", cadence="weekly"
+    )
+    assert "By day: no data (no sentiment recorded, no tickets opened or resolved)." in reply.text
+    assert "0 opened" not in reply.text
+    assert reply.image is not None and reply.image.startswith(b"\x89PNG")
