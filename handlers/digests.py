@@ -10,15 +10,17 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from crm_store.digests import Subscription
+from crm_store.feedback import FeedbackRecord, FeedbackSummary
 from crm_store.loyalty import LoyaltyScore
 from crm_store.reports import PeriodFigures
 from crm_store.store import Store
+from handlers import actions
 from handlers.charts import NO_SENTIMENT, NO_TICKETS, trend_png
 from handlers.context import Context, zone
 from handlers.errors import UsageError, UserError
 from handlers.loyalty import risk_item
-from handlers.messages import Field, ListItem, Reply
-from handlers.parsing import format_money
+from handlers.messages import Button, Field, ListItem, Reply
+from handlers.parsing import format_money, one_line
 from handlers.registry import Command
 
 SUBSCRIBE_USAGE = "subscribe digest daily|weekly [HH:MM] [in <#channel>]"
@@ -28,6 +30,7 @@ DEFAULT_TIME = "08:00"
 TOP_AT_RISK = 5
 TOP_ALERTS = 10
 TOP_REPS = 10
+TOP_FEEDBACK = 3
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 # A Slack channel as typed (<#C123|name> when picked from the list) or a bare id.
 _CHANNEL = re.compile(r"^(?:<#([A-Z0-9]+)(?:\|[^>]*)?>|#?([CG][A-Z0-9]{5,}))$")
@@ -137,6 +140,10 @@ async def build_digest(
         )
         alert_count = await tx.loyalty.alert_count_between(since, until, visible_to_rep=visible_to_rep)
         overdue = await tx.reminders.overdue_count()
+        said = await tx.feedback.written_summary(since, until, visible_to_rep=visible_to_rep)
+        latest_said = await tx.feedback.written_between(
+            since, until, limit=TOP_FEEDBACK, visible_to_rep=visible_to_rep
+        )
     days, sentiment, opened, resolved = daily_series(figures, zone_info)
     median = figures.median_first_response
     fields = (
@@ -155,6 +162,7 @@ async def build_digest(
         Field("Loyalty alerts", str(alert_count)),
         Field("At risk", str(risky_count)),
         Field("Overdue reminders", str(overdue)),
+        Field("Feedback", _feedback_figure(said)),
     )
     items = [
         ListItem(f"{name}: {count} interaction{'s' if count != 1 else ''}")
@@ -163,6 +171,7 @@ async def build_digest(
     # The period's loyalty alerts (what owners were told), then who is most at risk now.
     items += [alert_item(score) for score in alerts]
     items += [risk_item(score) for score in risky]
+    items += [feedback_item(record) for record in latest_said]
     start_label = since.astimezone(zone_info).strftime("%d %b %H:%M")
     end_label = until.astimezone(zone_info).strftime("%d %b %H:%M")
     per_day = "; ".join(
@@ -177,11 +186,30 @@ async def build_digest(
         text=f"{start_label} – {end_label} ({tz}).\nBy day: {per_day}.",
         fields=fields,
         items=tuple(items),
-        context=f"Interactions by rep, the period's loyalty alerts, then the top {TOP_AT_RISK} "
-        "at-risk customers.",
+        context=f"Interactions by rep, the period's loyalty alerts, the top {TOP_AT_RISK} at-risk "
+        f"customers, then the latest {TOP_FEEDBACK} pieces of feedback.",
         image=trend_png(days, sentiment, opened, resolved, title=f"{title}: sentiment and tickets"),
         image_name="digest-trend.png",
         ephemeral=False,
+    )
+
+
+def _feedback_figure(said: FeedbackSummary) -> str:
+    if not said.count:
+        return "none"
+    mood = "not labelled" if said.mean_sentiment is None else f"mean sentiment {said.mean_sentiment:+.2f}"
+    return f"{said.count} · {mood}"
+
+
+def feedback_item(record: FeedbackRecord) -> ListItem:
+    """A customer's written feedback as a digest line: who, their words, how they sound."""
+    score = record.sentiment_score
+    mood = "" if score is None else f"{record.sentiment_label} ({score:+.2f})"
+    return ListItem(
+        text=f"Feedback from {one_line(record.customer_name, 60)} (#{record.customer_id}): "
+        f"{one_line(record.text, 200)}",
+        detail=mood,
+        buttons=(Button("Open", actions.encode("show", record.customer_id)),),
     )
 
 

@@ -151,3 +151,45 @@ async def test_an_empty_period_says_no_data_in_the_text_and_the_chart(store: Sto
     assert "By day: no data (no sentiment recorded, no tickets opened or resolved)." in reply.text
     assert "0 opened" not in reply.text
     assert reply.image is not None and reply.image.startswith(b"\x89PNG")
+
+
+async def test_the_digest_shows_the_periods_feedback_from_the_readers_book(
+    store: Store, manager: Actor, clock: FakeClock
+) -> None:
+    """Written feedback of the period: how much, its mean sentiment and the latest lines, newest
+    first; ratings without words are CSAT, not feedback; under owner access only the reader's
+    customers (and unowned ones) count."""
+    bea = await staff_actor(store, platform="console", user_id="bea", display_name="Bea", role="manager")
+    start = clock.now
+    async with store.write("test") as tx:
+        mine = await tx.customers.add(name="Mine Ltd", owner_rep_id=manager.rep_id)
+        theirs = await tx.customers.add(name="Theirs Holdings", owner_rep_id=bea.rep_id)
+    for hours_ago, customer_id, text, score in (
+        (30, mine.id, "Last week was fine", 0.5),  # before the period
+        (4, mine.id, "Great onboarding", 0.8),
+        (3, mine.id, "", None),  # a bare rating
+        (2, mine.id, "Invoices are confusing", -0.4),
+        (1, theirs.id, "Too slow", -0.9),
+    ):
+        clock.now = start - timedelta(hours=hours_ago)
+        async with store.write("test") as tx:
+            await tx.feedback.add(
+                customer_id=customer_id,
+                text=text,
+                rating=None if text else 5,
+                sentiment_label=None if score is None else ("negative" if score < 0 else "positive"),
+                sentiment_score=score,
+            )
+    clock.now = start
+    team = await Chat(Router(services_for(store)), manager).say("digest")
+    assert {f.label: f.value for f in team.fields}["Feedback"] == "3 · mean sentiment -0.17"
+    lines = [i.text for i in team.items if i.text.startswith("Feedback from ")]
+    assert lines == [
+        f"Feedback from Theirs Holdings (#{theirs.id}): Too slow",
+        f"Feedback from Mine Ltd (#{mine.id}): Invoices are confusing",
+        f"Feedback from Mine Ltd (#{mine.id}): Great onboarding",
+    ]
+    own = await Chat(Router(services_for(store, customer_access="owner")), manager).say("digest")
+    assert {f.label: f.value for f in own.fields}["Feedback"] == "2 · mean sentiment +0.20"
+    assert [i.text for i in own.items if i.text.startswith("Feedback from ")] == lines[1:]
+    assert "Theirs" not in all_text(own)
