@@ -15,6 +15,7 @@ from crm_store.loyalty import LoyaltyScore
 from crm_store.reports import PeriodFigures
 from crm_store.store import Store
 from handlers import actions
+from handlers.channels import resolve_channel
 from handlers.charts import NO_SENTIMENT, NO_TICKETS, trend_png
 from handlers.context import Context, zone
 from handlers.errors import UsageError, UserError
@@ -23,7 +24,7 @@ from handlers.messages import Button, Field, ListItem, Reply
 from handlers.parsing import format_money, one_line
 from handlers.registry import Command
 
-SUBSCRIBE_USAGE = "subscribe digest daily|weekly [HH:MM] [in <#channel>]"
+SUBSCRIBE_USAGE = "subscribe digest daily|weekly [HH:MM] [in #channel]"
 UNSUBSCRIBE_USAGE = "unsubscribe digest"
 DIGEST_USAGE = "digest [daily|weekly]"
 DEFAULT_TIME = "08:00"
@@ -32,8 +33,6 @@ TOP_ALERTS = 10
 TOP_REPS = 10
 TOP_FEEDBACK = 3
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-# A Slack channel as typed (<#C123|name> when picked from the list) or a bare id.
-_CHANNEL = re.compile(r"^(?:<#([A-Z0-9]+)(?:\|[^>]*)?>|#?([CG][A-Z0-9]{5,}))$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,11 +233,9 @@ async def digest(ctx: Context) -> Reply:
     )
 
 
-def _describe(sub: Subscription) -> str:
+def _describe(sub: Subscription, channel: str | None) -> str:
     when = f"{sub.local_time} {sub.timezone}"
-    where = (
-        "here" if sub.target.startswith(("U", "W")) or sub.platform == "console" else f"in <#{sub.target}>"
-    )
+    where = f"in {channel}" if channel else "here"
     return f"{sub.cadence} at {when}" + (" on Mondays" if sub.cadence == "weekly" else "") + f", {where}"
 
 
@@ -256,12 +253,12 @@ async def subscribe(ctx: Context) -> Reply:
         assert match is not None
         hhmm = f"{int(match.group(1)):02d}:{match.group(2)}"
         rest = rest[1:]
-    target = ctx.actor.user_id
+    target, where = ctx.actor.user_id, None
     if rest and rest[0].lower() == "in" and len(rest) == 2:
-        channel = _CHANNEL.match(rest[1])
-        if channel is None or ctx.actor.platform != "slack":
-            raise UserError("Name a Slack channel, like `in #C0123ABCD`.", usage=SUBSCRIBE_USAGE)
-        target, rest = channel.group(1) or channel.group(2), []
+        if ctx.actor.platform != "slack":
+            raise UserError("Channels are Slack's: subscribe from Slack to get the digest in one.")
+        channel = await resolve_channel(ctx.services.channels, rest[1])
+        target, where, rest = channel.id, channel.label, []
     if rest:
         raise UserError(f"I don't understand {' '.join(rest)!r}.", usage=SUBSCRIBE_USAGE)
     if ctx.actor.rep_id is None:
@@ -277,7 +274,9 @@ async def subscribe(ctx: Context) -> Reply:
             timezone=tz,
             current_period=current_period(cadence, hhmm, tz, ctx.now()).key,
         )
-    return Reply(text=f"Subscribed: the digest comes {_describe(sub)}. `unsubscribe digest` stops it.")
+    return Reply(
+        text=f"Subscribed: the digest comes {_describe(sub, where)}. `unsubscribe digest` stops it."
+    )
 
 
 async def unsubscribe(ctx: Context) -> Reply:

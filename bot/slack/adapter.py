@@ -22,6 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.slack import modals, render, translate
+from bot.slack.channels import SlackChannelDirectory
 from bot.slack.sender import NOT_POSTABLE, SlackSender, sender_client, upload_image
 from bot.slack.translate import PLATFORM, Incoming
 from crm_store.store import Store
@@ -89,6 +90,8 @@ class SlackFrontEnd:
         self.http_handler = AsyncSlackRequestHandler(self.bolt) if settings.signing_secret else None
         # Outbox pushes (ticket posts in the support channel, their threads) go through this.
         self.sender = SlackSender(sender_client(token=settings.bot_token, api_url=settings.api_url))
+        # Channel names in commands (`subscribe digest daily in #sales`); bot/app.py hands it on.
+        self.channels = SlackChannelDirectory(self.client)
         self._socket: Any = None
         self._register()
 
