@@ -512,14 +512,12 @@ def digest(
             return f"Queued {queued} digest(s); sent {sent} now (the rest go out when the bot runs)."
 
     async def _print() -> Reply:
-        from handlers.digests import build_digest, span_until
+        from handlers.digests import digest_now
 
         cadence = "weekly" if weekly else "daily"
         async with _running(settings) as app:
-            period = span_until(cadence, app.store.clock())
-            return await build_digest(
-                app.store, since=period.start, until=period.end, tz=settings.timezone, cadence=cadence
-            )
+            # The operator reads the whole book, in the deployment's zone.
+            return await digest_now(app.store, cadence=cadence, tz=settings.timezone, now=app.store.clock())
 
     if now:
         typer.echo(asyncio.run(_send()))

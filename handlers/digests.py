@@ -222,14 +222,19 @@ async def digest(ctx: Context) -> Reply:
     cadence = ctx.args.strip().lower() or "daily"
     if cadence not in ("daily", "weekly"):
         raise UserError("A digest covers a day or a week.", usage=DIGEST_USAGE)
-    period = span_until(cadence, ctx.now() + timedelta(seconds=1))  # what happened this second counts
+    return await digest_now(
+        ctx.store, cadence=cadence, tz=ctx.tz.key, now=ctx.now(), visible_to_rep=ctx.scope.owner_filter
+    )
+
+
+async def digest_now(
+    store: Store, *, cadence: str, tz: str, now: datetime, visible_to_rep: int | None = None
+) -> Reply:
+    """A digest asked for now (the `digest` command, `crm-bot digest`): the cadence's span up
+    to this second, for a reader who sees the customers of ``visible_to_rep`` (None: all)."""
+    period = span_until(cadence, now + timedelta(seconds=1))  # what happened this second counts
     return await build_digest(
-        ctx.store,
-        since=period.start,
-        until=period.end,
-        tz=ctx.tz.key,
-        cadence=cadence,
-        visible_to_rep=ctx.scope.owner_filter,
+        store, since=period.start, until=period.end, tz=tz, cadence=cadence, visible_to_rep=visible_to_rep
     )
 
 
