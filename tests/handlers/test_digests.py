@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from crm_store.store import Store
 from handlers.context import HandlerSettings
 from handlers.digests import build_digest, current_period
-from handlers.jobs import JobSettings, queue_due_digests, run_loyalty
+from handlers.jobs import JobSettings, queue_digests_now, queue_due_digests, run_loyalty
 from handlers.messages import Actor, reply_from_dict
 from handlers.people import staff_actor
 from handlers.router import Router
@@ -193,3 +193,23 @@ async def test_the_digest_shows_the_periods_feedback_from_the_readers_book(
     assert {f.label: f.value for f in own.fields}["Feedback"] == "2 · mean sentiment +0.20"
     assert [i.text for i in own.items if i.text.startswith("Feedback from ")] == lines[1:]
     assert "Theirs" not in all_text(own)
+
+
+async def test_a_digest_sent_now_leaves_the_scheduled_period_due(
+    router: Router, store: Store, manager: Actor, clock: FakeClock
+) -> None:
+    await Chat(router, manager).say("subscribe digest weekly 08:00")
+    clock.advance(days=7)  # next Monday 09:00: the week to 08:00 is due
+    settings = JobSettings(staff_platforms=("console",))
+    assert await queue_digests_now(store, settings) == (1, 1)
+    assert await queue_due_digests(store, settings) == 1
+    async with store.read() as tx:
+        rows = await tx.outbox.listing(limit=10)
+    assert [r.idempotency_key for r in rows] == [
+        "digest:1:now:2026-11-30T09:00:00+00:00",
+        "digest:1:2026-W49",
+    ]
+    now, scheduled = (reply_from_dict(r.payload) for r in rows)
+    assert now.title == scheduled.title == "Weekly digest"
+    assert now.text.startswith("23 Nov 09:00 – 30 Nov 09:00 (UTC).")
+    assert scheduled.text.startswith("23 Nov 08:00 – 30 Nov 08:00 (UTC).")
