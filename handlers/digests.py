@@ -1,5 +1,6 @@
-"""Manager digests: the period a subscription is due for, the digest itself (figures, at-risk
-customers, a chart and the same numbers in text), and digest / subscribe / unsubscribe."""
+"""Manager digests: the period a subscription is due for, the digest itself (figures, loyalty
+alerts, at-risk customers, feedback, a chart and the same numbers in text), and digest /
+subscribe / unsubscribe."""
 
 from __future__ import annotations
 
@@ -125,10 +126,11 @@ async def build_digest(
     cadence: str,
     visible_to_rep: int | None = None,
 ) -> Reply:
-    """The digest of [since, until): figures as fields, reps and at-risk customers as items,
-    the trend chart as the image, and the chart's numbers in the text for screen readers.
-    ``visible_to_rep`` (CRM_CUSTOMER_ACCESS=owner): the lines that name customers name only
-    that rep's and unowned ones; the team figures stay whole, as they name nobody."""
+    """The digest of [since, until): figures as fields; reps, loyalty alerts, at-risk customers
+    and feedback as items; the trend chart as the image, and the chart's numbers in the text
+    for screen readers. ``visible_to_rep`` (CRM_CUSTOMER_ACCESS=owner): the lines that name
+    customers, and the counts shown beside them, cover only that rep's customers and unowned
+    ones; the team figures stay whole, as they name nobody."""
     zone_info = zone(tz)
     async with store.read() as tx:
         figures = await tx.reports.period(since, until)
