@@ -176,6 +176,8 @@ def build_app(
         router=router,
         slack=_slack(settings, router, store),
     )
+    if app.slack is not None:
+        services.channels = app.slack.channels
     app.telegram = _telegram(settings, app)
     app.scheduler = Scheduler(
         store, job_settings(settings, services.settings), schedule_settings(settings), wake=app.wake_delivery

@@ -17,7 +17,7 @@ import typer
 from config.settings import Settings, load_settings
 from handlers.context import SentimentLabeller
 from handlers.errors import NotFound
-from handlers.messages import Role
+from handlers.messages import Reply, Role
 from handlers.parsing import id_in
 
 if TYPE_CHECKING:
@@ -206,7 +206,12 @@ async def _console(settings: Settings, *, role: ConsoleRole, user: str | None, s
                 f"crm-bot console as {actor.role} {actor.display_name!r}. Type help, or quit to leave."
             )
         frontend = ConsoleFrontEnd(
-            app.router, actor, stdin=sys.stdin, stdout=sys.stdout, interactive=interactive
+            app.router,
+            actor,
+            stdin=sys.stdin,
+            stdout=sys.stdout,
+            interactive=interactive,
+            image_dir=settings.data_path / "charts",  # beside the store, or CRM_DATA_DIR
         )
         # Reminders and other pushes to console users print here, between prompts.
         app.add_senders([ConsoleSender(frontend)])
@@ -490,7 +495,10 @@ def loyalty_recompute(ctx: typer.Context, db: DbOption = None) -> None:
             run = await run_loyalty(app.store, app.scheduler.settings)
             if app.delivery is not None:
                 await app.delivery.dispatcher.run_once()
-            return f"Scored {run.scored} customers for {run.run_date}; {run.alerts} alert(s) queued."
+            return (
+                f"Scored {run.scored} customers for {run.run_date}; {run.alerts} loyalty alert(s) for "
+                f"that day ({run.new_alerts} new, {run.queued} queued to their owners)."
+            )
 
     typer.echo(asyncio.run(_go()))
 
@@ -498,50 +506,65 @@ def loyalty_recompute(ctx: typer.Context, db: DbOption = None) -> None:
 @cli.command()
 def digest(
     ctx: typer.Context,
-    now: Annotated[bool, typer.Option("--now", help="Send the digest to every subscription now.")] = False,
+    now: Annotated[
+        bool,
+        typer.Option("--now", help="Send every subscription its own digest now, built like scheduled ones."),
+    ] = False,
     weekly: Annotated[bool, typer.Option("--weekly", help="Cover the last week, not the last day.")] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the printed digest's chart (PNG) to this file.", dir_okay=False),
+    ] = None,
     db: DbOption = None,
 ) -> None:
-    """Print the digest, or with --now send it to every subscription at once (with its chart)."""
+    """Print the digest of the whole book (CRM_TIMEZONE), or with --now queue and send each
+    subscription's digest (its cadence, zone and access) at once."""
+    if now and (weekly or out is not None):
+        typer.echo(
+            "--now sends each subscription its own digest; --weekly and --out are for the printed one.",
+            err=True,
+        )
+        raise typer.Exit(2)
     settings = _settings(ctx, db)
     _logging(settings, quiet=True)
 
-    async def _go() -> str:
-        from datetime import timedelta
-
-        from bot.console_render import render_text
-        from handlers.digests import build_digest
-        from handlers.messages import reply_to_dict
+    async def _send() -> str:
+        from handlers.jobs import queue_digests_now
 
         async with _running(settings) as app:
-            cadence = "weekly" if weekly else "daily"
-            until = app.store.clock()
-            since = until - timedelta(days=7 if weekly else 1)
-            async with app.store.read() as tx:
-                subscriptions = await tx.digests.subscriptions()
-            if not now or not subscriptions:
-                reply = await build_digest(
-                    app.store, since=since, until=until, tz=settings.timezone, cadence=cadence
-                )
-                note = "" if not now else "\n(No subscriptions: `subscribe digest daily` in chat adds one.)"
-                return render_text(reply).text + note
-            queued = 0
-            for sub in subscriptions:
-                reply = await build_digest(
-                    app.store, since=since, until=until, tz=sub.timezone, cadence=cadence
-                )
-                async with app.store.write("cli:digest") as tx:
-                    queued += await tx.outbox.enqueue(
-                        platform=sub.platform,
-                        target=sub.target,
-                        payload=reply_to_dict(reply),
-                        key=f"digest:{sub.id}:now:{until.isoformat()}",
-                    )
+            assert app.scheduler is not None
+            subscriptions, queued = await queue_digests_now(
+                app.store, app.scheduler.settings, actor="cli:digest"
+            )
+            if not subscriptions:
+                return "No subscriptions: `subscribe digest daily` in chat adds one."
             report = await app.delivery.dispatcher.run_once() if app.delivery is not None else None
             sent = report.sent if report else 0
             return f"Queued {queued} digest(s); sent {sent} now (the rest go out when the bot runs)."
 
-    typer.echo(asyncio.run(_go()))
+    async def _print() -> Reply:
+        from handlers.digests import digest_now
+
+        cadence = "weekly" if weekly else "daily"
+        async with _running(settings) as app:
+            # The operator reads the whole book, in the deployment's zone.
+            return await digest_now(app.store, cadence=cadence, tz=settings.timezone, now=app.store.clock())
+
+    if now:
+        typer.echo(asyncio.run(_send()))
+        return
+    from bot.console_render import render_text
+
+    reply = asyncio.run(_print())
+    note = "not saved; --out FILE.png writes it"
+    if out is not None and reply.image is not None:
+        try:
+            out.write_bytes(reply.image)
+        except OSError as exc:
+            typer.echo(f"Could not write the chart to {out}: {exc.strerror or exc}.", err=True)
+            raise typer.Exit(1) from None
+        note = f"saved to {out}"
+    typer.echo(render_text(reply, image_note=note).text)
 
 
 privacy_cli = typer.Typer(help="Requests about one contact's data: export, erasure.", no_args_is_help=True)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from datetime import datetime
+from pathlib import Path
 from typing import TextIO
 
 from bot.console_render import render_text
@@ -17,22 +19,48 @@ QUIT_WORDS = frozenset({"quit", "exit", r"\q"})
 
 
 class ConsoleFrontEnd:
-    """Reads lines, answers each; a bare number presses that button of the last answer."""
+    """Reads lines, answers each; a bare number presses that button of the last answer. A
+    reply's image (a digest's chart) is written to a file in ``image_dir`` and its path printed."""
 
     def __init__(
-        self, router: Router, actor: Actor, *, stdin: TextIO, stdout: TextIO, interactive: bool
+        self,
+        router: Router,
+        actor: Actor,
+        *,
+        stdin: TextIO,
+        stdout: TextIO,
+        interactive: bool,
+        image_dir: Path | None = None,
     ) -> None:
         self.router = router
         self.actor = actor
         self.stdin = stdin
         self.stdout = stdout
         self.interactive = interactive
+        self.image_dir = image_dir
         self._choices: tuple[str, ...] = ()
+        self._images = itertools.count(1)
+
+    def _save_image(self, reply: Reply) -> str | None:
+        """Where the reply's image was written, as the line to print; None without an image."""
+        if reply.image is None or self.image_dir is None:
+            return None
+        # A name per image, so that a later chart never overwrites one already shown.
+        named = Path(Path(reply.image_name or "chart.png").name)
+        stamp = f"{datetime.now():%Y%m%d-%H%M%S}-{next(self._images)}"
+        path = self.image_dir.resolve() / f"{named.stem}-{stamp}{named.suffix or '.png'}"
+        try:
+            self.image_dir.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(reply.image)
+        except OSError as exc:
+            _LOGGER.warning("could not write a chart to %s: %s", self.image_dir, type(exc).__name__)
+            return f"not saved ({exc.strerror or type(exc).__name__} in {self.image_dir})"
+        return f"saved to {path}"
 
     def show(self, reply: Reply) -> None:
         """Print a reply (also used for pushes such as reminders). A press's notice (a toast)
         leaves the last answer's buttons pressable, as a platform leaves the message that had them."""
-        rendered = render_text(reply)
+        rendered = render_text(reply, image_note=self._save_image(reply))
         if not reply.toast:
             self._choices = rendered.choices
         self.stdout.write(rendered.text + "\n\n")

@@ -13,7 +13,8 @@ class RenderedText:
     choices: tuple[str, ...]  # button action ids; choice N is choices[N-1]
 
 
-def render_text(reply: Reply) -> RenderedText:
+def render_text(reply: Reply, *, image_note: str | None = None) -> RenderedText:
+    """``image_note`` says where the reply's image went (a file path); the text cannot hold it."""
     lines: list[str] = []
     choices: list[str] = []
 
@@ -39,6 +40,7 @@ def render_text(reply: Reply) -> RenderedText:
     if reply.context:
         lines.append(f"  ({reply.context})")
     if reply.image is not None:
-        lines.append(f"  [image: {reply.image_name or 'chart.png'}, {len(reply.image)} bytes]")
+        note = image_note or f"{len(reply.image)} bytes, not saved"
+        lines.append(f"  [chart {reply.image_name or 'chart.png'}: {note}]")
     buttons_line(reply.buttons, "")
     return RenderedText(text="\n".join(lines), choices=tuple(choices))

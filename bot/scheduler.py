@@ -175,7 +175,7 @@ class Scheduler:
 
     async def loyalty(self) -> int:
         async def _run() -> int:
-            return (await jobs.run_loyalty(self.store, self.settings)).alerts
+            return (await jobs.run_loyalty(self.store, self.settings)).queued
 
         return await self._guarded("loyalty run", _run)
 

@@ -16,6 +16,8 @@ from crm_store.tables import customers, loyalty_alerts, loyalty_scores
 
 # Open + 2 x breached tickets at or above this count take the ticket part to 0.
 TICKET_CAP = 5
+# A customer who has ordered is "at risk" from this churn risk on, wherever it is counted.
+AT_RISK = 0.5
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,42 +297,70 @@ class LoyaltyRepo(Repo):
         )
         return [_score(r) for r in (await self.conn.execute(query)).mappings().all()]
 
+    async def _at_risk_query(self, query: Any, *, min_risk: float, visible_to_rep: int | None) -> Any:
+        """``query`` (which joins ``customers``) narrowed to who is at risk in the latest run:
+        the one definition that at-risk, report loyalty and the digest count and list."""
+        query = query.where(
+            loyalty_scores.c.run_date == await self.latest_run(),
+            loyalty_scores.c.churn_risk >= min_risk,
+            # Churn is losing a buyer: leads and contacts who never ordered are not at risk.
+            loyalty_scores.c.order_count > 0,
+            customers.c.deleted_at.is_(None),
+        )
+        return query if visible_to_rep is None else query.where(visible_to(visible_to_rep))
+
     async def at_risk(
-        self, *, limit: int = 10, min_risk: float = 0.5, visible_to_rep: int | None = None
+        self, *, limit: int = 10, min_risk: float = AT_RISK, visible_to_rep: int | None = None
     ) -> list[LoyaltyScore]:
-        """The latest run's customers with the highest churn risk (at least ``min_risk``);
-        ``visible_to_rep``: only customers that rep owns or nobody owns."""
+        """The latest run's customers at risk, highest churn risk first; ``visible_to_rep``:
+        only customers that rep owns or nobody owns."""
         run = await self.latest_run()
         if run is None:
             return []
         query, _ = self._select(await self.previous_run(run))
-        if visible_to_rep is not None:
-            query = query.where(visible_to(visible_to_rep))
-        query = (
-            query.where(
-                loyalty_scores.c.run_date == run,
-                loyalty_scores.c.churn_risk >= min_risk,
-                # Churn is losing a buyer: leads and contacts who never ordered are not at risk.
-                loyalty_scores.c.order_count > 0,
-                customers.c.deleted_at.is_(None),
-            )
-            .order_by(loyalty_scores.c.churn_risk.desc(), loyalty_scores.c.customer_id)
-            .limit(limit)
-        )
+        query = await self._at_risk_query(query, min_risk=min_risk, visible_to_rep=visible_to_rep)
+        query = query.order_by(loyalty_scores.c.churn_risk.desc(), loyalty_scores.c.customer_id).limit(limit)
         return [_score(r) for r in (await self.conn.execute(query)).mappings().all()]
 
-    async def distribution(self) -> dict[str, float]:
-        """The latest run: how many customers, mean score, and how many at risk (risk >= 0.5)."""
+    async def at_risk_count(self, *, visible_to_rep: int | None = None) -> int:
+        """How many customers ``at_risk`` would list without a limit."""
+        if await self.latest_run() is None:
+            return 0
+        query = select(func.count()).select_from(
+            loyalty_scores.join(customers, customers.c.id == loyalty_scores.c.customer_id)
+        )
+        query = await self._at_risk_query(query, min_risk=AT_RISK, visible_to_rep=visible_to_rep)
+        return int((await self.conn.execute(query)).scalar_one())
+
+    async def distribution(self, *, visible_to_rep: int | None = None) -> dict[str, float]:
+        """The latest run over the customers a reader may see: how many were scored, their
+        mean score, and how many are at risk (``at_risk_count``)."""
         run = await self.latest_run()
         if run is None:
             return {"customers": 0, "mean_score": 0.0, "at_risk": 0}
-        query = select(
-            func.count(),
-            func.avg(loyalty_scores.c.score),
-            func.sum((loyalty_scores.c.churn_risk >= 0.5).cast(loyalty_scores.c.order_count.type)),
-        ).where(loyalty_scores.c.run_date == run)
-        count, mean, risky = (await self.conn.execute(query)).one()
-        return {"customers": int(count or 0), "mean_score": float(mean or 0.0), "at_risk": int(risky or 0)}
+        query = (
+            select(func.count(), func.avg(loyalty_scores.c.score))
+            .select_from(loyalty_scores.join(customers, customers.c.id == loyalty_scores.c.customer_id))
+            .where(loyalty_scores.c.run_date == run, customers.c.deleted_at.is_(None))
+        )
+        if visible_to_rep is not None:
+            query = query.where(visible_to(visible_to_rep))
+        count, mean = (await self.conn.execute(query)).one()
+        return {
+            "customers": int(count or 0),
+            "mean_score": float(mean or 0.0),
+            "at_risk": await self.at_risk_count(visible_to_rep=visible_to_rep),
+        }
+
+    async def alert_count_of_run(self, run_date: str) -> int:
+        """The alerts of one run: customers recorded as alerted for ``run_date`` (what the
+        digest lists), whether or not a push reached their owner."""
+        query = (
+            select(func.count())
+            .select_from(loyalty_alerts.join(customers, customers.c.id == loyalty_alerts.c.customer_id))
+            .where(loyalty_alerts.c.run_date == run_date, customers.c.deleted_at.is_(None))
+        )
+        return int((await self.conn.execute(query)).scalar_one())
 
 
 def _score(row: RowMapping) -> LoyaltyScore:

@@ -51,7 +51,8 @@ class Subject:
         return or_(*(and_(platform == p, target == t) for p, t in self.chats))
 
     def outbox_rows(self) -> ColumnElement[bool]:
-        """Pushes to their chats, into their tickets' threads, and reminders/alerts about them."""
+        """Pushes to their chats, into their tickets' threads, and reminders, alerts and
+        feedback posts about them."""
         ticket_threads = select(literal_column("'ticket:'", String) + cast(tickets.c.id, String)).where(
             tickets.c.customer_id.in_(self.customer_ids)
         )
@@ -62,11 +63,13 @@ class Subject:
             ),
         )
         loyalty_alerts = [outbox.c.idempotency_key.like(f"loyalty:{cid}:%") for cid in self.customer_ids]
+        feedback_posts = [outbox.c.idempotency_key.like(f"feedback:{cid}:%") for cid in self.customer_ids]
         return or_(
             self.chat_rows(outbox.c.platform, outbox.c.target),
             outbox.c.thread_key.in_(ticket_threads),
             reminder_pushes,
             *loyalty_alerts,
+            *feedback_posts,
         )
 
     def audit_rows(self) -> ColumnElement[bool]:

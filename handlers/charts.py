@@ -8,6 +8,59 @@ from datetime import date
 
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+NO_DATA = "No data: no sentiment recorded, no tickets opened or resolved"
+NO_SENTIMENT = "no sentiment recorded"
+NO_TICKETS = "no tickets opened or resolved"
+_GREY = "#757575"
+
+
+def trend_figure(
+    days: Sequence[date],
+    sentiment: Sequence[float | None],
+    opened: Sequence[int],
+    resolved: Sequence[int],
+    *,
+    title: str,
+) -> Figure:
+    """A two-panel chart; a period with nothing to draw says so instead of showing empty axes,
+    and so does a panel with nothing to draw. The Figure API with the Agg canvas needs no
+    display and no pyplot global state, so it is safe on a server thread."""
+    figure = Figure(figsize=(7, 4.2), dpi=100)
+    FigureCanvasAgg(figure)
+    points = [(x, s) for x, s in enumerate(sentiment) if s is not None]
+    any_tickets = any(opened) or any(resolved)
+    if not points and not any_tickets:
+        figure.suptitle(title)
+        figure.text(0.5, 0.5, NO_DATA, ha="center", va="center", color=_GREY)
+        return figure
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    labels = [d.strftime("%d %b") for d in days]
+    xs = list(range(len(days)))
+    top.set_title(title)
+    top.set_ylabel("sentiment")
+    if points:
+        top.axhline(0, color="#bbbbbb", linewidth=0.8)
+        top.plot([p[0] for p in points], [p[1] for p in points], marker="o", color="#2e7d32")
+        top.set_ylim(-1.05, 1.05)
+    else:
+        top.text(0.5, 0.5, NO_SENTIMENT, ha="center", va="center", color=_GREY, transform=top.transAxes)
+        top.set_yticks([])
+    bottom.set_ylabel("tickets")
+    if any_tickets:
+        width = 0.4
+        bottom.bar([x - width / 2 for x in xs], opened, width, label="opened", color="#1565c0")
+        bottom.bar([x + width / 2 for x in xs], resolved, width, label="resolved", color="#9e9e9e")
+        bottom.yaxis.set_major_locator(MaxNLocator(integer=True))  # tickets come whole
+        bottom.legend(loc="upper left", fontsize="small")
+    else:
+        bottom.text(0.5, 0.5, NO_TICKETS, ha="center", va="center", color=_GREY, transform=bottom.transAxes)
+        bottom.set_yticks([])
+    bottom.set_xlim(-0.5, len(xs) - 0.5)
+    bottom.set_xticks(xs, labels, rotation=45 if len(xs) > 8 else 0, fontsize="small")
+    figure.tight_layout()
+    return figure
 
 
 def trend_png(
@@ -18,27 +71,7 @@ def trend_png(
     *,
     title: str,
 ) -> bytes:
-    """A two-panel chart; the Figure API with the Agg canvas needs no display and no pyplot
-    global state, so it is safe on a server thread."""
-    figure = Figure(figsize=(7, 4.2), dpi=100)
-    FigureCanvasAgg(figure)
-    top, bottom = figure.subplots(2, 1, sharex=True)
-    labels = [d.strftime("%d %b") for d in days]
-    xs = list(range(len(days)))
-    points = [(x, s) for x, s in zip(xs, sentiment, strict=True) if s is not None]
-    top.axhline(0, color="#bbbbbb", linewidth=0.8)
-    if points:
-        top.plot([p[0] for p in points], [p[1] for p in points], marker="o", color="#2e7d32")
-    top.set_ylim(-1.05, 1.05)
-    top.set_ylabel("sentiment")
-    top.set_title(title)
-    width = 0.4
-    bottom.bar([x - width / 2 for x in xs], opened, width, label="opened", color="#1565c0")
-    bottom.bar([x + width / 2 for x in xs], resolved, width, label="resolved", color="#9e9e9e")
-    bottom.set_ylabel("tickets")
-    bottom.legend(loc="upper left", fontsize="small")
-    bottom.set_xticks(xs, labels, rotation=45 if len(xs) > 8 else 0, fontsize="small")
-    figure.tight_layout()
+    """``trend_figure`` as PNG bytes."""
     out = io.BytesIO()
-    figure.savefig(out, format="png")
+    trend_figure(days, sentiment, opened, resolved, title=title).savefig(out, format="png")
     return out.getvalue()

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm_store.store import Store
 from handlers.access import AccessMode, Scope, scope_of
+from handlers.channels import ChannelDirectory
 from handlers.lookup import CustomerLookup
 from handlers.messages import Actor, Message
 from nlp.sentiment import Sentiment
@@ -47,6 +48,8 @@ class Services:
     lookup: CustomerLookup
     settings: HandlerSettings = field(default_factory=HandlerSettings)
     sentiment: SentimentLabeller | None = None
+    # Finds Slack channels by name (`subscribe digest ... in #sales`); None without Slack.
+    channels: ChannelDirectory | None = None
 
     def now(self) -> datetime:
         return self.store.clock()

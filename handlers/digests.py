@@ -1,5 +1,6 @@
-"""Manager digests: the period a subscription is due for, the digest itself (figures, at-risk
-customers, a chart and the same numbers in text), and digest / subscribe / unsubscribe."""
+"""Manager digests: the period a subscription is due for, the digest itself (figures, loyalty
+alerts, at-risk customers, feedback, a chart and the same numbers in text), and digest /
+subscribe / unsubscribe."""
 
 from __future__ import annotations
 
@@ -10,27 +11,29 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from crm_store.digests import Subscription
+from crm_store.feedback import FeedbackRecord, FeedbackSummary
 from crm_store.loyalty import LoyaltyScore
 from crm_store.reports import PeriodFigures
 from crm_store.store import Store
-from handlers.charts import trend_png
+from handlers import actions
+from handlers.channels import resolve_channel
+from handlers.charts import NO_SENTIMENT, NO_TICKETS, trend_png
 from handlers.context import Context, zone
 from handlers.errors import UsageError, UserError
 from handlers.loyalty import risk_item
-from handlers.messages import Field, ListItem, Reply
-from handlers.parsing import format_money
+from handlers.messages import Button, Field, ListItem, Reply
+from handlers.parsing import format_money, one_line
 from handlers.registry import Area, Command
 
-SUBSCRIBE_USAGE = "subscribe digest daily|weekly [HH:MM] [in <#channel>]"
+SUBSCRIBE_USAGE = "subscribe digest daily|weekly [HH:MM] [in #channel]"
 UNSUBSCRIBE_USAGE = "unsubscribe digest"
 DIGEST_USAGE = "digest [daily|weekly]"
 DEFAULT_TIME = "08:00"
 TOP_AT_RISK = 5
 TOP_ALERTS = 10
 TOP_REPS = 10
+TOP_FEEDBACK = 3
 _HHMM = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
-# A Slack channel as typed (<#C123|name> when picked from the list) or a bare id.
-_CHANNEL = re.compile(r"^(?:<#([A-Z0-9]+)(?:\|[^>]*)?>|#?([CG][A-Z0-9]{5,}))$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +69,12 @@ def current_period(cadence: str, hhmm: str, tz_name: str, now: datetime) -> Peri
     return Period(
         day.isoformat(), local_instant(day - timedelta(days=1), hhmm, tz), local_instant(day, hhmm, tz)
     )
+
+
+def span_until(cadence: str, until: datetime) -> Period:
+    """The cadence's length of time up to ``until``: a digest asked for now rather than a
+    scheduled period (its key never collides with a period's)."""
+    return Period(f"now:{until.isoformat()}", until - timedelta(days=7 if cadence == "weekly" else 1), until)
 
 
 def _days(figures: PeriodFigures, tz: ZoneInfo) -> list[date]:
@@ -117,19 +126,25 @@ async def build_digest(
     cadence: str,
     visible_to_rep: int | None = None,
 ) -> Reply:
-    """The digest of [since, until): figures as fields, reps and at-risk customers as items,
-    the trend chart as the image, and the chart's numbers in the text for screen readers.
-    ``visible_to_rep`` (CRM_CUSTOMER_ACCESS=owner): the lines that name customers name only
-    that rep's and unowned ones; the team figures stay whole, as they name nobody."""
+    """The digest of [since, until): figures as fields; reps, loyalty alerts, at-risk customers
+    and feedback as items; the trend chart as the image, and the chart's numbers in the text
+    for screen readers. ``visible_to_rep`` (CRM_CUSTOMER_ACCESS=owner): the lines that name
+    customers, and the counts shown beside them, cover only that rep's customers and unowned
+    ones; the team figures stay whole, as they name nobody."""
     zone_info = zone(tz)
     async with store.read() as tx:
         figures = await tx.reports.period(since, until)
         risky = await tx.loyalty.at_risk(limit=TOP_AT_RISK, visible_to_rep=visible_to_rep)
+        risky_count = await tx.loyalty.at_risk_count(visible_to_rep=visible_to_rep)
         alerts = await tx.loyalty.alerts_between(
             since, until, limit=TOP_ALERTS, visible_to_rep=visible_to_rep
         )
         alert_count = await tx.loyalty.alert_count_between(since, until, visible_to_rep=visible_to_rep)
         overdue = await tx.reminders.overdue_count()
+        said = await tx.feedback.written_summary(since, until, visible_to_rep=visible_to_rep)
+        latest_said = await tx.feedback.written_between(
+            since, until, limit=TOP_FEEDBACK, visible_to_rep=visible_to_rep
+        )
     days, sentiment, opened, resolved = daily_series(figures, zone_info)
     median = figures.median_first_response
     fields = (
@@ -146,7 +161,9 @@ async def build_digest(
         ),
         Field("Sentiment", _trend(sentiment)),
         Field("Loyalty alerts", str(alert_count)),
+        Field("At risk", str(risky_count)),
         Field("Overdue reminders", str(overdue)),
+        Field("Feedback", _feedback_figure(said)),
     )
     items = [
         ListItem(f"{name}: {count} interaction{'s' if count != 1 else ''}")
@@ -155,23 +172,45 @@ async def build_digest(
     # The period's loyalty alerts (what owners were told), then who is most at risk now.
     items += [alert_item(score) for score in alerts]
     items += [risk_item(score) for score in risky]
+    items += [feedback_item(record) for record in latest_said]
     start_label = since.astimezone(zone_info).strftime("%d %b %H:%M")
     end_label = until.astimezone(zone_info).strftime("%d %b %H:%M")
     per_day = "; ".join(
         f"{d.strftime('%d %b')}: sentiment {'n/a' if s is None else f'{s:+.2f}'}, {o} opened, {r} resolved"
         for d, s, o, r in zip(days, sentiment, opened, resolved, strict=True)
     )
+    if all(s is None for s in sentiment) and not any(opened) and not any(resolved):
+        per_day = f"no data ({NO_SENTIMENT}, {NO_TICKETS})"  # as the chart says
     title = f"{cadence.capitalize()} digest"
     return Reply(
         title=title,
         text=f"{start_label} – {end_label} ({tz}).\nBy day: {per_day}.",
         fields=fields,
         items=tuple(items),
-        context=f"Interactions by rep, the period's loyalty alerts, then the top {TOP_AT_RISK} "
-        "at-risk customers.",
+        context=f"Interactions by rep, the period's loyalty alerts, the top {TOP_AT_RISK} at-risk "
+        f"customers, then the latest {TOP_FEEDBACK} pieces of feedback.",
         image=trend_png(days, sentiment, opened, resolved, title=f"{title}: sentiment and tickets"),
         image_name="digest-trend.png",
         ephemeral=False,
+    )
+
+
+def _feedback_figure(said: FeedbackSummary) -> str:
+    if not said.count:
+        return "none"
+    mood = "not labelled" if said.mean_sentiment is None else f"mean sentiment {said.mean_sentiment:+.2f}"
+    return f"{said.count} · {mood}"
+
+
+def feedback_item(record: FeedbackRecord) -> ListItem:
+    """A customer's written feedback as a digest line: who, their words, how they sound."""
+    score = record.sentiment_score
+    mood = "" if score is None else f"{record.sentiment_label} ({score:+.2f})"
+    return ListItem(
+        text=f"Feedback from {one_line(record.customer_name, 60)} (#{record.customer_id}): "
+        f"{one_line(record.text, 200)}",
+        detail=mood,
+        buttons=(Button("Open", actions.encode("show", record.customer_id)),),
     )
 
 
@@ -185,23 +224,25 @@ async def digest(ctx: Context) -> Reply:
     cadence = ctx.args.strip().lower() or "daily"
     if cadence not in ("daily", "weekly"):
         raise UserError("A digest covers a day or a week.", usage=DIGEST_USAGE)
-    until = ctx.now() + timedelta(seconds=1)  # what happened this second counts
-    since = until - timedelta(days=7 if cadence == "weekly" else 1)
+    return await digest_now(
+        ctx.store, cadence=cadence, tz=ctx.tz.key, now=ctx.now(), visible_to_rep=ctx.scope.owner_filter
+    )
+
+
+async def digest_now(
+    store: Store, *, cadence: str, tz: str, now: datetime, visible_to_rep: int | None = None
+) -> Reply:
+    """A digest asked for now (the `digest` command, `crm-bot digest`): the cadence's span up
+    to this second, for a reader who sees the customers of ``visible_to_rep`` (None: all)."""
+    period = span_until(cadence, now + timedelta(seconds=1))  # what happened this second counts
     return await build_digest(
-        ctx.store,
-        since=since,
-        until=until,
-        tz=ctx.tz.key,
-        cadence=cadence,
-        visible_to_rep=ctx.scope.owner_filter,
+        store, since=period.start, until=period.end, tz=tz, cadence=cadence, visible_to_rep=visible_to_rep
     )
 
 
-def _describe(sub: Subscription) -> str:
+def _describe(sub: Subscription, channel: str | None) -> str:
     when = f"{sub.local_time} {sub.timezone}"
-    where = (
-        "here" if sub.target.startswith(("U", "W")) or sub.platform == "console" else f"in <#{sub.target}>"
-    )
+    where = f"in {channel}" if channel else "here"
     return f"{sub.cadence} at {when}" + (" on Mondays" if sub.cadence == "weekly" else "") + f", {where}"
 
 
@@ -219,12 +260,12 @@ async def subscribe(ctx: Context) -> Reply:
         assert match is not None
         hhmm = f"{int(match.group(1)):02d}:{match.group(2)}"
         rest = rest[1:]
-    target = ctx.actor.user_id
+    target, where = ctx.actor.user_id, None
     if rest and rest[0].lower() == "in" and len(rest) == 2:
-        channel = _CHANNEL.match(rest[1])
-        if channel is None or ctx.actor.platform != "slack":
-            raise UserError("Name a Slack channel, like `in #C0123ABCD`.", usage=SUBSCRIBE_USAGE)
-        target, rest = channel.group(1) or channel.group(2), []
+        if ctx.actor.platform != "slack":
+            raise UserError("Channels are Slack's: subscribe from Slack to get the digest in one.")
+        channel = await resolve_channel(ctx.services.channels, rest[1])
+        target, where, rest = channel.id, channel.label, []
     if rest:
         raise UserError(f"I don't understand {' '.join(rest)!r}.", usage=SUBSCRIBE_USAGE)
     if ctx.actor.rep_id is None:
@@ -240,7 +281,9 @@ async def subscribe(ctx: Context) -> Reply:
             timezone=tz,
             current_period=current_period(cadence, hhmm, tz, ctx.now()).key,
         )
-    return Reply(text=f"Subscribed: the digest comes {_describe(sub)}. `unsubscribe digest` stops it.")
+    return Reply(
+        text=f"Subscribed: the digest comes {_describe(sub, where)}. `unsubscribe digest` stops it."
+    )
 
 
 async def unsubscribe(ctx: Context) -> Reply:

@@ -68,6 +68,7 @@ async def timeline(ctx: Context) -> Reply:
         interactions = await tx.interactions.for_customer(found.id, limit=TIMELINE_SIZE)
         orders = await tx.orders.for_customer(found.id, limit=TIMELINE_SIZE)
         tickets = await tx.tickets.find(status="all", customer_id=found.id, limit=TIMELINE_SIZE)
+        feedback = await tx.feedback.for_customer(found.id, limit=TIMELINE_SIZE)
     events: list[tuple[datetime, ListItem]] = []
     for i in interactions:
         who = f" by {i.rep_name}" if i.rep_name else ""
@@ -105,6 +106,14 @@ async def timeline(ctx: Context) -> Reply:
             events.append(
                 (t.resolved_at, ListItem(f"Ticket #{t.id} resolved", local_time(ctx, t.resolved_at)))
             )
+    for f in feedback:
+        if f.text:
+            mood = f" · {f.sentiment_label}" if f.sentiment_label else ""
+            item = ListItem(f"Feedback: {one_line(f.text)}", f"{local_time(ctx, f.created_at)}{mood}")
+        else:
+            about = f" ticket #{f.ticket_id}" if f.ticket_id else ""
+            item = ListItem(f"Rated{about}: {f.rating}/5", local_time(ctx, f.created_at))
+        events.append((f.created_at, item))
     events.sort(key=lambda e: e[0], reverse=True)
     if not events:
         return Reply(title=f"Timeline of {found.name}", text=f"Nothing logged for {describe(found)} yet.")
@@ -128,7 +137,7 @@ COMMANDS = (
         "timeline",
         timeline,
         TIMELINE_USAGE,
-        "Interactions, orders and tickets of a customer, newest first.",
+        "Interactions, orders, tickets and feedback of a customer, newest first.",
         "timeline acme",
         aliases=("history",),
         needs_args=True,

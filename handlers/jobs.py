@@ -9,13 +9,14 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from crm_store.digests import Subscription
 from crm_store.loyalty import LoyaltyModel, LoyaltyScore, run_date_of
 from crm_store.sla import SlaEvent, SlaPolicy
 from crm_store.store import Store, Tx
 from handlers import actions, notify
 from handlers.access import staff_scope
 from handlers.context import HandlerSettings, zone
-from handlers.digests import build_digest, current_period
+from handlers.digests import Period, build_digest, current_period, span_until
 from handlers.lateness import Deadline, with_deadline
 from handlers.loyalty import reasons
 from handlers.messages import Button, Reply, reply_to_dict
@@ -123,7 +124,11 @@ async def queue_due_reminders(store: Store, settings: JobSettings) -> int:
 class LoyaltyRun:
     run_date: str
     scored: int
+    # The run date's alerts as recorded (the figure the digest and `loyalty recompute` show),
+    # whether or not a push could reach the owner.
     alerts: int
+    new_alerts: int  # of those, raised by this call (a re-run the same day raises none twice)
+    queued: int  # pushes queued to owners; an owner the bot cannot reach still has the alert listed
 
 
 def loyalty_alert(score: LoyaltyScore) -> Reply:
@@ -149,21 +154,30 @@ async def run_loyalty(store: Store, settings: JobSettings, *, run_date: str | No
         candidates = await tx.loyalty.alert_candidates(
             day, below=settings.alert_below, drop=settings.alert_drop
         )
-        alerts = 0
+        new_alerts = queued = 0
         for score in candidates:
             assert score.owner_rep_id is not None
             # Recorded even when the owner has no platform to hear it: the digest lists it.
             if not await tx.loyalty.record_alert(score):
                 continue
-            alerts += await _to_rep(
+            new_alerts += 1
+            queued += await _to_rep(
                 tx,
                 settings,
                 score.owner_rep_id,
                 loyalty_alert(score),
                 key=f"loyalty:{score.customer_id}:{day}",
             )
-    _LOGGER.info("loyalty %s: %s customers scored, %s alert(s)", day, scored, alerts)
-    return LoyaltyRun(day, scored, alerts)
+        alerts = await tx.loyalty.alert_count_of_run(day)
+    _LOGGER.info(
+        "loyalty %s: %s customers scored, %s alert(s) (%s new, %s queued)",
+        day,
+        scored,
+        alerts,
+        new_alerts,
+        queued,
+    )
+    return LoyaltyRun(day, scored, alerts, new_alerts, queued)
 
 
 async def loyalty_due(store: Store, *, hour: int, tz: str) -> bool:
@@ -240,6 +254,21 @@ async def _digest_scope(store: Store, settings: JobSettings, rep_id: int) -> int
     return staff_scope(rep.role if rep is not None else "rep", rep_id, mode).owner_filter
 
 
+async def subscription_digest(
+    store: Store, settings: JobSettings, sub: Subscription, period: Period
+) -> Reply:
+    """A subscription's digest of ``period``: its cadence, its zone, and only the customers its
+    subscriber may see. The scheduled send and `crm-bot digest --now` both build it here."""
+    return await build_digest(
+        store,
+        since=period.start,
+        until=period.end,
+        tz=sub.timezone,
+        cadence=sub.cadence,
+        visible_to_rep=await _digest_scope(store, settings, sub.rep_id),
+    )
+
+
 async def queue_due_digests(store: Store, settings: JobSettings) -> int:
     """Each subscription's latest period, if not sent yet: claimed, built and queued. After
     downtime only the latest period is due, so missed digests arrive once, not once each."""
@@ -251,14 +280,7 @@ async def queue_due_digests(store: Store, settings: JobSettings) -> int:
         period = current_period(sub.cadence, sub.local_time, sub.timezone, now)
         if sub.last_period is not None and sub.last_period >= period.key:
             continue
-        reply = await build_digest(
-            store,
-            since=period.start,
-            until=period.end,
-            tz=sub.timezone,
-            cadence=sub.cadence,
-            visible_to_rep=await _digest_scope(store, settings, sub.rep_id),
-        )
+        reply = await subscription_digest(store, settings, sub, period)
         async with store.write(ACTOR) as tx:
             if not await tx.digests.claim_period(sub.id, period.key):
                 continue
@@ -269,6 +291,26 @@ async def queue_due_digests(store: Store, settings: JobSettings) -> int:
                 key=f"digest:{sub.id}:{period.key}",
             )
     return queued
+
+
+async def queue_digests_now(store: Store, settings: JobSettings, *, actor: str = ACTOR) -> tuple[int, int]:
+    """Every subscription's digest of its cadence's span up to now, queued at once (asked for:
+    `crm-bot digest --now`). The scheduled period stays due. Returns (subscriptions, queued)."""
+    async with store.read() as tx:
+        subscriptions = await tx.digests.subscriptions()
+        now = tx.now
+    queued = 0
+    for sub in subscriptions:
+        period = span_until(sub.cadence, now)
+        reply = await subscription_digest(store, settings, sub, period)
+        async with store.write(actor) as tx:
+            queued += await tx.outbox.enqueue(
+                platform=sub.platform,
+                target=sub.target,
+                payload=reply_to_dict(reply),
+                key=f"digest:{sub.id}:{period.key}",
+            )
+    return len(subscriptions), queued
 
 
 # -- housekeeping ---------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from crm_store.loyalty import LoyaltyScore
+from crm_store.loyalty import AT_RISK, LoyaltyScore
 from handlers import actions
 from handlers.common import describe, pick_customer
 from handlers.context import Context
@@ -15,6 +15,8 @@ AT_RISK_USAGE = "at-risk"
 AT_RISK_SIZE = 10
 STALE_DAYS = 60  # no order for this long reads as a reason
 LOW_CSAT = 3.0
+# What "at risk" means, in the words every count of it is shown with.
+AT_RISK_MEANS = f"At risk: customers who have ordered, with churn risk ≥ {AT_RISK:.0%} in the latest run"
 
 
 def _plural(n: int, word: str) -> str:
@@ -83,8 +85,10 @@ def risk_item(score: LoyaltyScore) -> ListItem:
 
 
 async def at_risk(ctx: Context) -> Reply:
+    scope = ctx.scope.owner_filter
     async with ctx.store.read() as tx:
-        found = await tx.loyalty.at_risk(limit=AT_RISK_SIZE, visible_to_rep=ctx.scope.owner_filter)
+        found = await tx.loyalty.at_risk(limit=AT_RISK_SIZE, visible_to_rep=scope)
+        count = await tx.loyalty.at_risk_count(visible_to_rep=scope)
         run = await tx.loyalty.latest_run()
     if run is None:
         return Reply(
@@ -92,10 +96,13 @@ async def at_risk(ctx: Context) -> Reply:
         )
     if not found:
         return Reply(text=f"Nobody is at risk in the {run} scores.")
+    shown = "highest first" if count <= len(found) else f"the {len(found)} highest"
     return Reply(
         title="At-risk customers",
-        text=f"Highest churn risk first ({run} scores):",
+        text=f"{_plural(count, 'customer')} at risk (churn risk ≥ {AT_RISK:.0%}) in the {run} scores, "
+        f"{shown}:",
         items=tuple(risk_item(s) for s in found),
+        context=f"{AT_RISK_MEANS}; leads who never ordered are not counted.",
     )
 
 

@@ -49,6 +49,14 @@ async def to_customer(tx: Tx, settings: HandlerSettings, customer_id: int, reply
 
 async def to_support(tx: Tx, settings: HandlerSettings, ticket_id: int, reply: Reply, *, key: str) -> bool:
     """Queue ``reply`` to the ticket's thread in the support channel (the first post starts it)."""
+    return await to_support_channel(tx, settings, reply, key=key, thread_key=ticket_thread(ticket_id))
+
+
+async def to_support_channel(
+    tx: Tx, settings: HandlerSettings, reply: Reply, *, key: str, thread_key: str | None = None
+) -> bool:
+    """Queue ``reply`` to the support channel, as a post of its own or in ``thread_key``'s
+    thread; False when no support channel is configured."""
     if not settings.support_platform or not settings.support_channel:
         return False
     return await tx.outbox.enqueue(
@@ -56,7 +64,7 @@ async def to_support(tx: Tx, settings: HandlerSettings, ticket_id: int, reply: R
         target=settings.support_channel,
         payload=reply_to_dict(reply),
         key=f"{key}:{settings.support_platform}",
-        thread_key=ticket_thread(ticket_id),
+        thread_key=thread_key,
     )
 
 
@@ -96,6 +104,22 @@ def customer_said(ticket: TicketRecord, text: str, attachments: tuple[Attachment
     """A customer's later message, for the ticket's thread."""
     context = " · ".join(p for p in (f"Ticket #{ticket.id}", _attachments(attachments)) if p)
     return Reply(text=f"{ticket.customer_name}: {text or '(attachment)'}", context=context, ephemeral=False)
+
+
+def feedback_post(customer: CustomerRecord, text: str, label: str | None, score: float | None) -> Reply:
+    """A customer's /feedback, for the support channel: their words, how they sound, and the
+    buttons to their card and timeline."""
+    mood = "not labelled" if label is None or score is None else f"{label} ({score:+.2f})"
+    return Reply(
+        title=f"Feedback from {describe(customer)}",
+        text=text,
+        fields=(Field("Sentiment", mood),),
+        buttons=(
+            Button("Open customer", actions.encode("show", customer.id), "primary"),
+            Button("Timeline", actions.encode("timeline", customer.id)),
+        ),
+        ephemeral=False,
+    )
 
 
 def rep_said(ticket: TicketRecord, text: str, rep_name: str) -> Reply:

@@ -7,6 +7,7 @@ from datetime import timedelta
 from handlers.context import Context
 from handlers.digests import daily_series
 from handlers.errors import UsageError, UserError
+from handlers.loyalty import AT_RISK_MEANS, risk_item
 from handlers.messages import Field, ListItem, Reply
 from handlers.parsing import format_money
 from handlers.registry import Area, Command
@@ -15,6 +16,7 @@ REPORT_USAGE = "report satisfaction|loyalty|activity|tickets [days]"
 KINDS = ("satisfaction", "loyalty", "activity", "tickets")
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
+TOP_AT_RISK = 5
 
 
 async def report(ctx: Context) -> Reply:
@@ -31,8 +33,8 @@ async def report(ctx: Context) -> Reply:
     since = until - timedelta(days=days)
     async with ctx.store.read() as tx:
         figures = await tx.reports.period(since, until)
-        spread = await tx.loyalty.distribution()
-        risky = await tx.loyalty.at_risk(limit=5, visible_to_rep=ctx.scope.owner_filter)
+        spread = await tx.loyalty.distribution(visible_to_rep=ctx.scope.owner_filter)
+        risky = await tx.loyalty.at_risk(limit=TOP_AT_RISK, visible_to_rep=ctx.scope.owner_filter)
     title = f"{kind.capitalize()} report, last {days} day{'s' if days != 1 else ''}"
     if kind == "satisfaction":
         _, sentiment, _, _ = daily_series(figures, ctx.tz)
@@ -55,12 +57,10 @@ async def report(ctx: Context) -> Reply:
             fields=(
                 Field("Customers scored", str(int(spread["customers"]))),
                 Field("Mean score", f"{spread['mean_score']:.1f}"),
-                Field("At risk (≥50%)", str(int(spread["at_risk"]))),
+                Field("At risk", str(int(spread["at_risk"]))),
             ),
-            items=tuple(
-                ListItem(f"{s.customer_name} (#{s.customer_id}): {s.score:.0f}, risk {s.churn_risk:.0%}")
-                for s in risky
-            ),
+            items=tuple(risk_item(s) for s in risky),
+            context=f"{AT_RISK_MEANS}; the {TOP_AT_RISK} most at risk are listed (`at-risk` lists more).",
         )
     if kind == "activity":
         return Reply(

@@ -106,9 +106,16 @@ async def feedback(ctx: Context) -> Reply:
         raise UserError(f"That is too long (at most {MAX_TEXT} characters).")
     label, score = label_text(ctx, text)
     async with ctx.store.write(ctx.actor.key) as tx:
-        await tx.feedback.add(
+        feedback_id = await tx.feedback.add(
             customer_id=customer_id, text=text, sentiment_label=label, sentiment_score=score
         )
+        customer = await tx.customers.get(customer_id)
+        if customer is not None:
+            # In the feedback's own transaction: the team hears of exactly the feedback stored.
+            post = notify.feedback_post(customer, text, label, score)
+            await notify.to_support_channel(
+                tx, ctx.services.settings, post, key=f"feedback:{customer_id}:{feedback_id}"
+            )
     return Reply(text="Thank you for your feedback — it goes straight to the team.")
 
 

@@ -22,7 +22,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.slack import modals, render, translate
-from bot.slack.sender import SlackSender, sender_client
+from bot.slack.channels import SlackChannelDirectory
+from bot.slack.sender import NOT_POSTABLE, SlackSender, sender_client, upload_image
 from bot.slack.translate import PLATFORM, Incoming
 from crm_store.store import Store
 from handlers.messages import Actor, Message, Reply, Role
@@ -88,6 +89,8 @@ class SlackFrontEnd:
         self.http_handler = AsyncSlackRequestHandler(self.bolt) if settings.signing_secret else None
         # Outbox pushes (ticket posts in the support channel, their threads) go through this.
         self.sender = SlackSender(sender_client(token=settings.bot_token, api_url=settings.api_url))
+        # Channel names in commands (`subscribe digest daily in #sales`); bot/app.py hands it on.
+        self.channels = SlackChannelDirectory(self.client)
         self._socket: Any = None
         self._register()
 
@@ -325,10 +328,29 @@ class SlackFrontEnd:
             visibility = "ephemeral" if reply.ephemeral or reply.toast else "in_channel"
             for page in pages:
                 await webhook.send_dict({**page, "response_type": visibility, "replace_original": False})
-            return
-        channel = incoming.channel_id or await self._dm_channel(incoming.user_id)
-        for page in pages:
-            await self.client.chat_postMessage(channel=channel, thread_ts=incoming.thread_ts, **page)
+        else:
+            channel = incoming.channel_id or await self._dm_channel(incoming.user_id)
+            for page in pages:
+                await self.client.chat_postMessage(channel=channel, thread_ts=incoming.thread_ts, **page)
+        if reply.image is not None:
+            await self._upload_image(incoming, reply)
+
+    async def _upload_image(self, incoming: Incoming, reply: Reply) -> None:
+        """A typed answer's chart, after its text: where the person spoke, or their DM with the
+        bot when the answer was private or the bot may not post there."""
+        channel = None if reply.ephemeral else incoming.channel_id
+        try:
+            if channel:
+                try:
+                    await upload_image(self.client, channel=channel, reply=reply, thread=incoming.thread_ts)
+                    return
+                except SlackApiError as exc:
+                    if exc.response.get("error") not in NOT_POSTABLE:
+                        raise
+            dm = await self._dm_channel(incoming.user_id)
+            await upload_image(self.client, channel=dm, reply=reply, thread=None)
+        except Exception as exc:
+            _log_failure("chart upload", exc)
 
     async def _dm_channel(self, user_id: str) -> str:
         response = await self.client.conversations_open(users=user_id)

@@ -22,6 +22,8 @@ PAGE_GAP = 1.0  # chat.postMessage: about one message per second per channel
 PERMANENT = frozenset(
     {"channel_not_found", "not_in_channel", "is_archived", "invalid_blocks", "msg_too_long", "no_text"}
 )
+# The bot may not post into the conversation (not a member, a DM between others, archived).
+NOT_POSTABLE = frozenset({"channel_not_found", "not_in_channel", "is_archived"})
 
 
 def sender_client(*, token: str, api_url: str) -> AsyncWebClient:
@@ -73,6 +75,21 @@ def _raise_mapped(exc: SlackApiError) -> None:
         raise PermanentSendError(f"slack {code}") from None
 
 
+async def upload_image(client: AsyncWebClient, *, channel: str, reply: Reply, thread: str | None) -> None:
+    """The reply's image (a digest's chart) into ``channel`` with files_upload_v2:
+    files.getUploadURLExternal, the upload, then files.completeUploadExternal. Outbox pushes
+    and typed answers both upload here."""
+    assert reply.image is not None
+    await client.files_upload_v2(
+        channel=channel,
+        file=reply.image,
+        filename=reply.image_name or "chart.png",
+        title=reply.title or "Chart",
+        alt_txt=f"{reply.title or 'Chart'}; the numbers are in the message above.",
+        thread_ts=thread,
+    )
+
+
 class SlackSender:
     platform = PLATFORM
 
@@ -111,17 +128,8 @@ class SlackSender:
                 )
                 first = first or str(response.get("ts") or "")
             if reply.image is not None:
-                # files.getUploadURLExternal, the upload, then files.completeUploadExternal.
                 await parts.send(
-                    functools.partial(
-                        self.client.files_upload_v2,
-                        channel=channel,
-                        file=reply.image,
-                        filename=reply.image_name or "chart.png",
-                        title=reply.title or "Chart",
-                        alt_txt=f"{reply.title or 'Chart'}; the numbers are in the message above.",
-                        thread_ts=thread,
-                    ),
+                    functools.partial(upload_image, self.client, channel=channel, reply=reply, thread=thread),
                     pace=pace,
                 )
         except SlackApiError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -143,3 +144,14 @@ async def test_a_press_notice_is_printed_and_the_last_answers_buttons_stay_press
     console.show(notice)
     assert out.getvalue().endswith("Error: This button is not for you.\n\n")
     assert console.message_for("1").action == "crm:show:1"
+
+
+def test_a_digest_chart_is_written_to_a_file_whose_path_is_printed(tmp_path: Path) -> None:
+    result = run_console(tmp_path, "digest\n", "--no-sample", "--as", "manager")
+    assert result.returncode == 0, result.stderr
+    found = re.search(r"\[chart digest-trend\.png: saved to (.+\.png)\]", result.stdout)
+    assert found is not None, result.stdout
+    chart = Path(found.group(1))
+    assert chart.parent == Path(os.environ["CRM_TEST_DATA_DIR"]) / "charts"
+    assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+    chart.unlink()

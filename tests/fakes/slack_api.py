@@ -32,7 +32,10 @@ class FakeSlackApi(RecordingServer):
     clock: Callable[[], float] = time.monotonic
     # Socket Mode: apps.connections.open asks this for a link, given the app token (FakeSocketMode sets it).
     socket_link: Callable[[str], str] | None = None
+    # conversations.list serves these, paged by its limit and cursor (add_channel).
+    channels: list[dict[str, Any]] = field(default_factory=list)
     _limits: dict[str, list[int]] = field(default_factory=dict)  # method -> [times left, retry_after]
+    _failures: dict[str, list[str]] = field(default_factory=dict)  # method -> errors to answer next
     _storms: dict[str, Storm] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     _port: int = 0
@@ -53,6 +56,16 @@ class FakeSlackApi(RecordingServer):
             "tz": tz,
             "profile": {"display_name": name, "real_name": name},
         }
+
+    def add_channel(self, channel_id: str, name: str, *, is_member: bool = True) -> None:
+        self.channels.append(
+            {"id": channel_id, "name": name, "is_channel": True, "is_archived": False, "is_member": is_member}
+        )
+
+    def fail(self, method: str, error: str, *, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with ``{"ok": false, "error": error}``
+        (HTTP 200, as Slack does); the call is recorded with ``error`` among its params."""
+        self._failures.setdefault(method, []).extend([error] * times)
 
     def rate_limit(self, method: str, *, times: int = 1, retry_after: int = 1) -> None:
         """Answer the next ``times`` calls of ``method`` with 429 and ``Retry-After``."""
@@ -143,6 +156,10 @@ class FakeSlackApi(RecordingServer):
         limited = self._limited(method, params)
         if limited is not None:
             return limited
+        if self._failures.get(method):
+            error = self._failures[method].pop(0)
+            self._record(method, {**params, "error": error}, 200)
+            return web.json_response({"ok": False, "error": error})
         self._record(method, params, 200)
         if method == "apps.connections.open":
             # Like Slack: only an app-level token (xapp-) may open a Socket Mode link.
@@ -182,6 +199,13 @@ class FakeSlackApi(RecordingServer):
             files = params.get("files")
             listed = json.loads(files) if isinstance(files, str) else files or []
             return {"files": [{"id": f.get("id"), "title": f.get("title")} for f in listed]}
+        if method == "conversations.list":
+            start, size = int(params.get("cursor") or 0), int(params.get("limit") or 100)
+            rest = start + size < len(self.channels)
+            return {
+                "channels": self.channels[start : start + size],
+                "response_metadata": {"next_cursor": str(start + size) if rest else ""},
+            }
         if method in ("views.open", "views.publish", "views.update"):
             return {"view": {"id": "V1", **(params.get("view") or {})}}
         return None

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from crm_store.store import Store
 from handlers.context import HandlerSettings
 from handlers.digests import build_digest, current_period
-from handlers.jobs import JobSettings, queue_due_digests, run_loyalty
+from handlers.jobs import JobSettings, queue_digests_now, queue_due_digests, run_loyalty
 from handlers.messages import Actor, reply_from_dict
 from handlers.people import staff_actor
 from handlers.router import Router
@@ -85,7 +85,7 @@ async def test_subscribe_and_unsubscribe(router: Router, manager: Actor, store: 
         ("subscribe digest hourly", "not daily or weekly"),
         ("subscribe digest daily 25:00", "I don't understand"),
         ("subscribe news daily", "Usage: subscribe digest"),
-        ("subscribe digest daily 08:00 in #C0123ABCD", "Name a Slack channel"),  # console has no channels
+        ("subscribe digest daily 08:00 in #sales", "Channels are Slack's"),  # the console has none
         ("unsubscribe news", "Usage: unsubscribe digest"),
     ]:
         reply = await boss.say(text)
@@ -142,3 +142,74 @@ async def test_under_owner_access_a_managers_digest_names_only_their_book(
             store, since=clock.now - timedelta(days=2), until=clock.now, tz="UTC", cadence="daily"
         )
     )
+
+
+async def test_an_empty_period_says_no_data_in_the_text_and_the_chart(store: Store, clock: FakeClock) -> None:
+    reply = await build_digest(
+        store, since=clock.now - timedelta(days=7), until=clock.now, tz="UTC", cadence="weekly"
+    )
+    assert "By day: no data (no sentiment recorded, no tickets opened or resolved)." in reply.text
+    assert "0 opened" not in reply.text
+    assert reply.image is not None and reply.image.startswith(b"\x89PNG")
+
+
+async def test_the_digest_shows_the_periods_feedback_from_the_readers_book(
+    store: Store, manager: Actor, clock: FakeClock
+) -> None:
+    """Written feedback of the period: how much, its mean sentiment and the latest lines, newest
+    first; ratings without words are CSAT, not feedback; under owner access only the reader's
+    customers (and unowned ones) count."""
+    bea = await staff_actor(store, platform="console", user_id="bea", display_name="Bea", role="manager")
+    start = clock.now
+    async with store.write("test") as tx:
+        mine = await tx.customers.add(name="Mine Ltd", owner_rep_id=manager.rep_id)
+        theirs = await tx.customers.add(name="Theirs Holdings", owner_rep_id=bea.rep_id)
+    for hours_ago, customer_id, text, score in (
+        (30, mine.id, "Last week was fine", 0.5),  # before the period
+        (4, mine.id, "Great onboarding", 0.8),
+        (3, mine.id, "", None),  # a bare rating
+        (2, mine.id, "Invoices are confusing", -0.4),
+        (1, theirs.id, "Too slow", -0.9),
+    ):
+        clock.now = start - timedelta(hours=hours_ago)
+        async with store.write("test") as tx:
+            await tx.feedback.add(
+                customer_id=customer_id,
+                text=text,
+                rating=None if text else 5,
+                sentiment_label=None if score is None else ("negative" if score < 0 else "positive"),
+                sentiment_score=score,
+            )
+    clock.now = start
+    team = await Chat(Router(services_for(store)), manager).say("digest")
+    assert {f.label: f.value for f in team.fields}["Feedback"] == "3 · mean sentiment -0.17"
+    lines = [i.text for i in team.items if i.text.startswith("Feedback from ")]
+    assert lines == [
+        f"Feedback from Theirs Holdings (#{theirs.id}): Too slow",
+        f"Feedback from Mine Ltd (#{mine.id}): Invoices are confusing",
+        f"Feedback from Mine Ltd (#{mine.id}): Great onboarding",
+    ]
+    own = await Chat(Router(services_for(store, customer_access="owner")), manager).say("digest")
+    assert {f.label: f.value for f in own.fields}["Feedback"] == "2 · mean sentiment +0.20"
+    assert [i.text for i in own.items if i.text.startswith("Feedback from ")] == lines[1:]
+    assert "Theirs" not in all_text(own)
+
+
+async def test_a_digest_sent_now_leaves_the_scheduled_period_due(
+    router: Router, store: Store, manager: Actor, clock: FakeClock
+) -> None:
+    await Chat(router, manager).say("subscribe digest weekly 08:00")
+    clock.advance(days=7)  # next Monday 09:00: the week to 08:00 is due
+    settings = JobSettings(staff_platforms=("console",))
+    assert await queue_digests_now(store, settings) == (1, 1)
+    assert await queue_due_digests(store, settings) == 1
+    async with store.read() as tx:
+        rows = await tx.outbox.listing(limit=10)
+    assert [r.idempotency_key for r in rows] == [
+        "digest:1:now:2026-11-30T09:00:00+00:00",
+        "digest:1:2026-W49",
+    ]
+    now, scheduled = (reply_from_dict(r.payload) for r in rows)
+    assert now.title == scheduled.title == "Weekly digest"
+    assert now.text.startswith("23 Nov 09:00 – 30 Nov 09:00 (UTC).")
+    assert scheduled.text.startswith("23 Nov 08:00 – 30 Nov 08:00 (UTC).")

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import pytest
+
+from crm_store.outbox import OutboxRepo, OutboxRow
 from crm_store.store import Store
-from handlers.messages import Actor, Attachment, Message
+from handlers import actions
+from handlers.messages import Actor, Attachment, Message, reply_from_dict
 from handlers.people import customer_actor
 from handlers.router import Router
-from tests.conftest import Chat, buttons
+from nlp.sentiment import Sentiment
+from tests.conftest import Chat, FakeClock, buttons, services_for
 
 
 async def test_start_greets_by_name_and_help(router: Router, customer: Actor) -> None:
@@ -105,3 +112,107 @@ async def test_sentiment_labels_and_raises_priority(
     await chat.say("/feedback Quick and friendly, thanks!")
     async with store.read() as tx:
         assert await tx.labels.unlabelled("feedback") == []
+
+
+class FakeLabeller:
+    """Labels "slow" as negative and anything else as positive, with fixed scores."""
+
+    def classify(self, text: str) -> Sentiment:
+        if "slow" in text:
+            return Sentiment("negative", -0.7, 0.85)
+        return Sentiment("positive", 0.6, 0.8)
+
+    def classify_many(self, texts: Sequence[str]) -> list[Sentiment]:
+        return [self.classify(t) for t in texts]
+
+
+def _support_router(store: Store, **settings: str) -> Router:
+    services = services_for(store, **settings)
+    services.sentiment = FakeLabeller()
+    return Router(services)
+
+
+async def _outbox_rows(store: Store) -> list[OutboxRow]:
+    async with store.read() as tx:
+        return await tx.outbox.listing(states=("pending", "sending", "sent", "failed"), limit=100)
+
+
+async def test_feedback_is_posted_to_the_support_channel_with_its_sentiment(
+    store: Store, customer: Actor
+) -> None:
+    router = _support_router(store, support_platform="slack", support_channel="CSUPPORT")
+    reply = await Chat(router, customer).say("/feedback The new app is slow and confusing")
+    assert reply.text == "Thank you for your feedback — it goes straight to the team."
+    async with store.read() as tx:
+        (stored,) = await tx.feedback.for_customer(customer.customer_id or 0)
+    (row,) = await _outbox_rows(store)
+    assert (row.platform, row.target, row.idempotency_key) == (
+        "slack",
+        "CSUPPORT",
+        f"feedback:{customer.customer_id}:{stored.id}:slack",
+    )
+    post = reply_from_dict(row.payload)
+    assert post.title == f"Feedback from Carla Customer (#{customer.customer_id})"
+    assert post.text == "The new app is slow and confusing"
+    assert [(f.label, f.value) for f in post.fields] == [("Sentiment", "negative (-0.70)")]
+    assert buttons(post) == [
+        actions.encode("show", customer.customer_id),
+        actions.encode("timeline", customer.customer_id),
+    ]
+
+
+async def test_feedback_and_its_post_are_stored_together_or_not_at_all(
+    store: Store, customer: Actor, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    router = _support_router(store, support_platform="slack", support_channel="CSUPPORT")
+
+    async def broken(self: OutboxRepo, **_: object) -> bool:
+        raise RuntimeError("outbox unavailable")
+
+    monkeypatch.setattr(OutboxRepo, "enqueue", broken)
+    reply = await Chat(router, customer).say("/feedback Love the new app")
+    assert reply.is_error and "nothing was changed" in reply.text
+    async with store.read() as tx:
+        assert await tx.feedback.for_customer(customer.customer_id or 0) == []
+
+
+async def test_without_a_support_channel_feedback_is_kept_and_nothing_is_queued(
+    store: Store, customer: Actor
+) -> None:
+    router = _support_router(store)
+    await Chat(router, customer).say("/feedback Love the new app")
+    async with store.read() as tx:
+        assert [f.text for f in await tx.feedback.for_customer(customer.customer_id or 0)] == [
+            "Love the new app"
+        ]
+    assert await _outbox_rows(store) == []
+
+
+async def test_feedback_and_ratings_are_on_the_customers_timeline(
+    store: Store, customer: Actor, rep: Actor, clock: FakeClock
+) -> None:
+    router = _support_router(store)
+    carla = Chat(router, customer)
+    await carla.say("/ticket Broken\nThe screen is cracked")
+    clock.advance(minutes=5)
+    await Chat(router, rep).say("resolve 1 replaced")
+    clock.advance(minutes=5)
+    await carla.press(actions.encode("csat", "1-4"))
+    clock.advance(minutes=5)
+    await carla.say("/feedback Support is slow to answer")
+    timeline = await Chat(router, rep).say(f"timeline #{customer.customer_id}")
+    texts = [(i.text, i.detail) for i in timeline.items]
+    assert texts[0][0] == "Feedback: Support is slow to answer" and texts[0][1].endswith(" · negative")
+    assert texts[1][0] == "Rated ticket #1: 4/5"
+    assert [t for t, _ in texts[2:]] == ["Ticket #1 resolved", "Ticket #1 opened: Broken"]
+
+
+async def test_erasing_a_customer_drops_their_queued_feedback_post(
+    store: Store, customer: Actor, admin: Actor
+) -> None:
+    router = _support_router(store, support_platform="slack", support_channel="CSUPPORT")
+    await Chat(router, customer).say("/feedback Please call me back on +1 555 0100")
+    assert len(await _outbox_rows(store)) == 1
+    async with store.write("test") as tx:
+        await tx.privacy.erase_customer(customer.customer_id or 0)
+    assert await _outbox_rows(store) == []

@@ -22,6 +22,9 @@ def test_manifest_matches_the_adapter() -> None:
         "app_mentions:read",
         "users:read",
         "channels:history",
+        "files:write",
+        "channels:read",
+        "groups:read",
     ):
         assert f"- {scope} " in MANIFEST or f"- {scope}\n" in MANIFEST
     assert MANIFEST.count("/slack/events") == 3
