@@ -438,3 +438,24 @@ async def test_an_edit_is_not_a_duplicate_of_the_original_and_changes_nothing(
         assert [m.text for m in await tx.tickets.messages(1)] == ["It does not start", "order 1182"]
     assert len(fake_tg.of("sendMessage")) == 2
     assert await _count(store, inbox) == 2  # an update the bot does not handle is not kept
+
+
+async def test_a_photo_sent_with_no_ticket_open_is_on_the_ticket_the_offer_opens(
+    telegram: TelegramFrontEnd,
+    fake_tg: FakeTelegramApi,
+    fake_slack: FakeSlackApi,
+    dispatcher: Dispatcher,
+    support: Services,
+    store: Store,
+) -> None:
+    offer = await _say(fake_tg, CARLA, "The screen cracked", photo=True)
+    assert "no open ticket" in offer.params["text"]
+    fake_tg.queue(fake_tg.callback_update(CARLA, _buttons(offer)[0], message_id=888))
+    edit = (await fake_tg.wait_for("editMessageText"))[0]
+    assert "ticket #1 is open: The screen cracked" in edit.params["text"]
+    async with store.read() as tx:
+        (first,) = await tx.tickets.messages(1)
+    assert first.text == "The screen cracked" and [a["file_id"] for a in first.attachments] == ["large-id"]
+    await dispatcher.run_once()
+    post = fake_slack.of("chat.postMessage")[0]
+    assert "The screen cracked" in post.params["text"] and "photo.jpg" in str(post.params["blocks"])
