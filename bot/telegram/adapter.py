@@ -21,7 +21,7 @@ from telegram.ext import Application
 from bot.health import Health
 from bot.inbox import UpdateInbox
 from bot.lease import LeaderLease
-from bot.telegram import translate
+from bot.telegram import intake, translate
 from bot.telegram.poller import LEASE_NAME, TelegramPoller
 from bot.telegram.render import render
 from bot.telegram.sender import TelegramSender, send_reply
@@ -155,8 +155,8 @@ class TelegramFrontEnd:
         the kinds support does not use are confirmed without being kept."""
         for update in updates:
             try:
-                delivery = translate.delivery_of(update, bot_username=self.username)
-            except translate.MalformedUpdate as exc:
+                delivery = intake.delivery_of(update, bot_username=self.username)
+            except intake.MalformedUpdate as exc:
                 _LOGGER.warning("telegram update %s skipped: malformed (%s)", update.update_id, exc)
                 continue
             if delivery is not None:
@@ -182,9 +182,10 @@ class TelegramFrontEnd:
             _LOGGER.warning("refused a Telegram webhook request: missing or wrong secret")
             return Response(status_code=403)
         try:
-            data = await request.json()
-            delivery = translate.delivery_of(translate.parse_update(data), bot_username=self.username)
-        except ValueError as exc:  # not JSON (UnicodeDecodeError too), or no update Telegram sends
+            data = intake.read_json(await request.body())
+            delivery = intake.delivery_of(intake.parse_update(data), bot_username=self.username)
+        except (ValueError, RecursionError) as exc:
+            # Not JSON (bad UTF-8 too), nested past the parser's depth, or no update of Telegram's.
             _LOGGER.warning("refused a malformed Telegram webhook body (%s)", type(exc).__name__)
             return Response(status_code=400)
         if delivery is None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
-from typing import Any
 
 from telegram import Message as TgMessage
 from telegram import Update
@@ -12,9 +10,6 @@ from telegram import Update
 from handlers.messages import Actor, Attachment, Message
 
 PLATFORM = "telegram"
-# Telegram's ids have at most 52 significant bits (its docs: "a double is safe"); more is no update.
-MAX_ID = 2**53 - 1
-MAX_CALLBACK_ID = 64  # Telegram's are a few dozen characters; the dedupe key holds 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,83 +100,3 @@ def from_update(update: Update, *, bot_username: str | None = None) -> Incoming 
         text=command_text(text, bot_username=bot_username),
         attachments=attachments(message),
     )
-
-
-class MalformedUpdate(ValueError):
-    """A body no Telegram server sends: not an object, fields of the wrong type, ids out of range."""
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """An update worth storing: what it says, and the message or press it carries, which
-    Telegram may hand out again under a new update_id (after a webhook reset)."""
-
-    incoming: Incoming
-    dedupe_key: str
-
-    @property
-    def event_id(self) -> str:
-        return str(self.incoming.update_id)
-
-
-def _is_id(value: object, *, low: int = -MAX_ID) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= MAX_ID
-
-
-def _is_id_text(value: str) -> bool:
-    return re.fullmatch(r"-?[0-9]{1,16}", value) is not None and _is_id(int(value))
-
-
-def parse_update(data: Any) -> Update:
-    """The Update in a webhook body; MalformedUpdate for anything else."""
-    if not isinstance(data, dict) or not _is_id(data.get("update_id"), low=0):
-        raise MalformedUpdate("no update_id")
-    try:
-        return Update.de_json(data, None)
-    except Exception as exc:  # ptb trusts Telegram's types: from outside, any failure means "not one"
-        raise MalformedUpdate(type(exc).__name__) from None
-
-
-def _well_formed(incoming: Incoming) -> bool:
-    texts = (incoming.user_id, incoming.display_name, incoming.text, incoming.action or "")
-    files_ok = all(
-        isinstance(a.file_id, str) and isinstance(a.name, str) and _is_id(a.size, low=0)
-        for a in incoming.attachments
-    )
-    return (
-        all(isinstance(t, str) for t in texts)
-        and _is_id_text(incoming.user_id)
-        and _is_id(incoming.chat_id)
-        and (incoming.message_id is None or _is_id(incoming.message_id, low=0))
-        and (
-            incoming.callback_id is None
-            or (isinstance(incoming.callback_id, str) and 0 < len(incoming.callback_id) <= MAX_CALLBACK_ID)
-        )
-        and files_ok
-    )
-
-
-def _dedupe_key(update: Update, incoming: Incoming) -> str:
-    """The chat (or presser) first, so a contact's erasure finds their keys; then what Telegram
-    numbers within it. An edit would reuse its message's id but is never a Delivery."""
-    if incoming.callback_id is not None:
-        return f"{incoming.user_id}:callback:{incoming.callback_id}"
-    message = update.message
-    if message is None or not _is_id(message.message_id, low=0):
-        raise MalformedUpdate("message_id")
-    return f"{incoming.chat_id}:message:{message.message_id}"
-
-
-def delivery_of(update: Update, *, bot_username: str | None = None) -> Delivery | None:
-    """What the inbox keeps of an update from outside: None for kinds customer support does not
-    use (groups, edits, channel posts, other bots), which need no storing; MalformedUpdate when
-    its fields have types or ids Telegram never sends."""
-    try:
-        incoming = from_update(update, bot_username=bot_username)
-    except Exception as exc:  # a wrong type surfaces wherever it is first used
-        raise MalformedUpdate(type(exc).__name__) from None
-    if incoming is None:
-        return None
-    if not _well_formed(incoming):
-        raise MalformedUpdate("field types")
-    return Delivery(incoming=incoming, dedupe_key=_dedupe_key(update, incoming))

@@ -215,3 +215,24 @@ async def test_a_polled_message_under_a_new_update_id_is_answered_and_stored_onc
         await replica.stop()
     assert len(fake_tg.of("sendMessage")) == 1
     assert await _count(store, tickets) == 1 and await _count(store, ticket_messages) == 1
+
+
+async def test_polled_updates_of_unused_kinds_or_wrong_types_are_confirmed_but_not_kept(
+    store: Store, fake_tg: FakeTelegramApi
+) -> None:
+    edited = fake_tg.message_update(CARLA, "order 1182", update_id=40)
+    edited["edited_message"] = edited.pop("message")
+    malformed = fake_tg.message_update(CARLA, "hello", update_id=41)
+    malformed["message"]["text"] = 5
+    for update in (edited, malformed, fake_tg.message_update(CARLA, "/help", update_id=42)):
+        fake_tg.queue(update)
+    replica = _polling(store, fake_tg)
+    await replica.start()
+    try:
+        await fake_tg.wait_for("sendMessage")
+        await eventually(lambda: _confirmed(fake_tg, 43))
+    finally:
+        await replica.stop()
+    assert len(fake_tg.of("sendMessage")) == 1 and "/ticket" in fake_tg.of("sendMessage")[0].params["text"]
+    async with store.read() as tx:
+        assert [await tx.inbox.state("telegram", str(u)) for u in (40, 41, 42)] == [None, None, "done"]
