@@ -23,10 +23,13 @@ class UpdateInbox:
         self.handle = handle
         self._actor = f"{platform}:inbox"
 
-    async def receive(self, event_id: str, payload: Mapping[str, Any]) -> bool:
-        """Store the raw update; False for a re-delivery of one already stored."""
+    async def receive(
+        self, event_id: str, payload: Mapping[str, Any], *, dedupe_key: str | None = None
+    ) -> bool:
+        """Store the raw update; False for a re-delivery of one already stored, under the same
+        ``event_id`` or with the same ``dedupe_key`` (the message or press it carries)."""
         async with self.store.write(self._actor) as tx:
-            return await tx.inbox.add(self.platform, event_id, payload)
+            return await tx.inbox.add(self.platform, event_id, payload, dedupe_key=dedupe_key)
 
     async def process(self, event_id: str, *, due_only: bool = True) -> bool:
         """Handle one stored update if no one else has or is; True if this call handled it."""

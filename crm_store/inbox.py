@@ -23,11 +23,15 @@ def _backoff(attempts: int) -> timedelta:
 
 
 class InboxRepo(Repo):
-    async def add(self, platform: str, event_id: str, payload: Mapping[str, Any]) -> bool:
-        """Store an update; False when that ``event_id`` is already here (a re-delivery)."""
+    async def add(
+        self, platform: str, event_id: str, payload: Mapping[str, Any], *, dedupe_key: str | None = None
+    ) -> bool:
+        """Store an update; False when that ``event_id``, or an update carrying the same message
+        or press (``dedupe_key``), is already here: a re-delivery."""
         values = {
             "platform": platform,
             "event_id": event_id[:128],
+            "dedupe_key": dedupe_key[:128] if dedupe_key is not None else None,
             "payload": dict(payload),
             "state": "pending",
             "attempts": 0,

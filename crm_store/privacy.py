@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Select, Text, and_, cast, delete, func, or_, select, update
+from sqlalchemy import Select, Text, and_, cast, delete, false, func, or_, select, update
 from sqlalchemy.engine import CursorResult
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -65,6 +65,16 @@ class PrivacyRepo(Repo):
             if mine & senders(payload or {}):
                 found.append(int(row_id))
         return found
+
+    def _inbox_keys(self, s: Subject) -> ColumnElement[bool]:
+        """Updates whose dedupe key names their chat (kept after handling, to refuse repeats)."""
+        return or_(
+            false(),
+            *(
+                and_(inbox.c.platform == p, inbox.c.dedupe_key.startswith(f"{e}:", autoescape=True))
+                for p, e in s.chats
+            ),
+        )
 
     async def _pending_ids(self, s: Subject) -> list[str]:
         """Pending confirmations and pick lists that are theirs or that name them."""
@@ -152,7 +162,9 @@ class PrivacyRepo(Repo):
                 .order_by(handled_messages.c.handled_at)
             ),
             "inbox": await self._rows(
-                select(inbox).where(inbox.c.id.in_(await self._inbox_ids(s))).order_by(inbox.c.id)
+                select(inbox)
+                .where(or_(inbox.c.id.in_(await self._inbox_ids(s)), self._inbox_keys(s)))
+                .order_by(inbox.c.id)
             ),
             "pending_actions": await self._rows(
                 select(pending_actions).where(pending_actions.c.token.in_(await self._pending_ids(s)))
@@ -202,6 +214,10 @@ class PrivacyRepo(Repo):
         )
         counts["inbox"] = _count(
             await self.conn.execute(delete(inbox).where(inbox.c.id.in_(await self._inbox_ids(s))))
+        )
+        # Handled ones keep their update_id, which names nobody, to go on refusing a repeat.
+        counts["inbox_keys"] = _count(
+            await self.conn.execute(update(inbox).where(self._inbox_keys(s)).values(dedupe_key=None))
         )
         counts["identities"] = _count(
             await self.conn.execute(delete(identities).where(identities.c.customer_id.in_(ids)))

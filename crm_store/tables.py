@@ -342,6 +342,9 @@ inbox = Table(
     Column("id", Id, primary_key=True),
     Column("platform", String(16), nullable=False),
     Column("event_id", String(128), nullable=False),  # Telegram's update_id
+    # The message or press itself ("<chat>:message:<message_id>"): Telegram may hand the same one
+    # out again under a new update_id (after a webhook reset), and it must not count twice.
+    Column("dedupe_key", String(128), nullable=True),
     Column("payload", JSON, nullable=False),  # emptied once done: the handled data lives elsewhere
     Column("state", String(8), nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default="0"),
@@ -351,6 +354,7 @@ inbox = Table(
     _ts("received_at", nullable=False),
     _ts("done_at"),
     UniqueConstraint("platform", "event_id"),
+    UniqueConstraint("platform", "dedupe_key"),
     Index("ix_inbox_state_next", "state", "next_attempt_at"),
     CheckConstraint("state IN ('pending', 'working', 'done', 'failed')", name="state"),
 )

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from handlers import actions, notify, ticket_flow
+from handlers import notify, ticket_flow
 from handlers.common import local_time
 from handlers.context import Context
 from handlers.errors import NotFound, UserError
 from handlers.interactions import label_text
 from handlers.invite import redeem
-from handlers.messages import MAX_TEXT, Button, ListItem, Reply
+from handlers.messages import MAX_TEXT, ListItem, Reply
 from handlers.parsing import one_line, parse_id
 from handlers.registry import Area, Command
 from handlers.ticket_flow import customer_of
@@ -46,7 +46,7 @@ async def customer_help(ctx: Context) -> Reply:
 
 async def open_ticket(ctx: Context) -> Reply:
     """``/ticket`` and ``/ticket <subject>`` start the guided flow; a subject with the details
-    on the next lines (what the "Open a ticket" button of plain text runs) opens at once."""
+    on the next lines opens at once."""
     subject_text, _, body = ctx.args.partition("\n")
     subject = ticket_flow.check_subject(subject_text)
     if not subject or not body.strip():
@@ -128,16 +128,7 @@ async def plain_text(ctx: Context) -> Reply:
     async with ctx.store.read() as tx:
         ticket = await tx.tickets.latest_open_for_customer(customer_id)
     if ticket is None:
-        async with ctx.store.write(ctx.actor.key) as tx:
-            token = await tx.pending.add(
-                actor_key=ctx.actor.key,
-                command=f"/ticket {one_line(text, ticket_flow.MAX_SUBJECT)}\n{text}",
-                label="open ticket",
-            )
-        return Reply(
-            text="You have no open ticket. Shall I open one with this message?",
-            buttons=(Button("Open a ticket", actions.encode("run", token), "primary"),),
-        )
+        return await ticket_flow.offer(ctx, text)
     label, score = label_text(ctx, text)
     async with ctx.store.write(ctx.actor.key) as tx:
         message_id = await tx.tickets.add_message(

@@ -24,6 +24,7 @@ MAX_SUBJECT = 200
 MAX_ATTACHMENTS = 10
 OPEN_VERB, CANCEL_VERB = "ticket-open", "ticket-cancel"
 STALE = "That draft was already sent or cancelled, or it expired. /ticket starts a new one."
+OFFER = "You have no open ticket. Shall I open one with this message?"
 
 
 def customer_of(ctx: Context) -> int:
@@ -104,6 +105,20 @@ def opened(ticket: TicketRecord, *, replace_original: bool = False) -> Reply:
     )
 
 
+def _listing(data: Mapping[str, Any]) -> str:
+    attached = _attachments(data)
+    listed = ", ".join(one_line(a.name or a.kind, 40) for a in attached) if attached else "none"
+    return f"{len(attached)} ({listed})" if attached else listed
+
+
+def _confirm_buttons(data: Mapping[str, Any], *, open_label: str) -> tuple[Button, Button]:
+    draft = str(data.get("id", ""))
+    return (
+        Button(open_label, actions.encode(OPEN_VERB, draft), "primary"),
+        Button("Cancel", actions.encode(CANCEL_VERB, draft), "danger"),
+    )
+
+
 def prompt(step: str, data: Mapping[str, Any]) -> Reply:
     """What the customer is asked at ``step``."""
     if step == SUBJECT:
@@ -113,31 +128,44 @@ def prompt(step: str, data: Mapping[str, Any]) -> Reply:
             text=f"Subject: {one_line(str(data.get('subject', '')), 80)}\n"
             "Now tell us what happened — order numbers and anything else that helps. (/cancel to stop)"
         )
-    attached = _attachments(data)
-    listed = ", ".join(one_line(a.name or a.kind, 40) for a in attached) if attached else "none"
-    draft = str(data.get("id", ""))
     return Reply(
         title="Your ticket",
         text="Send photos or documents now to attach them, then open the ticket.",
         fields=(
             Field("Subject", one_line(str(data.get("subject", "")), 100)),
             Field("Description", one_line(str(data.get("description", "")), 300)),
-            Field("Attachments", f"{len(attached)} ({listed})" if attached else listed),
+            Field("Attachments", _listing(data)),
         ),
-        buttons=(
-            Button("Open ticket", actions.encode(OPEN_VERB, draft), "primary"),
-            Button("Cancel", actions.encode(CANCEL_VERB, draft), "danger"),
-        ),
+        buttons=_confirm_buttons(data, open_label="Open ticket"),
     )
+
+
+def _new_draft(subject: str) -> dict[str, Any]:
+    # The draft id rides on the confirmation buttons, so a button of an older draft does nothing.
+    return {"id": secrets.token_urlsafe(6), "subject": subject, "description": "", "attachments": []}
+
+
+async def offer(ctx: Context, text: str) -> Reply:
+    """A customer's words with no ticket open become a draft ready to open, files and all, and
+    the answer offers to open it; files without words first ask what they are about."""
+    customer_of(ctx)
+    if not text:
+        return await begin(ctx, "")
+    subject = check_subject(one_line(text, MAX_SUBJECT))
+    # "offered": the customer never asked for a draft, so it gives way to a ticket opened meanwhile.
+    data = {**_new_draft(subject), "description": check_text(text), "offered": True}
+    data = _with_attachments(data, ctx.message.attachments)
+    async with ctx.store.write(ctx.actor.key) as tx:
+        await tx.conversations.save(ctx.actor.key, flow=FLOW, step=CONFIRM, data=data)
+    attached = (Field("Attachments", _listing(data)),) if data["attachments"] else ()
+    return Reply(text=OFFER, fields=attached, buttons=_confirm_buttons(data, open_label="Open a ticket"))
 
 
 async def begin(ctx: Context, subject: str) -> Reply:
     """``/ticket`` asks the subject first; ``/ticket <subject>`` starts at the description."""
     customer_of(ctx)
     subject = check_subject(subject)
-    # The draft id rides on the confirmation buttons, so a button of an older draft does nothing.
-    data = {"id": secrets.token_urlsafe(6), "subject": subject, "description": "", "attachments": []}
-    data = _with_attachments(data, ctx.message.attachments)
+    data = _with_attachments(_new_draft(subject), ctx.message.attachments)
     step = DESCRIPTION if subject else SUBJECT
     async with ctx.store.write(ctx.actor.key) as tx:
         await tx.conversations.save(ctx.actor.key, flow=FLOW, step=step, data=data)
@@ -153,6 +181,10 @@ async def resume(ctx: Context) -> Reply | None:
     async with ctx.store.write(ctx.actor.key) as tx:
         draft = await tx.conversations.get(ctx.actor.key, for_update=True)
         if draft is None or draft.flow != FLOW:
+            return None
+        if draft.data.get("offered") and await tx.tickets.latest_open_for_customer(customer_of(ctx)):
+            # A rep opened a ticket for them meanwhile: their words belong on it, not in the offer.
+            await tx.conversations.end(ctx.actor.key)
             return None
         step, data = draft.step, _with_attachments(draft.data, ctx.message.attachments)
         if text and step == SUBJECT:

@@ -21,7 +21,7 @@ from telegram.ext import Application
 from bot.health import Health
 from bot.inbox import UpdateInbox
 from bot.lease import LeaderLease
-from bot.telegram import translate
+from bot.telegram import intake, translate
 from bot.telegram.poller import LEASE_NAME, TelegramPoller
 from bot.telegram.render import render, toast
 from bot.telegram.sender import TelegramSender, send_reply
@@ -151,9 +151,16 @@ class TelegramFrontEnd:
         await app.shutdown()
 
     async def _store_batch(self, updates: Sequence[Update]) -> None:
-        """Polled updates into the inbox (the poller confirms them only after this returns)."""
+        """Polled updates into the inbox (the poller confirms them only after this returns);
+        the kinds support does not use are confirmed without being kept."""
         for update in updates:
-            await self.inbox.receive(str(update.update_id), update.to_dict())
+            try:
+                delivery = intake.delivery_of(update, bot_username=self.username)
+            except intake.MalformedUpdate as exc:
+                _LOGGER.warning("telegram update %s skipped: malformed (%s)", update.update_id, exc)
+                continue
+            if delivery is not None:
+                await self.inbox.receive(delivery.event_id, update.to_dict(), dedupe_key=delivery.dedupe_key)
         self._wake.set()
 
     async def _work(self) -> None:
@@ -175,13 +182,17 @@ class TelegramFrontEnd:
             _LOGGER.warning("refused a Telegram webhook request: missing or wrong secret")
             return Response(status_code=403)
         try:
-            data = await request.json()
-            update = Update.de_json(data, self.application.bot)
-        except (ValueError, TypeError, KeyError):
+            data = intake.read_json(await request.body())
+            delivery = intake.delivery_of(intake.parse_update(data), bot_username=self.username)
+        except (ValueError, RecursionError) as exc:
+            # Not JSON (bad UTF-8 too), nested past the parser's depth, or no update of Telegram's.
+            _LOGGER.warning("refused a malformed Telegram webhook body (%s)", type(exc).__name__)
             return Response(status_code=400)
-        event_id = str(update.update_id)
+        if delivery is None:
+            return Response(status_code=200)  # a kind support does not use: nothing to keep
+        event_id = delivery.event_id
         try:
-            new = await self.inbox.receive(event_id, data)
+            new = await self.inbox.receive(event_id, data, dedupe_key=delivery.dedupe_key)
         except Exception as exc:
             # Not stored: no 200, so Telegram sends it again.
             _LOGGER.error("telegram update %s not stored: %s", event_id, type(exc).__name__)

@@ -1,10 +1,12 @@
-"""The inbox: de-duplication by event id, one claim at a time, backoff, failure, clean-up."""
+"""The inbox: de-duplication by event id and by the message it carries, one claim at a time,
+backoff, failure, clean-up."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 from crm_store.inbox import MAX_ATTEMPTS
+from crm_store.migrate import upgrade
 from crm_store.store import Store
 from tests.conftest import FakeClock
 
@@ -48,3 +50,32 @@ async def test_a_failing_update_backs_off_then_fails_and_done_rows_are_purged(
     async with store.write("t") as tx:
         assert await tx.inbox.purge_done_before(clock.now - timedelta(days=1)) == 1
         assert await tx.inbox.state(TG, "7") == "failed"  # kept for an operator
+
+
+async def _same_message_under_new_update_ids_is_refused(store: Store) -> None:
+    async with store.write("t") as tx:
+        assert await tx.inbox.add(TG, "10", {"update_id": 10}, dedupe_key="555:message:7")
+        assert not await tx.inbox.add(TG, "11", {"update_id": 11}, dedupe_key="555:message:7")
+        assert not await tx.inbox.add(TG, "10", {"update_id": 10}, dedupe_key="555:message:8")
+        assert await tx.inbox.add(TG, "12", {"update_id": 12}, dedupe_key="555:message:8")
+        assert await tx.inbox.add(TG, "13", {"update_id": 13}, dedupe_key="556:message:7")
+        assert await tx.inbox.add("other", "11", {"update_id": 11}, dedupe_key="555:message:7")
+        # Rows stored before the key existed, or kinds without one, are told apart by event id.
+        assert await tx.inbox.add(TG, "20", {"update_id": 20})
+        assert await tx.inbox.add(TG, "21", {"update_id": 21})
+        assert await tx.inbox.unfinished(TG) == ["10", "12", "13", "20", "21"]
+
+
+async def test_the_same_message_under_a_new_event_id_is_refused(store: Store) -> None:
+    await _same_message_under_new_update_ids_is_refused(store)
+
+
+async def test_the_same_message_under_a_new_event_id_is_refused_on_postgres(
+    pg_url: str, clock: FakeClock
+) -> None:
+    store = Store.open(pg_url, clock=clock)
+    try:
+        await upgrade(store.engine)
+        await _same_message_under_new_update_ids_is_refused(store)
+    finally:
+        await store.close()

@@ -123,6 +123,11 @@ async def _seed(store: Store, clock: FakeClock) -> Book:
                 "message": {"from": {"id": int(user)}, "text": f"{tag}-TEXT raw"},
             }
             await tx.inbox.add("telegram", event, update)
+        # Handled updates: the payload is gone, the key of the message they carried stays.
+        for event, user in (("90003", CARLA_TG), ("90004", OSCAR_TG)):
+            await tx.inbox.add("telegram", event, {"update_id": int(event)}, dedupe_key=f"{user}:message:5")
+            await tx.inbox.claim("telegram", event)
+            await tx.inbox.finish("telegram", event)
     clock.advance(hours=1, minutes=1)
     assert await queue_due_reminders(store, JOBS) == 2  # one each: "About Carla (#2)" to Sam
     await run_loyalty(store, JOBS)
@@ -182,7 +187,7 @@ async def _check(store: Store, clock: FakeClock) -> None:
         ("reminders", "SELECT id FROM reminders WHERE customer_id = 2"),
         ("link_tokens", "SELECT id FROM link_tokens WHERE customer_id = 2"),
         ("relationships", "SELECT id FROM relationships WHERE from_customer_id = 2"),
-        ("inbox", "SELECT id FROM inbox WHERE event_id = '90001'"),
+        ("inbox", "SELECT id FROM inbox WHERE event_id IN ('90001', '90003')"),
     ):
         expected = {int(r["id"]) for r in await _rows(store, sql)}
         assert expected and _ids(export, section) == expected, section
@@ -210,6 +215,7 @@ async def _check(store: Store, clock: FakeClock) -> None:
         counts = await tx.privacy.erase_customer(book.carla)
     assert counts["customers"] == 2 and counts["identities"] == 2 and counts["reminders"] == 2
     assert counts["interactions"] == 1 and counts["ticket_messages"] >= 3 and counts["inbox"] == 1
+    assert counts["inbox_keys"] == 1
     assert counts["outbox_scrubbed"] == 1 and counts["conversations"] == 1 and counts["link_tokens"] == 2
 
     dump = await _dump(store)
@@ -241,6 +247,15 @@ async def _check(store: Store, clock: FakeClock) -> None:
         assert await tx.conversations.get(f"telegram:{OSCAR_TG}") is not None
         assert await tx.inbox.state("telegram", "90001") is None
         assert await tx.inbox.state("telegram", "90002") == "pending"
+    keys = await _rows(store, "SELECT event_id, dedupe_key FROM inbox WHERE event_id IN ('90003', '90004')")
+    assert sorted((r["event_id"], r["dedupe_key"]) for r in keys) == [
+        ("90003", None),
+        ("90004", f"{OSCAR_TG}:message:5"),
+    ]
+    async with store.write("test") as tx:
+        # A repeat of that update is still refused, by its update_id, which names nobody.
+        assert not await tx.inbox.add("telegram", "90003", {"update_id": 90003})
+    async with store.read() as tx:
         rows = await tx.outbox.listing(limit=1000)
     assert not [r for r in rows if r.target in (CARLA_TG, CARLA_SLACK)]
     assert all(r.payload == {} for r in rows if r.thread_key in ("ticket:1", "ticket:2"))
@@ -312,3 +327,21 @@ async def test_unknown_customer_and_second_erasure(store: Store, clock: FakeCloc
         export = await tx.privacy.export_customer(customer.id)
     assert again["customers"] == 1 and again["identities"] == 0
     assert export["customer"]["name"] == "Erased customer #1" and export["customer"]["erased_at"]
+
+
+async def test_erasure_forgets_only_their_own_chats_message_keys(store: Store) -> None:
+    async with store.write("t") as tx:
+        customer = await tx.customers.add(name="Short Id")
+        await tx.people.link_customer(platform="telegram", external_id="12", customer_id=customer.id)
+        for event, key in (("1", "12:message:1"), ("2", "123:message:1"), ("3", "12:callback:77")):
+            await tx.inbox.add("telegram", event, {"update_id": int(event)}, dedupe_key=key)
+            await tx.inbox.claim("telegram", event)
+            await tx.inbox.finish("telegram", event)
+        counts = await tx.privacy.erase_customer(customer.id)
+    assert counts["inbox_keys"] == 2
+    keys = await _rows(store, "SELECT event_id, dedupe_key FROM inbox ORDER BY event_id")
+    assert [(r["event_id"], r["dedupe_key"]) for r in keys] == [
+        ("1", None),
+        ("2", "123:message:1"),
+        ("3", None),
+    ]

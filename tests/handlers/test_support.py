@@ -13,7 +13,7 @@ from handlers.messages import Actor, Attachment, Message, reply_from_dict
 from handlers.people import customer_actor
 from handlers.router import Router
 from nlp.sentiment import Sentiment
-from tests.conftest import Chat, FakeClock, buttons, services_for
+from tests.conftest import Chat, FakeClock, all_text, buttons, services_for
 
 
 async def test_start_greets_by_name_and_help(router: Router, customer: Actor) -> None:
@@ -216,3 +216,33 @@ async def test_erasing_a_customer_drops_their_queued_feedback_post(
     async with store.write("test") as tx:
         await tx.privacy.erase_customer(customer.customer_id or 0)
     assert await _outbox_rows(store) == []
+
+
+PHOTO = Attachment(file_id="AgAD-cracked", name="photo.jpg", size=90_000, kind="photo")
+
+
+async def test_a_photo_sent_with_no_ticket_open_is_on_the_ticket_the_offer_opens(
+    router: Router, customer: Actor, store: Store
+) -> None:
+    offer = await router.handle(Message(actor=customer, text="The screen cracked", attachments=(PHOTO,)))
+    assert "no open ticket" in offer.text
+    opened = await Chat(router, customer).press(buttons(offer)[0])
+    assert "ticket #1 is open: The screen cracked" in opened.text
+    async with store.read() as tx:
+        (first,) = await tx.tickets.messages(1)
+    assert first.text == "The screen cracked" and first.attachments == (PHOTO.as_dict(),)
+
+
+async def test_a_photo_without_words_and_no_ticket_open_is_kept_through_the_flow(
+    router: Router, customer: Actor, store: Store
+) -> None:
+    asked = await router.handle(Message(actor=customer, attachments=(PHOTO,)))
+    assert "What is it about?" in asked.text
+    chat = Chat(router, customer)
+    await chat.say("Cracked screen")
+    summary = await chat.say("It fell off the desk")
+    assert "Attachments: 1 (photo.jpg)" in all_text(summary)
+    assert "ticket #1 is open" in (await chat.press(buttons(summary)[0])).text
+    async with store.read() as tx:
+        (first,) = await tx.tickets.messages(1)
+    assert first.attachments == (PHOTO.as_dict(),)

@@ -141,3 +141,38 @@ async def test_refusals_keep_the_draft_where_it_was(router: Router, customer: Ac
     async with store.read() as tx:
         draft = await tx.conversations.get(customer.key)
     assert draft is not None and draft.step == "confirm" and draft.data["attachments"] == []
+
+
+async def test_the_offer_for_text_with_no_ticket_open_collects_what_follows_until_answered(
+    router: Router, customer: Actor, store: Store
+) -> None:
+    chat = Chat(router, customer)
+    offer = await _send(chat, PHOTO, text="The screen cracked")
+    assert "no open ticket" in offer.text and "Attachments: 1 (photo.jpg)" in all_text(offer)
+    more = await _send(chat, PDF, text="Order 1182")
+    assert "Description: The screen cracked Order 1182" in all_text(more)
+    assert "Attachments: 2 (photo.jpg, invoice.pdf)" in all_text(more)
+    opened = await chat.press(buttons(offer)[0])  # the first offer's button opens it all
+    assert "ticket #1 is open: The screen cracked" in opened.text and opened.replace_original
+    async with store.read() as tx:
+        (first,) = await tx.tickets.messages(1)
+    assert first.text == "The screen cracked\nOrder 1182"
+    assert [a["file_id"] for a in first.attachments] == [PHOTO.file_id, PDF.file_id]
+    assert STALE in (await chat.press(buttons(offer)[0])).text  # nothing opens twice
+
+
+async def test_an_unanswered_offer_gives_way_to_a_ticket_a_rep_opens(
+    router: Router, customer: Actor, rep: Actor, store: Store
+) -> None:
+    chat = Chat(router, customer)
+    offer = await chat.say("hello, anyone?")
+    cancelled = await chat.press(buttons(offer)[1])
+    assert "Cancelled" in cancelled.text and await _count(store, conversations) == 0
+    offer = await chat.say("hello again")
+    assert "Opened ticket #1" in (await Chat(router, rep).say("open-ticket #1: Onboarding call")).text
+    assert (await chat.say("Thursday works for me")).text == "Added to ticket #1."
+    async with store.read() as tx:
+        assert [m.text for m in await tx.tickets.messages(1)][-1] == "Thursday works for me"
+    assert await _count(store, conversations) == 0
+    assert STALE in (await chat.press(buttons(offer)[0])).text
+    assert await _count(store, tickets) == 1

@@ -395,7 +395,7 @@ async def test_a_webhook_update_is_stored_before_the_200_and_a_failed_one_is_han
         assert await tx.inbox.state("telegram", "42") == "pending"
     assert await _count(store, ticket_messages) == 0
 
-    async def unstored(*_args: Any) -> bool:
+    async def unstored(*_args: Any, **_kwargs: Any) -> bool:
         raise OSError("database away")
 
     monkeypatch.setattr(webhook_frontend.inbox, "receive", unstored)
@@ -421,3 +421,89 @@ async def test_a_webhook_update_is_stored_before_the_200_and_a_failed_one_is_han
     async with store.read() as tx:
         assert await tx.inbox.state("telegram", "42") == "done"
         assert await tx.inbox.state("telegram", "43") is None
+
+
+def _redelivered(update: dict[str, Any], update_id: int) -> dict[str, Any]:
+    """The same message or press under a new update_id, as Telegram sends it after a webhook
+    reset."""
+    return {**update, "update_id": update_id}
+
+
+async def test_the_same_message_under_a_new_update_id_is_answered_and_stored_once(
+    webhook: httpx.AsyncClient, fake_tg: FakeTelegramApi, store: Store
+) -> None:
+    opening = fake_tg.message_update(CARLA, "/ticket Broken\nIt does not start", update_id=500)
+    await webhook.post("/telegram/webhook", json=opening, headers={SECRET_HEADER: SECRET})
+    update = fake_tg.message_update(CARLA, "It still does not start", update_id=501)
+    for update_id in (501, 502, 9000):
+        response = await webhook.post(
+            "/telegram/webhook", json=_redelivered(update, update_id), headers={SECRET_HEADER: SECRET}
+        )
+        assert response.status_code == 200
+    assert await _count(store, ticket_messages, ticket_messages.c.text == "It still does not start") == 1
+    answers = [c for c in fake_tg.of("sendMessage") if c.params["text"] == "Added to ticket #1."]
+    assert len(answers) == 1
+    assert await _count(store, inbox) == 2  # the opening message and the first copy
+
+
+async def test_a_button_press_under_a_new_update_id_is_answered_once(
+    webhook: httpx.AsyncClient, fake_tg: FakeTelegramApi, store: Store
+) -> None:
+    await webhook.post(
+        "/telegram/webhook",
+        json=fake_tg.message_update(CARLA, "my screen is black", update_id=600),
+        headers={SECRET_HEADER: SECRET},
+    )
+    offer = fake_tg.of("sendMessage")[-1]
+    press = fake_tg.callback_update(CARLA, _buttons(offer)[0], message_id=4343)
+    for update_id in (601, 602):
+        response = await webhook.post(
+            "/telegram/webhook", json=_redelivered(press, update_id), headers={SECRET_HEADER: SECRET}
+        )
+        assert response.status_code == 200
+    assert len(fake_tg.of("answerCallbackQuery")) == 1
+    assert len(fake_tg.of("sendMessage")) + len(fake_tg.of("editMessageText")) == 2  # offer, answer
+    async with store.read() as tx:
+        assert [t.subject for t in await tx.tickets.find(status="all")] == ["my screen is black"]
+
+
+async def test_an_edit_is_not_a_duplicate_of_the_original_and_changes_nothing(
+    webhook: httpx.AsyncClient, fake_tg: FakeTelegramApi, store: Store
+) -> None:
+    """Edits are not asked for (allowed_updates); one that arrives anyway is acknowledged and
+    left alone: the ticket keeps what the customer first sent."""
+    await webhook.post(
+        "/telegram/webhook",
+        json=fake_tg.message_update(CARLA, "/ticket Broken\nIt does not start", update_id=700),
+        headers={SECRET_HEADER: SECRET},
+    )
+    original = fake_tg.message_update(CARLA, "order 1182", update_id=701)
+    await webhook.post("/telegram/webhook", json=original, headers={SECRET_HEADER: SECRET})
+    edit = {"update_id": 702, "edited_message": {**original["message"], "text": "order 1183", "edit_date": 1}}
+    response = await webhook.post("/telegram/webhook", json=edit, headers={SECRET_HEADER: SECRET})
+    assert response.status_code == 200
+    async with store.read() as tx:
+        assert [m.text for m in await tx.tickets.messages(1)] == ["It does not start", "order 1182"]
+    assert len(fake_tg.of("sendMessage")) == 2
+    assert await _count(store, inbox) == 2  # an update the bot does not handle is not kept
+
+
+async def test_a_photo_sent_with_no_ticket_open_is_on_the_ticket_the_offer_opens(
+    telegram: TelegramFrontEnd,
+    fake_tg: FakeTelegramApi,
+    fake_slack: FakeSlackApi,
+    dispatcher: Dispatcher,
+    support: Services,
+    store: Store,
+) -> None:
+    offer = await _say(fake_tg, CARLA, "The screen cracked", photo=True)
+    assert "no open ticket" in offer.params["text"]
+    fake_tg.queue(fake_tg.callback_update(CARLA, _buttons(offer)[0], message_id=888))
+    edit = (await fake_tg.wait_for("editMessageText"))[0]
+    assert "ticket #1 is open: The screen cracked" in edit.params["text"]
+    async with store.read() as tx:
+        (first,) = await tx.tickets.messages(1)
+    assert first.text == "The screen cracked" and [a["file_id"] for a in first.attachments] == ["large-id"]
+    await dispatcher.run_once()
+    post = fake_slack.of("chat.postMessage")[0]
+    assert "The screen cracked" in post.params["text"] and "photo.jpg" in str(post.params["blocks"])

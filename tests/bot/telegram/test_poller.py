@@ -16,7 +16,7 @@ from bot.http import build_asgi
 from bot.telegram.adapter import TelegramFrontEnd, TelegramSettings
 from crm_store.migrate import upgrade
 from crm_store.store import Store
-from crm_store.tables import ticket_messages, tickets
+from crm_store.tables import inbox, ticket_messages, tickets
 from handlers.context import Services
 from handlers.lookup import CustomerLookup
 from handlers.router import Router
@@ -187,3 +187,52 @@ async def test_a_409_conflict_fails_the_health_check_until_polling_works_again(
         fake_tg.clear_failures()
         await eventually(lambda: telegram.health.healthy)
         assert (await http.get("/healthz")).status_code == 200
+
+
+async def _all_done(store: Store) -> bool:
+    async with store.read() as tx:
+        query = select(func.count()).select_from(inbox).where(inbox.c.state != "done")
+        return int((await tx.conn.execute(query)).scalar_one()) == 0
+
+
+async def test_a_polled_message_under_a_new_update_id_is_answered_and_stored_once(
+    store: Store, fake_tg: FakeTelegramApi
+) -> None:
+    """After a webhook reset Telegram may hand the same chat_id + message_id out again under a
+    new update_id."""
+    first = fake_tg.queue(fake_tg.message_update(CARLA, "/ticket Broken\nIt does not start", update_id=30))
+    replica = _polling(store, fake_tg)
+    await replica.start()
+    try:
+        await fake_tg.wait_for("sendMessage")
+        fake_tg.queue({**first, "update_id": 31})
+        await eventually(lambda: _confirmed(fake_tg, 32))  # the copy was fetched and stored or refused
+        deadline = time.monotonic() + 10
+        while not await _all_done(store):
+            assert time.monotonic() < deadline, "the inbox did not settle"
+            await asyncio.sleep(0.02)
+    finally:
+        await replica.stop()
+    assert len(fake_tg.of("sendMessage")) == 1
+    assert await _count(store, tickets) == 1 and await _count(store, ticket_messages) == 1
+
+
+async def test_polled_updates_of_unused_kinds_or_wrong_types_are_confirmed_but_not_kept(
+    store: Store, fake_tg: FakeTelegramApi
+) -> None:
+    edited = fake_tg.message_update(CARLA, "order 1182", update_id=40)
+    edited["edited_message"] = edited.pop("message")
+    malformed = fake_tg.message_update(CARLA, "hello", update_id=41)
+    malformed["message"]["text"] = 5
+    for update in (edited, malformed, fake_tg.message_update(CARLA, "/help", update_id=42)):
+        fake_tg.queue(update)
+    replica = _polling(store, fake_tg)
+    await replica.start()
+    try:
+        await fake_tg.wait_for("sendMessage")
+        await eventually(lambda: _confirmed(fake_tg, 43))
+    finally:
+        await replica.stop()
+    assert len(fake_tg.of("sendMessage")) == 1 and "/ticket" in fake_tg.of("sendMessage")[0].params["text"]
+    async with store.read() as tx:
+        assert [await tx.inbox.state("telegram", str(u)) for u in (40, 41, 42)] == [None, None, "done"]
