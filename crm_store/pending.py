@@ -31,8 +31,8 @@ class PendingActionRepo(Repo):
         )
         return token
 
-    async def take(self, token: str, *, actor_key: str) -> PendingActionRecord | None:
-        """The action if it is this actor's and unexpired; it is consumed (one press, one run)."""
+    async def usable(self, token: str, *, actor_key: str) -> PendingActionRecord | None:
+        """The action if it is this actor's and unexpired, left in place (see ``take``)."""
         row = (
             (await self.conn.execute(select(pending_actions).where(pending_actions.c.token == token)))
             .mappings()
@@ -40,7 +40,6 @@ class PendingActionRepo(Repo):
         )
         if row is None or row["actor_key"] != actor_key or row["expires_at"] <= self.now:
             return None
-        await self.conn.execute(delete(pending_actions).where(pending_actions.c.token == token))
         return PendingActionRecord(
             token=row["token"],
             actor_key=row["actor_key"],
@@ -48,6 +47,13 @@ class PendingActionRepo(Repo):
             label=row["label"],
             expires_at=row["expires_at"],
         )
+
+    async def take(self, token: str, *, actor_key: str) -> PendingActionRecord | None:
+        """The action if it is this actor's and unexpired; it is consumed (one press, one run)."""
+        found = await self.usable(token, actor_key=actor_key)
+        if found is not None:
+            await self.conn.execute(delete(pending_actions).where(pending_actions.c.token == token))
+        return found
 
     async def purge_expired(self) -> int:
         result = await self.conn.execute(

@@ -12,6 +12,7 @@ from handlers.registry import Area, ButtonVerb, Rerun
 
 RUN_VERB = "run"
 LABEL_CHARS = 60
+EXPIRED = "That choice has expired or was already used; please run the command again."
 
 
 async def offer(tx: Tx, *, actor_key: str, command: str, label: str) -> Button:
@@ -21,11 +22,17 @@ async def offer(tx: Tx, *, actor_key: str, command: str, label: str) -> Button:
 
 
 async def take(ctx: Context) -> Rerun:
-    """The press: the token is used up, and its command runs as if typed."""
-    async with ctx.store.write(ctx.actor.key) as tx:
-        pending = await tx.pending.take(ctx.args, actor_key=ctx.actor.key)
+    """The press: the token is used up, and its command runs as if typed. An unknown, expired or
+    someone else's token is refused from a read: a forged press writes nothing, not even the
+    claim of the message it came in (Store.handling)."""
+    async with ctx.store.read() as tx:
+        usable = await tx.pending.usable(ctx.args, actor_key=ctx.actor.key)
+    pending = None
+    if usable is not None:
+        async with ctx.store.write(ctx.actor.key) as tx:
+            pending = await tx.pending.take(ctx.args, actor_key=ctx.actor.key)
     if pending is None:
-        raise UserError("That choice has expired or was already used; please run the command again.")
+        raise UserError(EXPIRED)
     return Rerun(pending.command)
 
 

@@ -362,6 +362,8 @@ async def test_any_button_data_from_a_customer_or_a_stranger_is_answered_and_no_
 @example(data="crm:resolve:1")
 @example(data="crm:assign-me:1")
 @example(data="crm:ticket:2")
+@example(data="crm:run:")
+@example(data="crm:run:AAAAAAAAAAAAAAAA")
 async def test_a_press_that_is_not_the_pressers_own_button_stores_nothing_more(
     http: httpx.AsyncClient,
     fake_tg: FakeTelegramApi,
