@@ -244,7 +244,7 @@ async def test_stopping_the_loop_finishes_the_batch_in_hand_and_claims_no_more(s
     sender = SlowSender()
     loop = DeliveryLoop(Dispatcher.of(store, [sender], limits=_no_limits), tick=60)
     loop.start()
-    await asyncio.wait_for(first_send.wait(), 5)
+    await asyncio.wait_for(first_send.wait(), 60)
     await loop.stop()
     assert len(sender.sent) == 30
     async with store.read() as tx:

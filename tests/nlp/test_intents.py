@@ -191,10 +191,11 @@ def test_training_is_fast() -> None:
 
 def test_interpret_is_fast_enough_for_chat() -> None:
     interpret("warm up", now=NOW, tz=BERLIN)
-    start = time.perf_counter()
+    # CPU time of this process: other processes on a loaded machine do not count against it.
+    start = time.process_time()
     for _ in range(20):
         interpret("remind me to call Acme tomorrow at 10", now=NOW, tz=BERLIN)
-    assert (time.perf_counter() - start) / 20 < 0.05
+    assert (time.process_time() - start) / 20 < 0.05
 
 
 def _eval_rows() -> list[dict[str, object]]:
