@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import shutil
 import socket
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ from handlers.messages import Actor, Message, Reply
 from handlers.people import customer_actor, staff_actor
 from handlers.router import Router
 from nlp.sentiment import SentimentClassifier
+from tests import postgres
 
 # A Monday, so weekday arithmetic in tests is easy to follow.
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -76,32 +78,15 @@ def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-PG_SERVER = "postgresql+asyncpg://postgres@127.0.0.1:5432"
-
-
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
-    """A fresh PostgreSQL database per test, or a skip when no server is reachable."""
-    import uuid
-
-    import sqlalchemy as sa
-
-    admin = create_engine(f"{PG_SERVER}/test")
-    name = f"crm_test_{uuid.uuid4().hex[:10]}"
+    """A fresh PostgreSQL database per test. No usable server fails the test (never a silent
+    skip); CRM_TEST_SKIP_POSTGRES=1 skips it on a machine without PostgreSQL."""
+    url = await postgres.create_database(env=os.environ)
     try:
-        async with admin.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.exec_driver_sql(f"CREATE DATABASE {name}")
-    except (OSError, sa.exc.SQLAlchemyError):
-        await admin.dispose()
-        pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432")
-    try:
-        yield f"{PG_SERVER}/{name}"
+        yield url
     finally:
-        async with admin.connect() as conn:
-            await conn.execution_options(isolation_level="AUTOCOMMIT")
-            await conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        await admin.dispose()
+        await postgres.drop_database(url)
 
 
 @pytest.fixture(scope="session")

@@ -263,7 +263,7 @@ async def test_stopping_the_loop_ends_after_the_row_in_hand_and_releases_the_res
     sender = SlowSender()
     loop = DeliveryLoop(Dispatcher.of(store, [sender], limits=_no_limits), tick=60)
     loop.start()
-    await asyncio.wait_for(first_send.wait(), 30)
+    await asyncio.wait_for(first_send.wait(), 60)
     await loop.stop()
     assert 1 <= len(sender.sent) < 30
     assert await _states(store) == Counter({"sent": len(sender.sent), "pending": 45 - len(sender.sent)})

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -25,6 +27,16 @@ from crm_store.store import Store
 from handlers.jobs import JobSettings
 from handlers.messages import Actor, Reply
 from tests.conftest import Chat, FakeClock
+
+# How long to wait for what must happen: generous, so a loaded machine is slow, never failing.
+WAIT = 30.0
+
+
+async def _until(check: Callable[[], Awaitable[bool]], *, within: float = WAIT) -> None:
+    deadline = time.monotonic() + within
+    while not await check():
+        assert time.monotonic() < deadline, f"not done within {within} s"
+        await asyncio.sleep(0.02)
 
 
 class ConsoleLike:
@@ -73,17 +85,17 @@ async def test_the_housekeeping_job_purges_through_the_scheduler_without_waking_
         ScheduleSettings(tick_seconds=3600, sweep_seconds=3600, housekeeping_seconds=0.05),
         wake=lambda: wakes.append(1),
     )
+    async def purged() -> bool:
+        async with store.read() as tx:
+            left = (await tx.conn.exec_driver_sql("SELECT COUNT(*) FROM processed_events")).scalar_one()
+        return bool(left == 0)
+
     scheduler.start()
     try:
-        for _ in range(100):
-            async with store.read() as tx:
-                left = (await tx.conn.exec_driver_sql("SELECT COUNT(*) FROM processed_events")).scalar_one()
-            if not left:
-                break
-            await asyncio.sleep(0.02)
+        await _until(purged)
     finally:
         await scheduler.stop()
-    assert left == 0 and wakes == []
+    assert wakes == []
     async with store.read() as tx:
         assert [(a.actor, a.action) for a in await tx.audit.recent(entity="housekeeping")][:1] == [
             ("scheduler", "purge")
@@ -108,11 +120,12 @@ async def test_a_missed_run_is_logged_once_and_a_late_one_runs_once(
     )
     with caplog.at_level(logging.WARNING, logger="bot.scheduler"):
         scheduler.scheduler.start()
+
+        async def both_seen() -> bool:
+            return bool(runs) and "missed its run" in caplog.text
+
         try:
-            for _ in range(50):
-                await asyncio.sleep(0.02)
-                if runs and "missed its run" in caplog.text:
-                    break
+            await _until(both_seen)
         finally:
             await scheduler.stop()
     assert runs == ["recent"]
@@ -135,11 +148,12 @@ async def test_a_due_reminder_reaches_its_rep_within_a_tick(
     )
     delivery.start()
     scheduler.start()
+
+    async def delivered() -> bool:
+        return bool(sender.sent)
+
     try:
-        for _ in range(100):
-            if sender.sent:
-                break
-            await asyncio.sleep(0.02)
+        await _until(delivered)
     finally:
         await scheduler.stop()
         await delivery.stop()
@@ -184,6 +198,6 @@ async def test_stop_lets_a_run_under_way_finish_rather_than_cancel_it(
     monkeypatch.setattr("bot.scheduler.jobs.loyalty_due", slow_loyalty_due)
     scheduler = _scheduler(store, tick_seconds=3600, sweep_seconds=3600)
     scheduler.start()
-    await asyncio.wait_for(in_query.wait(), 5)
+    await asyncio.wait_for(in_query.wait(), WAIT)
     await scheduler.stop()
     assert finished == ["loyalty_due"]

@@ -345,3 +345,47 @@ async def test_erasure_forgets_only_their_own_chats_message_keys(store: Store) -
         ("2", "123:message:1"),
         ("3", None),
     ]
+
+
+async def _check_pushes_quoting_one_contact_detail(store: Store) -> None:
+    """Queued pushes to other people that quote only her email, or only her phone, are blanked
+    too: neither her name nor her #id is there to find them by."""
+    email, phone = "carla.diaz@example.org", "+1 555 0142"
+    pushes = {
+        "email-only": {"text": f"Bounce from {email.upper()}: mailbox full"},
+        "phone-only": {"text": f"Missed call from {phone}, call back"},
+        "email-in-blocks": {"blocks": [{"type": "section", "text": {"text": f"Reply-To: <{email}>"}}]},
+        "someone-else": {"text": "Bounce from oscar@example.com: mailbox full"},
+    }
+    async with store.write("t") as tx:
+        carla = await tx.customers.add(name="Carla Diaz", email=email, phone=phone)
+        await tx.customers.add(name="Oscar Other", email="oscar@example.com", phone="+44 20 7946 0000")
+        for key, payload in pushes.items():
+            await tx.outbox.enqueue(platform="slack", target="C0MGR", payload=payload, key=key)
+    async with store.write("console:ada") as tx:
+        counts = await tx.privacy.erase_customer(carla.id)
+    assert counts["outbox_scrubbed"] == 3 and counts["outbox_dropped"] == 0
+    async with store.read() as tx:
+        rows = {r.idempotency_key: r for r in await tx.outbox.listing(limit=100)}
+    assert {key: row.payload for key, row in rows.items()} == {
+        "email-only": {"text": f"Bounce from {ERASED}: mailbox full"},
+        "phone-only": {"text": f"Missed call from {ERASED}, call back"},
+        "email-in-blocks": {"blocks": [{"type": "section", "text": {"text": f"Reply-To: <{ERASED}>"}}]},
+        "someone-else": pushes["someone-else"],
+    }
+    assert {row.state for row in rows.values()} == {"pending"}  # still sent, without her details
+
+
+async def test_erasure_blanks_pushes_quoting_only_the_email_or_phone_on_sqlite(store: Store) -> None:
+    await _check_pushes_quoting_one_contact_detail(store)
+
+
+async def test_erasure_blanks_pushes_quoting_only_the_email_or_phone_on_postgres(
+    pg_url: str, clock: FakeClock
+) -> None:
+    store = Store.open(pg_url, clock=clock)
+    await upgrade(store.engine)
+    try:
+        await _check_pushes_quoting_one_contact_detail(store)
+    finally:
+        await store.close()

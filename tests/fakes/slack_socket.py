@@ -97,7 +97,7 @@ class FakeSocketMode(LocalServer):
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout=min(remaining, 0.2))
 
-    async def connected(self, count: int = 1, *, within: float = 5.0) -> Connection:
+    async def connected(self, count: int = 1, *, within: float = 30.0) -> Connection:
         """The newest open connection, once ``count`` connections have been made in all."""
         await self._until(
             lambda: len(self.connections) >= count and bool(self.live), within=within, what="a connection"
@@ -129,7 +129,7 @@ class FakeSocketMode(LocalServer):
         await connection.ws.send_str(json.dumps(envelope))
         return envelope_id
 
-    async def ack(self, envelope_id: str, *, within: float = 5.0) -> Ack:
+    async def ack(self, envelope_id: str, *, within: float = 30.0) -> Ack:
         await self._until(
             lambda: any(a.envelope_id == envelope_id for a in self.acks),
             within=within,
@@ -144,7 +144,7 @@ class FakeSocketMode(LocalServer):
             {"type": "disconnect", "reason": reason, "debug_info": {"host": "applink-fake"}}
         )
 
-    async def closed(self, connection: Connection, *, within: float = 5.0) -> None:
+    async def closed(self, connection: Connection, *, within: float = 30.0) -> None:
         await self._until(lambda: not connection.open, within=within, what="the app to close its link")
 
     async def _link(self, request: web.Request) -> web.StreamResponse:

@@ -69,7 +69,11 @@ async def test_show_card_has_fields_context_and_buttons(chat: Chat) -> None:
 async def test_show_unknown_customer_lists_closest(chat: Chat) -> None:
     await add_acme(chat)
     reply = await chat.say("show Acne Corporation Limited Holdings")
-    assert reply.is_error or reply.items  # either a pick list or a clear refusal
+    assert reply.is_error and not reply.items and not reply.buttons  # never a guess
+    assert reply.text == (
+        "No customer matches 'Acne Corporation Limited Holdings'. Closest: Acme Corp (#1). "
+        "Try `find Acne Corporation Limited Holdings` or `add Acne Corporation Limited Holdings`."
+    )
     reply = await chat.say("show qqqqqq")
     assert reply.is_error and "No customer matches" in reply.text
 

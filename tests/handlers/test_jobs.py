@@ -7,7 +7,10 @@ from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
+
 from crm_store.store import Store
+from crm_store.tables import tickets
 from handlers import actions
 from handlers.context import HandlerSettings
 from handlers.digests import build_digest, local_instant
@@ -22,7 +25,7 @@ from handlers.lateness import as_delivered, deadline_of
 from handlers.messages import Actor, reply_from_dict
 from handlers.people import staff_actor
 from handlers.router import Router
-from tests.conftest import Chat, FakeClock, all_text, buttons
+from tests.conftest import T0, Chat, FakeClock, all_text, buttons
 
 CONSOLE = JobSettings(staff_platforms=("console",))
 
@@ -278,10 +281,24 @@ async def test_sla_warns_then_marks_a_breach_once(store: Store, rep: Actor, cloc
     assert targets[f"sla:{loose.id}:first_response:warning:slack"] == "CSUPPORT"  # else the channel
     assert "breached its first response SLA" in reply_from_dict(rows[-1][2]).title
     async with store.read() as tx:
-        ticket = await tx.tickets.get(assigned.id)
         figures = await tx.reports.period(clock.now - timedelta(days=1), clock.now)
+        marks = (
+            await tx.conn.execute(
+                sa.select(
+                    tickets.c.id,
+                    tickets.c.sla_first_warned_at,
+                    tickets.c.breached_at,
+                    tickets.c.breach_kind,
+                    tickets.c.sla_resolve_warned_at,
+                ).order_by(tickets.c.id)
+            )
+        ).all()
     assert figures.tickets_breached == 2
-    assert ticket is not None
+    warned_at, breached_at = T0 + timedelta(minutes=25), T0 + timedelta(minutes=35)
+    assert [tuple(m) for m in marks] == [
+        (assigned.id, warned_at, breached_at, "first_response", None),
+        (loose.id, warned_at, breached_at, "first_response", None),
+    ]
 
 
 async def test_a_missed_digest_is_sent_once_not_once_per_missed_period(

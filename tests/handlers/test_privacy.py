@@ -66,9 +66,15 @@ async def test_reps_managers_and_customers_are_refused(
     async with store.read() as tx:
         denied = [a for a in await tx.audit.recent(limit=100) if a.action == "denied"]
     assert {a.actor for a in denied} == {"console:sam", "console:dana"}
-    # A customer has no such commands: the words go to their ticket like any other text.
-    for text in ("/erase #1", "erase #1", "/export-contact #1"):
-        await Chat(router, carla).say(text)
+    # A customer has no such commands: the slash forms are unknown, the bare words go to their
+    # ticket like any other text, and nothing is erased or exported.
+    for text in ("/erase #1", "/export-contact #1"):
+        reply = await Chat(router, carla).say(text)
+        assert reply.is_error and reply.text.startswith(f"I don't know {text.split()[0]}."), reply.text
+    assert (await Chat(router, carla).say("erase #1")).text == "Added to ticket #1."
+    async with store.read() as tx:
+        assert [m.text for m in await tx.tickets.messages(1)] == ["The screen cracked", "erase #1"]
+        assert [a.action for a in await tx.audit.recent(entity="customer", entity_id=1)] == ["link", "create"]
     # Nor does anyone but an admin get anywhere with the button.
     token = _erase_button(buttons(await Chat(router, admin).say("erase #1")))
     assert "not for you" in (await Chat(router, carla).press(token)).text

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+import sqlalchemy as sa
 
+from crm_store import tables
 from crm_store.outbox import OutboxRepo, OutboxRow
 from crm_store.store import Store
 from handlers import actions
@@ -14,6 +16,17 @@ from handlers.people import customer_actor
 from handlers.router import Router
 from nlp.sentiment import Sentiment
 from tests.conftest import Chat, FakeClock, all_text, buttons, services_for
+
+NO_OPEN_TICKET = "You have no open ticket. Shall I open one with this message?"
+
+
+async def _tickets_and_pushes(store: Store) -> list[list[tuple[object, ...]]]:
+    """Every ticket, ticket message and queued push, as rows."""
+    async with store.read() as tx:
+        return [
+            [tuple(r) for r in (await tx.conn.execute(sa.select(t))).all()]
+            for t in (tables.tickets, tables.ticket_messages, tables.outbox)
+        ]
 
 
 async def test_start_greets_by_name_and_help(router: Router, customer: Actor) -> None:
@@ -69,9 +82,18 @@ async def test_customer_cannot_see_another_customers_ticket(
     reply = await chat.say("/status 1")
     assert reply.is_error and "no ticket #1" in reply.text and "Oscar" not in reply.text
     assert "no tickets" in (await chat.say("/status")).text.lower()
-    for attempt in ("ticket 1", "reply 1 hi", "resolve 1", "tickets all"):
-        reply = await chat.say(attempt)
-        assert "Oscar" not in reply.text
+    before = await _tickets_and_pushes(store)
+    # Staff words are no commands for a customer: "ticket 1" starts her own draft with subject
+    # "1", "tickets all" reads as /status, and the rest is plain text with no ticket of hers.
+    reply = await chat.say("ticket 1")
+    assert reply.text.startswith("Subject: 1\nNow tell us what happened") and not reply.is_error
+    assert (await chat.say("/cancel")).text == "Cancelled — no ticket was opened. /ticket starts again."
+    assert (await chat.say("reply 1 hi")).text == NO_OPEN_TICKET
+    assert (await chat.say("resolve 1")).text == NO_OPEN_TICKET
+    reply = await chat.say("tickets all")
+    assert reply.is_error and reply.text.startswith("The ticket number must be a number like 12 or #12")
+    # Oscar's ticket, its messages and the support channel's queue are untouched.
+    assert await _tickets_and_pushes(store) == before
 
 
 async def test_customer_refusals(router: Router, customer: Actor, store: Store) -> None:
@@ -246,3 +268,24 @@ async def test_a_photo_without_words_and_no_ticket_open_is_kept_through_the_flow
     async with store.read() as tx:
         (first,) = await tx.tickets.messages(1)
     assert first.attachments == (PHOTO.as_dict(),)
+
+
+async def test_plain_text_goes_to_the_senders_own_open_ticket_only(
+    router: Router, customer: Actor, store: Store
+) -> None:
+    other = await customer_actor(store, platform="telegram", user_id="2002", display_name="Oscar Other")
+    oscar, carla = Chat(router, other), Chat(router, customer)
+    # Carla has no ticket yet while Oscar has one: her text must not land on his.
+    await oscar.say("/ticket Oscar's problem\nFirst details")
+    assert (await carla.say("my screen is black")).text == NO_OPEN_TICKET
+    await carla.say("/ticket Carla's problem\nHer details")
+    await oscar.say("/ticket Oscar's second problem\nMore details")  # now the newest open ticket
+    assert (await carla.say("still black")).text == "Added to ticket #2."
+    assert (await oscar.say("any news?")).text == "Added to ticket #3."
+    async with store.read() as tx:
+        texts = {t: [m.text for m in await tx.tickets.messages(t)] for t in (1, 2, 3)}
+    assert texts == {
+        1: ["First details"],
+        2: ["Her details", "still black"],
+        3: ["More details", "any news?"],
+    }

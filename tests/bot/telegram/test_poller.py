@@ -14,6 +14,7 @@ from telegram import Update
 
 from bot.http import build_asgi
 from bot.telegram.adapter import TelegramFrontEnd, TelegramSettings
+from bot.telegram.poller import TelegramPoller
 from crm_store.migrate import upgrade
 from crm_store.store import Store
 from crm_store.tables import inbox, ticket_messages, tickets
@@ -26,7 +27,7 @@ from tests.fakes.telegram_api import TOKEN, FakeTelegramApi
 CARLA = 555
 
 
-async def eventually(check: Callable[[], bool], *, within: float = 10.0) -> None:
+async def eventually(check: Callable[[], bool], *, within: float = 30.0) -> None:
     deadline = time.monotonic() + within
     while not check():
         assert time.monotonic() < deadline, "condition not met in time"
@@ -122,6 +123,20 @@ async def test_an_update_handled_but_not_marked_done_before_a_crash_changes_noth
         assert await tx.inbox.state("telegram", "20") == "done"
 
 
+def _count_lease_asks(poller: TelegramPoller) -> list[int]:
+    """How many times ``poller`` has asked for its lease from now on (one counter, in a list)."""
+    asks = [0]
+    hold = poller.lease.hold
+
+    async def counted() -> bool:
+        held = await hold()
+        asks[0] += 1
+        return held
+
+    setattr(poller.lease, "hold", counted)  # noqa: B010 (an instance attribute over the method)
+    return asks
+
+
 def _polled_by(fake: FakeTelegramApi, polls: int, *, since: int = 0) -> bool:
     """The fake saw ``polls`` getUpdates since ``since`` (one fewer while a long poll is open:
     the fake records a call when it answers)."""
@@ -137,8 +152,9 @@ async def _only_one_replica_polls(url: str, fake: FakeTelegramApi, clock: FakeCl
     await two.start()
     try:
         await fake.wait_for("getUpdates", 3)
-        await asyncio.sleep(0.5)  # the follower has asked for the lease more than once by now
         assert one.poller is not None and two.poller is not None
+        asks = [_count_lease_asks(one.poller), _count_lease_asks(two.poller)]
+        await eventually(lambda: min(a[0] for a in asks) >= 2)  # both have asked again since
         leader, follower = (one.poller, two.poller) if one.poller.is_leader else (two.poller, one.poller)
         assert not follower.is_leader and follower.polls == 0
         assert _polled_by(fake, leader.polls)
