@@ -89,9 +89,13 @@ async def test_customer_cannot_see_another_customers_ticket(
     assert reply.text.startswith("Subject: 1\nNow tell us what happened") and not reply.is_error
     assert (await chat.say("/cancel")).text == "Cancelled — no ticket was opened. /ticket starts again."
     assert (await chat.say("reply 1 hi")).text == NO_OPEN_TICKET
-    assert (await chat.say("resolve 1")).text == NO_OPEN_TICKET
+    # The offer is her own draft now: what she writes next joins it, never Oscar's ticket.
+    assert (await chat.say("resolve 1")).text == (
+        "Send photos or documents now to attach them, then open the ticket."
+    )
+    assert (await chat.say("/cancel")).text == "Cancelled — no ticket was opened. /ticket starts again."
     reply = await chat.say("tickets all")
-    assert reply.is_error and reply.text.startswith("The ticket number must be a number like 12 or #12")
+    assert reply.is_error and reply.text.startswith("The ticket id must be a number like 12 or #12")
     # Oscar's ticket, its messages and the support channel's queue are untouched.
     assert await _tickets_and_pushes(store) == before
 
