@@ -106,6 +106,8 @@ class EventDeliveries:
             if loop.time() >= give_up:
                 _LOGGER.info("slack event %s still being answered by another delivery; leaving it", event_id)
                 return False
+            if not waited:
+                _LOGGER.debug("slack event %s held by another delivery; waiting for it", event_id)
             waited = True
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._closing.wait(), self.poll_seconds)
