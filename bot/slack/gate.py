@@ -1,5 +1,4 @@
-"""The door of POST /slack/events: size, signature, shape and one use per signature, all checked
-before bolt sees a request."""
+"""The door of POST /slack/events: size, signature, shape and replay checks before bolt sees a request."""
 
 from __future__ import annotations
 

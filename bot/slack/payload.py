@@ -203,7 +203,8 @@ def _check_interaction(body: Mapping[str, Any]) -> None:
         _text(_object(body, "container"), "channel_id")
     elif kind in ("view_submission", "view_closed"):
         view = _object(body, "view", required=True)
-        _text(view, "callback_id", required=True)
+        for key in ("type", "callback_id"):
+            _text(view, key, required=True)
         _object(view, "state")
     else:
         _text(body, "callback_id", required=True)
