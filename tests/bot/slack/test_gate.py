@@ -363,3 +363,12 @@ async def test_a_replay_to_another_replica_or_after_a_restart_is_refused(
     await purge_housekeeping(store, JobSettings(staff_platforms=("slack",), retention=timedelta(days=1)))
     async with store.read() as tx:
         assert (await tx.conn.execute(kept)).scalar_one() == 0
+
+
+async def test_slacks_url_check_and_ssl_check_still_pass(http: httpx.AsyncClient, store: Store) -> None:
+    """What Slack sends when the request URL is saved, and its periodic SSL check."""
+    check = json.dumps({"token": "legacy", "challenge": "3eZbrw1aBm2", "type": "url_verification"}).encode()
+    response = await post(http, check, JSON, sign(check))
+    assert response.status_code == 200 and response.json() == {"challenge": "3eZbrw1aBm2"}
+    ssl = b"ssl_check=1&token=legacy"
+    assert (await post(http, ssl, FORM, sign(ssl))).status_code == 200
