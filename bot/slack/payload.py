@@ -11,7 +11,7 @@ from bot.slack import translate
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
-MAX_DEPTH = 48  # Slack's deepest payloads (rich text inside a view's state) nest about a dozen levels
+MAX_DEPTH = 48  # far deeper than Slack nests anything (rich text in a view's state is its deepest)
 MAX_FORM_FIELDS = 64
 # Interaction types the app answers (bolt routes them to the listeners in bot.slack.adapter).
 INTERACTIONS = frozenset({"block_actions", "view_submission", "view_closed", "shortcut", "message_action"})
@@ -70,6 +70,8 @@ def _json(text: str) -> dict[str, Any]:
 
     try:
         value = json.loads(text, parse_constant=no_constant)
+    except Malformed:
+        raise
     except (ValueError, RecursionError):
         _refuse("JSON does not parse")
     if not isinstance(value, dict):

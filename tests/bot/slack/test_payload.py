@@ -217,6 +217,7 @@ def test_refusals_say_what_is_wrong_without_quoting_the_body() -> None:
         (json.dumps(bad_channel).encode(), JSON, "channel is not text"),
         (interaction({"type": secret, "user": "U1"}), FORM, "not an interaction this app handles"),
         (urlencode({"note": secret}).encode(), FORM, "form is neither a command nor an interaction"),
+        (b'{"type": "url_verification", "challenge": NaN}', JSON, "JSON holds NaN or Infinity"),
     ]
     for raw, content_type, reason in cases:
         with pytest.raises(Malformed) as refused:
