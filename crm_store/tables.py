@@ -239,7 +239,8 @@ audit_log = Table(
     Index("ix_audit_log_entity", "entity", "entity_id"),
 )
 
-# Idempotency for incoming platform events (Slack event_id, ...): a retry finds its row and stops.
+# Idempotency for incoming platform events (Slack event_id, a Slack request's signature, ...): a
+# delivery holds its event while it answers (lease_until), and a retry of an answered one stops.
 processed_events = Table(
     "processed_events",
     metadata,
@@ -247,6 +248,8 @@ processed_events = Table(
     Column("platform", String(16), nullable=False),
     Column("event_id", String(128), nullable=False),
     _ts("received_at", nullable=False, index=True),
+    _ts("lease_until"),  # a delivery is answering it until then (it renews while it works)
+    _ts("answered_at"),  # None until answered: a retry then takes it over once the lease lapses
     UniqueConstraint("platform", "event_id"),
 )
 

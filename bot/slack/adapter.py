@@ -5,12 +5,11 @@ from __future__ import annotations
 import logging
 import re
 import traceback
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncBoltContext
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
@@ -23,6 +22,8 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bot.slack import modals, render, translate
 from bot.slack.channels import SlackChannelDirectory
+from bot.slack.deliveries import EventDeliveries
+from bot.slack.gate import SlackGate
 from bot.slack.sender import NOT_POSTABLE, SlackSender, sender_client, upload_image
 from bot.slack.translate import PLATFORM, Incoming
 from crm_store.store import Store
@@ -76,17 +77,24 @@ class SlackFrontEnd:
             library = logging.getLogger(name)
             library.setLevel(max(library.getEffectiveLevel(), floor))
         # Everything explicit: bolt would otherwise read SLACK_SIGNING_SECRET / SLACK_BOT_TOKEN itself.
+        # The gate (bot.slack.gate) checks each HTTP request's signature before anything is parsed
+        # and hands bolt the body it parsed, which bolt's own check could not verify again.
         self.bolt = AsyncApp(
             client=self.client,
             signing_secret=settings.signing_secret or "",
-            request_verification_enabled=True,
+            request_verification_enabled=False,
             raise_error_for_unhandled_request=False,
             name="crm-bot",
         )
         # bolt gives its app logger the root's level of the moment, past the floor above (DEBUG with
         # LOG_LEVEL=DEBUG); the Socket Mode client logs every envelope, bodies and all, through it.
         self.bolt.logger.setLevel(max(self.bolt.logger.getEffectiveLevel(), logging.ERROR))
-        self.http_handler = AsyncSlackRequestHandler(self.bolt) if settings.signing_secret else None
+        self.http_handler = (
+            SlackGate(self.bolt, store=store, signing_secret=settings.signing_secret)
+            if settings.signing_secret
+            else None
+        )
+        self.deliveries = EventDeliveries(store)
         # Outbox pushes (ticket posts in the support channel, their threads) go through this.
         self.sender = SlackSender(sender_client(token=settings.bot_token, api_url=settings.api_url))
         # Channel names in commands (`subscribe digest daily in #sales`); bot/app.py hands it on.
@@ -118,6 +126,7 @@ class SlackFrontEnd:
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
+        await self.deliveries.close()
 
     # -- listeners: each acks first; the work after the ack may take as long as it needs ------
 
@@ -142,46 +151,54 @@ class SlackFrontEnd:
             await self._thread_reply(body, event, context)
             return
         incoming = translate.from_message_event(event, bot_user_id=context.bot_user_id)
-        if incoming is not None and await self._first_delivery(body):
-            await self._answer(incoming)
+        if incoming is not None:
+            await self._answer_event(body, incoming)
 
     async def _thread_reply(
         self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
     ) -> None:
         """A rep's message in a ticket's thread in the support channel is a reply to the customer."""
-        thread_ts, channel = event.get("thread_ts"), str(event.get("channel", ""))
-        if not thread_ts or thread_ts == event.get("ts") or not channel:
+        thread_ts, channel = event.get("thread_ts"), event.get("channel")
+        if not isinstance(thread_ts, str) or not thread_ts or thread_ts == event.get("ts"):
             return
         incoming = translate.from_message_event(event, bot_user_id=context.bot_user_id)
-        if incoming is None or not incoming.text:
+        if incoming is None or not incoming.text or not isinstance(channel, str) or not channel:
             return
         async with self.store.read() as tx:
-            key = await tx.outbox.thread_key_at(PLATFORM, channel, str(thread_ts))
+            key = await tx.outbox.thread_key_at(PLATFORM, channel, thread_ts)
         ticket_id = ticket_of_thread(key) if key else None
-        if ticket_id is None or not await self._first_delivery(body):
+        if ticket_id is None:
             return
-        try:
-            actor = await self._actor(incoming.user_id)
-            reply = await self.router.handle(Message(actor=actor, text=f"reply {ticket_id} {incoming.text}"))
-            # Only the rep sees the confirmation; the thread stays the conversation.
-            await self.client.chat_postEphemeral(
-                channel=channel, user=incoming.user_id, thread_ts=str(thread_ts), **render.render(reply)[0]
-            )
-        except Exception as exc:
-            _log_failure("thread reply", exc)
+
+        async def reply_in_thread(ref: str | None) -> bool:
+            try:
+                actor = await self._actor(incoming.user_id)
+                said = f"reply {ticket_id} {incoming.text}"
+                reply = await self.router.handle(Message(actor=actor, text=said, ref=ref))
+                # Only the rep sees the confirmation; the thread stays the conversation.
+                await self.client.chat_postEphemeral(
+                    channel=channel, user=incoming.user_id, thread_ts=thread_ts, **render.render(reply)[0]
+                )
+                return True
+            except Exception as exc:
+                _log_failure("thread reply", exc)
+                return False
+
+        await self._once(body, reply_in_thread)
 
     async def _on_mention(
         self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
     ) -> None:
         incoming = translate.from_message_event(event, bot_user_id=context.bot_user_id)
-        if incoming is not None and await self._first_delivery(body):
-            await self._answer(incoming)
+        if incoming is not None:
+            await self._answer_event(body, incoming)
 
     async def _on_home(self, event: dict[str, Any]) -> None:
-        if event.get("tab") != "home" or not event.get("user"):
+        user = event.get("user")
+        if event.get("tab") != "home" or not isinstance(user, str) or not user:
             return
         try:
-            actor = await self._actor(str(event["user"]))
+            actor = await self._actor(user)
             blocks: list[dict[str, Any]] = [
                 {
                     "type": "header",
@@ -232,32 +249,40 @@ class SlackFrontEnd:
             return
         await ack()
         # A modal has no thread to answer in: the result goes to the person's DM with the bot.
-        incoming = Incoming(user_id=str((body.get("user") or {}).get("id", "")), text=result.command)
+        incoming = Incoming(user_id=translate.user_of(body), text=result.command)
         await self._answer(incoming)
 
     async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
-        _log_failure(str(body.get("type", "request")), error)
+        kind = body.get("type")  # only a plain word reaches the log line
+        _log_failure(kind if isinstance(kind, str) and kind.isidentifier() else "request", error)
 
     # -- the work ----------------------------------------------------------------------------
 
-    async def _first_delivery(self, body: Mapping[str, Any]) -> bool:
-        """Claims the event id in the store, so Slack's retries (and other replicas) skip it."""
-        event_id = body.get("event_id")
-        if not event_id:
-            return True
-        async with self.store.write(f"{PLATFORM}:events") as tx:
-            first = await tx.events.claim(PLATFORM, str(event_id))
-        if not first:
-            _LOGGER.info("slack event %s already handled; delivery ignored", event_id)
-        return first
+    async def _answer_event(self, body: Mapping[str, Any], incoming: Incoming) -> None:
+        async def answer(ref: str | None) -> bool:
+            return await self._answer(replace(incoming, ref=ref))
 
-    async def _answer(self, incoming: Incoming) -> None:
+        await self._once(body, answer)
+
+    async def _once(self, body: Mapping[str, Any], answer: Callable[[str | None], Awaitable[bool]]) -> None:
+        """Answer an event once whatever Slack's retries, Socket Mode and other replicas deliver
+        (bot.slack.deliveries); its changes are claimed in the handler's first write."""
+        event_id = translate.event_id(body)
+        if event_id is None:
+            await answer(None)
+            return
+        await self.deliveries.answer_once(event_id, answer)
+
+    async def _answer(self, incoming: Incoming) -> bool:
+        """Handle and answer; True once the answer reached Slack."""
         try:
             actor = await self._actor(incoming.user_id)
             reply = await self.router.handle(incoming.message(actor))
             await self.deliver(incoming, reply)
         except Exception as exc:
             _log_failure("answer", exc)
+            return False
+        return True
 
     async def _actor(self, user_id: str) -> Actor:
         """The rep behind a Slack user; created on first contact with name and zone from users.info."""

@@ -196,16 +196,22 @@ def reply_view(ticket_id: int, *, channel_id: str = "", ticket: Reply | None = N
     }
 
 
-def _values(state: Mapping[str, Any]) -> dict[str, str]:
+def _field(container: Any, key: str) -> Any:
+    """``container[key]`` when the container is an object: a forged state reads as empty fields."""
+    return container.get(key) if isinstance(container, Mapping) else None
+
+
+def _values(state: Any) -> dict[str, str]:
     """Each field's text, cleaned as typed text is, so the checks below see what would be stored."""
     out: dict[str, str] = {}
-    for block_id, actions in (state.get("values") or {}).items():
-        entry = (actions or {}).get("value") or {}
-        if entry.get("type") == "static_select":
-            value = (entry.get("selected_option") or {}).get("value") or ""
+    values = _field(state, "values")
+    for block_id, actions in values.items() if isinstance(values, Mapping) else ():
+        entry = _field(actions, "value")
+        if _field(entry, "type") == "static_select":
+            value = _field(_field(entry, "selected_option"), "value")
         else:
-            value = entry.get("value") or ""
-        out[block_id] = clean_input(str(value)).strip()
+            value = _field(entry, "value")
+        out[str(block_id)] = clean_input(value).strip() if isinstance(value, str) else ""
     return out
 
 
@@ -247,11 +253,13 @@ def _pairs(values: dict[str, str], errors: dict[str, str]) -> list[str]:
 
 def submission(view_payload: Mapping[str, Any], *, now: datetime, tz: ZoneInfo | None = None) -> Submission:
     """Validate a submitted modal; the command it stands for, or errors keyed by block id."""
-    kind = str(view_payload.get("callback_id", "")).removeprefix(CALLBACK_PREFIX)
+    callback = view_payload.get("callback_id")
+    kind = callback.removeprefix(CALLBACK_PREFIX) if isinstance(callback, str) else ""
     values = _values(view_payload.get("state") or {})
+    private = view_payload.get("private_metadata")
     try:
-        metadata = json.loads(view_payload.get("private_metadata") or "{}")
-    except ValueError:
+        metadata = json.loads(private) if isinstance(private, str) and private else {}
+    except (ValueError, RecursionError):
         metadata = {}
     if not isinstance(metadata, dict):
         metadata = {}

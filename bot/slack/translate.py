@@ -13,6 +13,8 @@ PLATFORM = "slack"
 # <mailto:a@b.c|a@b.c>, <tel:+1555|+1 555>, <https://x|label>, <https://x>: Slack wraps what it links.
 _LINK = re.compile(r"<((?:mailto:|tel:|https?://)[^|>]*)(?:\|([^>]*))?>")
 _LEADING_MENTION = re.compile(r"^\s*<@([A-Z0-9]+)(?:\|[^>]*)?>[\s:,]*")
+# Slack's event ids are short and alphanumeric; anything else is not used as a key or logged.
+_EVENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +28,35 @@ class Incoming:
     thread_ts: str | None = None
     response_url: str | None = None
     trigger_id: str | None = None
+    # Set for an event Slack may deliver again: the router then changes the store once for it.
+    ref: str | None = None
 
     def message(self, actor: Actor) -> Message:
-        return Message(actor=actor, text=self.text, action=self.action)
+        return Message(actor=actor, text=self.text, action=self.action, ref=self.ref)
+
+
+def _text(value: Any) -> str:
+    """A payload field that should be text; anything else (a forged or odd payload) reads as ""."""
+    return value if isinstance(value, str) else ""
+
+
+def _optional(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _object(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _id(value: Any) -> str:
+    """Slack names a user, channel or team by its id, or by an object carrying ``id``."""
+    return value if isinstance(value, str) else _text(_object(value).get("id"))
+
+
+def event_id(body: Mapping[str, Any]) -> str | None:
+    """The envelope's event_id when it has a usable one (what dedupe and log lines key on)."""
+    value = body.get("event_id")
+    return value if isinstance(value, str) and _EVENT_ID.match(value) else None
 
 
 def clean_text(text: str, *, bot_user_id: str | None = None) -> str:
@@ -51,11 +79,11 @@ def clean_text(text: str, *, bot_user_id: str | None = None) -> str:
 def from_command(body: Mapping[str, Any]) -> Incoming:
     """A ``/crm ...`` slash command (form fields: user_id, text, channel_id, response_url)."""
     return Incoming(
-        user_id=str(body.get("user_id", "")),
-        text=clean_text(str(body.get("text", ""))),
-        channel_id=str(body.get("channel_id", "")),
-        response_url=body.get("response_url"),
-        trigger_id=body.get("trigger_id"),
+        user_id=_text(body.get("user_id")),
+        text=clean_text(_text(body.get("text"))),
+        channel_id=_text(body.get("channel_id")),
+        response_url=_optional(body.get("response_url")),
+        trigger_id=_optional(body.get("trigger_id")),
     )
 
 
@@ -63,65 +91,67 @@ def from_message_event(event: Mapping[str, Any], *, bot_user_id: str | None = No
     """A DM or an @mention; None for edits, joins, bot posts and other subtypes we don't answer."""
     if event.get("bot_id") or event.get("subtype") not in (None, "file_share"):
         return None
-    user = event.get("user")
+    user = _text(event.get("user"))
     if not user:
         return None
     is_dm = event.get("channel_type") == "im"
     return Incoming(
-        user_id=str(user),
-        text=clean_text(str(event.get("text", "")), bot_user_id=bot_user_id),
-        channel_id=str(event.get("channel", "")),
+        user_id=user,
+        text=clean_text(_text(event.get("text")), bot_user_id=bot_user_id),
+        channel_id=_text(event.get("channel")),
         # A DM is answered in place; a mention in a channel, in its thread.
-        thread_ts=None if is_dm else (event.get("thread_ts") or event.get("ts")),
+        thread_ts=None if is_dm else (_optional(event.get("thread_ts")) or _optional(event.get("ts"))),
     )
 
 
 def pressed_value(action: Mapping[str, Any]) -> str | None:
     """The ``crm:<verb>:<id>`` of a button or of the chosen overflow option."""
     if action.get("type") == "overflow":
-        option = action.get("selected_option") or {}
-        return option.get("value")
-    return action.get("value") or action.get("action_id")
+        return _optional(_object(action.get("selected_option")).get("value"))
+    return _optional(action.get("value")) or _optional(action.get("action_id"))
 
 
 def from_block_action(body: Mapping[str, Any]) -> Incoming | None:
-    actions = body.get("actions") or []
-    if not actions:
+    actions = body.get("actions")
+    if not isinstance(actions, list) or not actions or not isinstance(actions[0], Mapping):
         return None
     value = pressed_value(actions[0])
     if not value:
         return None
-    channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id", "")
+    channel = _id(body.get("channel")) or _text(_object(body.get("container")).get("channel_id"))
     return Incoming(
-        user_id=str((body.get("user") or {}).get("id", "")),
+        user_id=_id(body.get("user")),
         action=value,
-        channel_id=str(channel or ""),
-        response_url=body.get("response_url"),
-        trigger_id=body.get("trigger_id"),
+        channel_id=channel,
+        response_url=_optional(body.get("response_url")),
+        trigger_id=_optional(body.get("trigger_id")),
     )
 
 
 def from_message_shortcut(body: Mapping[str, Any]) -> tuple[Incoming, str]:
     """The shortcut's user and the text of the message it was used on."""
-    message = body.get("message") or {}
     incoming = Incoming(
-        user_id=str((body.get("user") or {}).get("id", "")),
-        channel_id=str((body.get("channel") or {}).get("id", "")),
-        response_url=body.get("response_url"),
-        trigger_id=body.get("trigger_id"),
+        user_id=_id(body.get("user")),
+        channel_id=_id(body.get("channel")),
+        response_url=_optional(body.get("response_url")),
+        trigger_id=_optional(body.get("trigger_id")),
     )
-    return incoming, clean_text(str(message.get("text", "")))
+    return incoming, clean_text(_text(_object(body.get("message")).get("text")))
+
+
+def user_of(body: Mapping[str, Any]) -> str:
+    """The person behind an interaction payload (a modal's submitter, answered in their DM)."""
+    return _id(body.get("user"))
 
 
 def profile(user_info: Mapping[str, Any]) -> tuple[str, str | None]:
     """(display name, IANA time zone) from a users.info ``user`` object."""
-    prof = user_info.get("profile") or {}
+    prof = _object(user_info.get("profile"))
     name = (
-        prof.get("display_name")
-        or prof.get("real_name")
-        or user_info.get("real_name")
-        or user_info.get("name")
-        or str(user_info.get("id", ""))
+        _text(prof.get("display_name"))
+        or _text(prof.get("real_name"))
+        or _text(user_info.get("real_name"))
+        or _text(user_info.get("name"))
+        or _text(user_info.get("id"))
     )
-    tz = user_info.get("tz") or None
-    return str(name)[:200], (str(tz) if tz else None)
+    return name[:200], _optional(user_info.get("tz"))

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_outbox_lease"
-down_revision = "0008"
+down_revision = "0009_slack_replay"
 branch_labels = None
 depends_on = None
 

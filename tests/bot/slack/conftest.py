@@ -44,14 +44,16 @@ async def fake_slack() -> AsyncIterator[FakeSlackApi]:
 
 
 @pytest.fixture
-def frontend(router: Router, store: Store, fake_slack: FakeSlackApi) -> SlackFrontEnd:
-    return SlackFrontEnd(
+async def frontend(router: Router, store: Store, fake_slack: FakeSlackApi) -> AsyncIterator[SlackFrontEnd]:
+    front = SlackFrontEnd(
         router=router,
         store=store,
         settings=SlackSettings(
             bot_token=TOKEN, signing_secret=SECRET, api_url=fake_slack.url, managers=(MANAGER,)
         ),
     )
+    yield front
+    await front.stop()  # answers under way finish before the store closes
 
 
 class SlackRequests:
@@ -61,9 +63,15 @@ class SlackRequests:
         self.http = http
         self.fake = fake
         self._n = 0
+        self._signed_at: dict[str, int] = {}  # body -> the timestamp it was last signed with
 
     def headers(self, body: str, *, timestamp: int | None = None, secret: str = SECRET) -> dict[str, str]:
-        ts = str(int(time.time()) if timestamp is None else timestamp)
+        """Slack's headers for ``body``, signed now. Slack signs every delivery anew, so a body sent
+        again (an event's retry) gets a later timestamp, and with it a signature not used before."""
+        if timestamp is None:
+            timestamp = max(int(time.time()), self._signed_at.get(body, 0) + 1)
+            self._signed_at[body] = timestamp
+        ts = str(timestamp)
         return {
             "X-Slack-Request-Timestamp": ts,
             "X-Slack-Signature": str(SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)),

@@ -10,6 +10,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.http import build_asgi
 from bot.slack import modals, translate
@@ -378,3 +380,36 @@ async def test_reply_form_for_another_owners_customer_is_refused_and_audited(
     await _submit_reply(owner_slack, form, "It left the depot today.")
     assert "Replied on ticket #2" in _shown((await fake_slack.wait_for("chat.postMessage", 2))[-1])
     assert await _relayed(store) == [("telegram", "1002", "It left the depot today.")]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=10), inner, max_size=3),
+    max_leaves=10,
+)
+# Objects whose fields, where the translators look, hold anything at all (Socket Mode hands
+# payloads to the listeners without the HTTP gate's shape check).
+_PAYLOADS = st.dictionaries(
+    st.sampled_from(["user", "user_id", "text", "channel", "channel_id", "container", "actions",
+                     "response_url", "trigger_id", "message", "profile", "tz", "real_name", "name",
+                     "callback_id", "state", "private_metadata", "bot_id", "subtype", "thread_ts", "ts"]),
+    _JSON,
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(payload=_PAYLOADS, action=_PAYLOADS, values=_JSON)
+def test_translators_and_form_checks_read_any_payload_without_raising(
+    payload: dict[str, Any], action: dict[str, Any], values: Any
+) -> None:
+    translate.from_command(payload)
+    translate.from_message_event(payload)
+    translate.from_block_action({**payload, "actions": [action]})
+    translate.from_block_action(payload)
+    translate.from_message_shortcut(payload)
+    translate.profile(payload)
+    translate.user_of(payload)
+    for kind in (*modals.KINDS, modals.REPLY):
+        form = {**payload, "callback_id": modals.CALLBACK_PREFIX + kind, "state": {"values": values}}
+        result = modals.submission(form, now=NOW)
+        assert (result.command is None) == bool(result.errors)
