@@ -93,10 +93,12 @@ def configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        if conn.get_execution_options().get(WRITE_OPTION):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        statement = "BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN"
+        driver = conn.connection.driver_connection
+        if isinstance(driver, sqlite_driver.OneTripConnection):
+            driver.pending_begin = statement  # sent with the first statement, in the same trip
         else:
-            conn.exec_driver_sql("BEGIN")
+            conn.exec_driver_sql(statement)
 
 
 def _exp(value: float | None) -> float | None:

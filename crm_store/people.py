@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from crm_store.records import IdentityRecord, RepRecord
@@ -34,6 +34,7 @@ def _identity(row: RowMapping) -> IdentityRecord:
     )
 
 
+# Who an account is, in one statement built once.
 _SPEAKER_QUERY = select(
     identities,
     reps.c.display_name.label("rep_display_name"),
@@ -45,7 +46,7 @@ _SPEAKER_QUERY = select(
     identities.outerjoin(reps, reps.c.id == identities.c.rep_id).outerjoin(
         customers, and_(customers.c.id == identities.c.customer_id, customers.c.deleted_at.is_(None))
     )
-)
+).where(identities.c.platform == bindparam("platform"), identities.c.external_id == bindparam("external_id"))
 
 
 class PeopleRepo(Repo):
@@ -54,10 +55,8 @@ class PeopleRepo(Repo):
 
     async def speaker(self, platform: str, external_id: str) -> Speaker | None:
         """The account with its rep (a team member's) and its customer's zone, in one query."""
-        query = _SPEAKER_QUERY.where(
-            identities.c.platform == platform, identities.c.external_id == external_id
-        )
-        row = (await self.conn.execute(query)).mappings().first()
+        found = await self.conn.execute(_SPEAKER_QUERY, {"platform": platform, "external_id": external_id})
+        row = found.mappings().first()
         if row is None:
             return None
         rep = None
