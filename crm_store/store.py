@@ -226,14 +226,13 @@ class Store:
 
 
 async def _hand_back(conn: AsyncConnection, turn: asyncio.Lock | asyncio.Semaphore | None) -> None:
-    """Return the connection to the pool, then the turn to the next in line: also when this
-    task is cancelled meanwhile (the close is shielded, and the turn waits for it), so a
-    cancelled query neither strands its connection nor lets the next writer in early."""
-    if conn.sync_connection is None:  # never started: nothing to give back
+    """Return the connection to the pool, then the turn to the next in line. A query cancelled
+    mid-way is rolled back first (its thread finishes the query, then the rollback), so the next
+    writer never starts while it still holds SQLite's lock; a close itself cancelled drops the
+    connection (its thread ends once done), and the next writer waits out the busy timeout."""
+    try:
+        if conn.sync_connection is not None:  # never started: nothing to give back
+            await conn.close()
+    finally:
         if turn is not None:
             turn.release()
-        return
-    closing = asyncio.ensure_future(conn.close())
-    if turn is not None:
-        closing.add_done_callback(lambda _: turn.release())
-    await asyncio.shield(closing)
