@@ -37,7 +37,7 @@ class PoolSettings:
     waits for a connection, or on SQLite for its turn, before it fails with an error."""
 
     size: int = 5
-    overflow: int = 10
+    overflow: int = 5
     timeout: float = 30.0
 
 
