@@ -20,7 +20,8 @@ The store as it is (pooled connections, one trip per statement, one in-process w
 the speaker cache) is compared with a baseline in the same run: a new connection per
 transaction (NullPool) with aiosqlite's own cursors, writers meeting on SQLite's file lock
 (busy timeout), who is speaking read on every message. Failures are apologies from the
-router's error funnel; ``database_locked`` counts those caused by "database is locked".
+router's error funnel, with their causes ("database is locked"; StoreBusy: a transaction waited
+longer than the pool timeout, 30 s, for its turn).
 
 Run from the repository root: ``.venv/bin/python bench/handlers.py [--customers N --rate R]``
 """
@@ -40,6 +41,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -268,16 +270,23 @@ def plan(customers: int, count: int, *, seed: int) -> list[Planned]:
     return out
 
 
-class _LockedErrors(logging.Handler):
-    """Counts the router's "handler failed" records whose exception says the database was locked."""
+_SENDER: ContextVar[Runner | None] = ContextVar("bench_sender", default=None)
+
+
+class _FailureCauses(logging.Handler):
+    """Counts, per runner, why the router's error funnel apologised ("database is locked",
+    "the store is busy", ...): the funnel logs the exception of every failure."""
 
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
-        self.locked = 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.exc_info and "locked" in str(record.exc_info[1]):
-            self.locked += 1
+        runner = _SENDER.get()
+        if runner is None or not record.exc_info or record.exc_info[1] is None:
+            return
+        exc = record.exc_info[1]
+        cause = "database is locked" if "database is locked" in str(exc) else type(exc).__name__
+        runner.causes[cause] += 1
 
 
 class FileLockStore(Store):
@@ -304,9 +313,11 @@ class Runner:
         self.router = router
         self.failures = 0
         self.kinds: Counter[str] = Counter()
+        self.causes: Counter[str] = Counter()
 
     async def send(self, item: Planned) -> float:
         started = time.perf_counter()
+        _SENDER.set(self)
         try:
             actor: Actor = await staff_actor(
                 self.store, platform=PLATFORM, user_id=rep_user(item.rep), display_name=f"Rep {item.rep}"
@@ -317,7 +328,7 @@ class Runner:
                 reply = await self.router.handle(Message(actor=actor, text=item.text))
         except Exception as exc:  # outside the router's funnel (who is speaking): what a front end logs
             self.failures += 1
-            self.kinds[type(exc).__name__] += 1
+            self.causes[type(exc).__name__] += 1
         else:
             self._note(item, reply)
         return time.perf_counter() - started
@@ -436,6 +447,7 @@ async def measure(
     }
     for variant, runner in runners.items():
         results[variant]["answers"] = dict(runner.kinds)
+        results[variant]["failure_causes"] = dict(runner.causes)
         await runner.store.close()
     return results
 
@@ -452,9 +464,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "crm-bench")
     args = parser.parse_args(argv)
 
-    locked = _LockedErrors()
     router_log = logging.getLogger("handlers.router")
-    router_log.addHandler(locked)
+    router_log.addHandler(_FailureCauses())
     router_log.propagate = False  # the baseline's failures would flood stderr; they are counted
     cached = book_file(args.cache, args.customers)
     build_seconds = 0.0 if cached.exists() else build_book(cached, args.customers)
@@ -475,7 +486,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
         "pooled": pooled,
         "baseline_new_connection_per_transaction": baseline,
         "throughput_ratio": round(pooled["messages_per_second"] / baseline["messages_per_second"], 2),
-        "database_locked": locked.locked,
+        "database_locked": sum(r["failure_causes"].get("database is locked", 0) for r in results.values()),
         "target": {"messages_per_second": args.rate, "p99_ms": 20},
         "target_met": at_target["achieved_per_second"] >= 0.98 * args.rate and at_target["p99_ms"] < 20,
         "sqlite": sqlite3.sqlite_version,
