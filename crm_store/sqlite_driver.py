@@ -10,8 +10,8 @@ from typing import Any
 
 import aiosqlite
 
-# Statements the begin hook sends: kept back and sent with the transaction's first statement,
-# so a transaction costs one trip fewer (and nothing at all when it runs no statement).
+# A BEGIN (set by the engine's begin hook, or run as SQL) is kept back and sent with the
+# transaction's first statement: a trip fewer, and none at all for a transaction that runs nothing.
 _BEGINS = frozenset({"BEGIN", "BEGIN IMMEDIATE"})
 
 _Outcome = tuple[Any, int, int | None, list[Any]]
