@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from bot.health import Health
 from bot.scheduler import Scheduler, ScheduleSettings
 from config.settings import Settings, parse_minutes
-from crm_store.engine import is_sqlite
+from crm_store.engine import PoolSettings, is_sqlite
 from crm_store.loyalty import LoyaltyModel
 from crm_store.migrate import upgrade
 from crm_store.sla import SlaPolicy
@@ -153,7 +153,7 @@ def build_app(
     clock: Clock = utc_now,
     sentiment: SentimentLabeller | None = None,
 ) -> App:
-    store = Store.open(settings.database_url, clock=clock)
+    store = Store.open(settings.database_url, clock=clock, pool=pool_settings(settings))
     support = settings.slack_support_channel if settings.slack_enabled else None
     services = Services(
         store=store,
@@ -216,6 +216,12 @@ def job_settings(settings: Settings, handler_settings: HandlerSettings) -> JobSe
         ),
         handlers=handler_settings,
         retention=timedelta(days=settings.retention_days),
+    )
+
+
+def pool_settings(settings: Settings) -> PoolSettings:
+    return PoolSettings(
+        size=settings.db_pool_size, overflow=settings.db_max_overflow, timeout=settings.db_pool_timeout
     )
 
 

@@ -469,10 +469,11 @@ def outbox_retry(
 
 
 async def _store(settings: Settings) -> Store:
+    from bot.app import pool_settings
     from crm_store.migrate import upgrade
     from crm_store.store import Store
 
-    store = Store.open(settings.database_url)
+    store = Store.open(settings.database_url, pool=pool_settings(settings))
     await upgrade(store.engine)
     return store
 

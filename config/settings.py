@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     data_dir: str | None = Field(None, alias="CRM_DATA_DIR")
     log_level: str = Field("INFO", alias="CRM_LOG_LEVEL")
     replicas: int = Field(1, alias="CRM_REPLICAS", ge=1)
+    # Store connections per process. PostgreSQL keeps db_pool_size open and opens up to
+    # db_max_overflow more in a burst; SQLite has db_pool_size readers beside its one writer.
+    # db_pool_timeout: seconds a transaction waits for a connection (or its turn) before failing.
+    db_pool_size: int = Field(5, alias="CRM_DB_POOL_SIZE", ge=1, le=100)
+    db_max_overflow: int = Field(5, alias="CRM_DB_MAX_OVERFLOW", ge=0, le=100)
+    db_pool_timeout: float = Field(30.0, alias="CRM_DB_POOL_TIMEOUT", gt=0)
     # Who may work which customer: "team" (all staff, every customer) or "owner" (reps and
     # managers their own customers and unowned ones; admins everyone).
     customer_access: Literal["team", "owner"] = Field("team", alias="CRM_CUSTOMER_ACCESS")

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -42,7 +42,36 @@ def _record(row: RowMapping) -> CustomerRecord:
     )
 
 
+def _per_customer(column: Any, *where: ColumnElement[bool]) -> Any:
+    """One figure about the customer of the enclosing row (a correlated scalar subquery)."""
+    return select(column).where(*where).scalar_subquery()
+
+
+# A card's figures in one statement (one round trip, not six), built once.
+_SUMMARY = select(
+    customers,
+    _per_customer(reps.c.display_name, reps.c.id == customers.c.owner_rep_id).label("owner_name"),
+    _per_customer(func.max(interactions.c.occurred_at), interactions.c.customer_id == customers.c.id).label(
+        "last_contact"
+    ),
+    _per_customer(func.count(), interactions.c.customer_id == customers.c.id).label("interaction_count"),
+    _per_customer(func.count(), orders.c.customer_id == customers.c.id).label("order_count"),
+    _per_customer(
+        func.coalesce(func.sum(orders.c.amount_cents), 0), orders.c.customer_id == customers.c.id
+    ).label("revenue"),
+    _per_customer(
+        func.count(), tickets.c.customer_id == customers.c.id, tickets.c.status != "resolved"
+    ).label("open_tickets"),
+    _per_customer(
+        func.count(), reminders.c.customer_id == customers.c.id, reminders.c.status != "done"
+    ).label("pending_reminders"),
+).where(customers.c.id == bindparam("customer_id"), customers.c.deleted_at.is_(None))
+
+
 class CustomerRepo(Repo):
+    # A customer's zone is part of who a chat account is (Store.write refreshes its SpeakerCache).
+    changed_people = False
+
     async def add(
         self,
         *,
@@ -166,6 +195,8 @@ class CustomerRepo(Repo):
         custom: Mapping[str, Any | None] | None = None,
     ) -> CustomerRecord:
         """Set built-in ``fields`` and merge ``custom`` (a None value removes that key)."""
+        if "timezone" in fields:
+            self.changed_people = True
         current = await self.get(customer_id)
         if current is None:
             raise LookupError(f"customer {customer_id} not found")
@@ -252,43 +283,12 @@ class CustomerRepo(Repo):
         return int((await self.conn.execute(query)).scalar_one())
 
     async def summary(self, customer_id: int) -> CustomerSummary | None:
-        customer = await self.get(customer_id)
-        if customer is None:
+        row = (await self.conn.execute(_SUMMARY, {"customer_id": customer_id})).mappings().first()
+        if row is None:
             return None
-        c = self.conn
-        owner_name = None
-        if customer.owner_rep_id is not None:
-            owner_name = (
-                await c.execute(select(reps.c.display_name).where(reps.c.id == customer.owner_rep_id))
-            ).scalar_one_or_none()
-        last_contact, interaction_count = (
-            await c.execute(
-                select(func.max(interactions.c.occurred_at), func.count()).where(
-                    interactions.c.customer_id == customer_id
-                )
-            )
-        ).one()
-        order_count, revenue = (
-            await c.execute(
-                select(func.count(), func.coalesce(func.sum(orders.c.amount_cents), 0)).where(
-                    orders.c.customer_id == customer_id
-                )
-            )
-        ).one()
-        open_tickets = (
-            await c.execute(
-                select(func.count()).where(
-                    tickets.c.customer_id == customer_id, tickets.c.status != "resolved"
-                )
-            )
-        ).scalar_one()
-        pending_reminders = (
-            await c.execute(
-                select(func.count()).where(
-                    reminders.c.customer_id == customer_id, reminders.c.status != "done"
-                )
-            )
-        ).scalar_one()
+        customer = _record(row)
+        owner_name = row["owner_name"] if customer.owner_rep_id is not None else None
+        last_contact = row["last_contact"]
         if isinstance(last_contact, str):  # aggregate results bypass the column type on SQLite
             last_contact = datetime.fromisoformat(last_contact)
         if last_contact is not None and last_contact.tzinfo is None:
@@ -297,9 +297,9 @@ class CustomerRepo(Repo):
             customer=customer,
             owner_name=owner_name,
             last_contact_at=last_contact,
-            interaction_count=int(interaction_count),
-            order_count=int(order_count),
-            revenue_cents=int(revenue),
-            open_tickets=int(open_tickets),
-            pending_reminders=int(pending_reminders),
+            interaction_count=int(row["interaction_count"]),
+            order_count=int(row["order_count"]),
+            revenue_cents=int(row["revenue"]),
+            open_tickets=int(row["open_tickets"]),
+            pending_reminders=int(row["pending_reminders"]),
         )

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from crm_store.records import IdentityRecord, RepRecord
 from crm_store.repo import Repo
-from crm_store.tables import identities, reps
+from crm_store.speakers import Speaker
+from crm_store.tables import customers, identities, reps
 
 ROLES = ("rep", "manager", "admin")
 
@@ -33,7 +34,42 @@ def _identity(row: RowMapping) -> IdentityRecord:
     )
 
 
+# Who an account is, in one statement built once.
+_SPEAKER_QUERY = select(
+    identities,
+    reps.c.display_name.label("rep_display_name"),
+    reps.c.role.label("rep_role"),
+    reps.c.timezone.label("rep_timezone"),
+    reps.c.created_at.label("rep_created_at"),
+    customers.c.timezone.label("customer_timezone"),
+).select_from(
+    identities.outerjoin(reps, reps.c.id == identities.c.rep_id).outerjoin(
+        customers, and_(customers.c.id == identities.c.customer_id, customers.c.deleted_at.is_(None))
+    )
+).where(identities.c.platform == bindparam("platform"), identities.c.external_id == bindparam("external_id"))
+
+
 class PeopleRepo(Repo):
+    # Set by every change to who an account is (Store.write then refreshes its SpeakerCache).
+    changed_people = False
+
+    async def speaker(self, platform: str, external_id: str) -> Speaker | None:
+        """The account with its rep (a team member's) and its customer's zone, in one query."""
+        found = await self.conn.execute(_SPEAKER_QUERY, {"platform": platform, "external_id": external_id})
+        row = found.mappings().first()
+        if row is None:
+            return None
+        rep = None
+        if row["rep_id"] is not None and row["rep_role"] is not None:
+            rep = RepRecord(
+                id=row["rep_id"],
+                display_name=row["rep_display_name"],
+                role=row["rep_role"],
+                timezone=row["rep_timezone"],
+                created_at=row["rep_created_at"],
+            )
+        return Speaker(identity=_identity(row), rep=rep, customer_timezone=row["customer_timezone"])
+
     async def identity(self, platform: str, external_id: str) -> IdentityRecord | None:
         row = (
             (
@@ -75,6 +111,7 @@ class PeopleRepo(Repo):
     ) -> RepRecord:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
+        self.changed_people = True
         row = (
             (
                 await self.conn.execute(
@@ -102,6 +139,7 @@ class PeopleRepo(Repo):
     async def link_customer(
         self, *, platform: str, external_id: str, customer_id: int, display_name: str = ""
     ) -> IdentityRecord:
+        self.changed_people = True
         row = (
             (
                 await self.conn.execute(
@@ -124,6 +162,7 @@ class PeopleRepo(Repo):
 
     async def relink_customer(self, *, platform: str, external_id: str, customer_id: int) -> None:
         """Point an existing customer identity at another customer record."""
+        self.changed_people = True
         await self.conn.execute(
             update(identities)
             .where(
@@ -159,6 +198,7 @@ class PeopleRepo(Repo):
     async def set_role(self, rep_id: int, role: str) -> RepRecord:
         if role not in ROLES:
             raise ValueError(f"unknown role {role!r}")
+        self.changed_people = True
         row = (
             (
                 await self.conn.execute(
@@ -172,5 +212,6 @@ class PeopleRepo(Repo):
         return _rep(row)
 
     async def set_rep_timezone(self, rep_id: int, timezone: str) -> None:
+        self.changed_people = True
         await self.conn.execute(update(reps).where(reps.c.id == rep_id).values(timezone=timezone))
         await self.audit.record("set_timezone", "rep", rep_id, timezone=timezone)

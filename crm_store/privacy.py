@@ -48,6 +48,9 @@ def _count(result: CursorResult[Any]) -> int:
 
 
 class PrivacyRepo(Repo):
+    # An erasure unlinks chat accounts (Store.write then refreshes its SpeakerCache).
+    changed_people = False
+
     async def _rows(self, query: Select[Any]) -> list[dict[str, Any]]:
         return [jsonable(dict(r)) for r in (await self.conn.execute(query)).mappings().all()]
 
@@ -184,6 +187,7 @@ class PrivacyRepo(Repo):
     async def erase_customer(self, customer_id: int) -> dict[str, int]:
         """Erase one customer's personal data in the caller's transaction; returns counts per
         kind. Running it again on an erased record sweeps up anything that arrived since."""
+        self.changed_people = True
         s = await find_subject(self.conn, customer_id)
         ids = s.customer_ids
         counts: dict[str, int] = {}

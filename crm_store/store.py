@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crm_store.audit import AuditRepo
 from crm_store.conversations import ConversationRepo
 from crm_store.customers import CustomerRepo
 from crm_store.digests import DigestRepo
-from crm_store.engine import WRITE_OPTION, create_engine, is_sqlite
+from crm_store.engine import WRITE_OPTION, PoolSettings, create_engine, is_sqlite
 from crm_store.events import EventRepo
 from crm_store.feedback import FeedbackRepo
 from crm_store.handled import AlreadyHandled, HandledRepo
@@ -32,6 +36,7 @@ from crm_store.privacy import PrivacyRepo
 from crm_store.reminders import ReminderRepo
 from crm_store.reports import ReportRepo
 from crm_store.sla import SlaRepo
+from crm_store.speakers import Speaker, SpeakerCache
 from crm_store.tickets import TicketRepo
 
 Clock = Callable[[], datetime]
@@ -47,6 +52,21 @@ class _Handling:
 
 
 _HANDLING: ContextVar[_Handling | None] = ContextVar("crm_handling", default=None)
+# The task holding this process's SQLite write turn (its reads need no turn of their own).
+_WRITER: ContextVar[asyncio.Task[Any] | None] = ContextVar("crm_writer", default=None)
+
+
+class StoreBusy(TimeoutError):
+    """No connection, or on SQLite no turn to write, within CRM_DB_POOL_TIMEOUT seconds."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Turns:
+    """One event loop's queues for SQLite: one writer at a time, first come first served, and
+    at most the pool's size of readers (asyncio locks belong to the loop that uses them)."""
+
+    writer: asyncio.Lock
+    readers: asyncio.Semaphore
 
 
 def utc_now() -> datetime:
@@ -82,19 +102,35 @@ class Tx:
         self.privacy = PrivacyRepo(conn, self.audit, now=now)
         self.handled = HandledRepo(conn, self.audit, now=now)
 
+    @property
+    def people_changed(self) -> bool:
+        """Whether this transaction changed who a chat account is (Store.speaker caches that)."""
+        return self.people.changed_people or self.privacy.changed_people or self.customers.changed_people
+
 
 class Store:
-    """Owns the engine. ``write`` opens BEGIN IMMEDIATE on SQLite; ``read`` a plain one."""
+    """Owns the engine. ``write`` opens BEGIN IMMEDIATE on SQLite; ``read`` a plain one.
 
-    def __init__(self, engine: AsyncEngine, *, clock: Clock = utc_now) -> None:
+    On SQLite this process's writes queue here, in order, for the one writer turn instead of
+    polling the file lock (other processes, such as the CLI, still meet it and wait out the
+    busy timeout); reads run side by side on up to ``pool.size`` pooled connections."""
+
+    def __init__(
+        self, engine: AsyncEngine, *, clock: Clock = utc_now, pool: PoolSettings | None = None
+    ) -> None:
         self.engine = engine
         self.clock = clock
         self.url = engine.url.render_as_string(hide_password=True)
         self.is_sqlite = is_sqlite(str(engine.url))
+        self.pool = pool or PoolSettings()
+        self.speakers = SpeakerCache()
+        self._turns: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Turns] = (
+            weakref.WeakKeyDictionary()
+        )
 
     @classmethod
-    def open(cls, url: str, *, clock: Clock = utc_now) -> Store:
-        return cls(create_engine(url), clock=clock)
+    def open(cls, url: str, *, clock: Clock = utc_now, pool: PoolSettings | None = None) -> Store:
+        return cls(create_engine(url, pool=pool), clock=clock, pool=pool)
 
     async def close(self) -> None:
         await self.engine.dispose()
@@ -117,17 +153,86 @@ class Store:
         """A write transaction; every change made through it is audited as ``actor``."""
         handling = _HANDLING.get()
         claim = handling if handling is not None and not handling.claimed else None
-        async with self.engine.connect() as conn:
+        async with self._connection(write=True) as conn:
             await conn.execution_options(**{WRITE_OPTION: True})
             async with conn.begin():
                 tx = Tx(conn, actor=actor, now=self.clock())
                 if claim is not None and not await tx.handled.claim(claim.ref, claim.actor_key):
                     raise AlreadyHandled(claim.ref)
                 yield tx
+            if tx.people_changed:
+                self.speakers.changed()  # committed: what was read before is stale
         if claim is not None:
             claim.claimed = True  # committed: the rest of this run writes freely
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[Tx]:
-        async with self.engine.connect() as conn, conn.begin():
+        async with self._connection(write=False) as conn, conn.begin():
             yield Tx(conn, actor="reader", now=self.clock())
+
+    async def speaker(self, platform: str, external_id: str) -> Speaker | None:
+        """Who a chat account is; answered from the SpeakerCache when it may (no transaction)."""
+        found = self.speakers.get(platform, external_id)
+        if found is not None:
+            return found
+        version = self.speakers.version  # before the read: a change committed meanwhile voids it
+        async with self.read() as tx:
+            found = await tx.people.speaker(platform, external_id)
+        if found is not None:
+            self.speakers.put(found, version=version)
+        return found
+
+    @asynccontextmanager
+    async def _connection(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
+        turn = await self._take_turn(write=write)
+        writer = _WRITER.set(asyncio.current_task()) if turn is not None and write else None
+        conn = self.engine.connect()
+        try:
+            try:
+                await conn.start()
+            except PoolTimeout:
+                raise self._busy("for a connection") from None
+            yield conn
+        finally:
+            if writer is not None:
+                _WRITER.reset(writer)
+            await _hand_back(conn, turn)
+
+    async def _take_turn(self, *, write: bool) -> asyncio.Lock | asyncio.Semaphore | None:
+        """SQLite: wait for this transaction's turn (None: it needs none)."""
+        if not self.is_sqlite:
+            return None  # PostgreSQL: the engine's pool bounds and queues connections
+        task = asyncio.current_task()
+        if task is not None and _WRITER.get() is task:
+            if write:
+                raise RuntimeError("a write transaction inside another one would wait for itself")
+            # A read inside this task's own write: waiting behind readers that may be waiting
+            # for this very write would never end.
+            return None
+        loop = asyncio.get_running_loop()
+        turns = self._turns.get(loop)
+        if turns is None:
+            turns = self._turns[loop] = _Turns(asyncio.Lock(), asyncio.Semaphore(self.pool.size))
+        turn: asyncio.Lock | asyncio.Semaphore = turns.writer if write else turns.readers
+        try:
+            async with asyncio.timeout(self.pool.timeout):
+                await turn.acquire()
+        except TimeoutError:
+            raise self._busy("to write" if write else "for a connection") from None
+        return turn
+
+    def _busy(self, waited_for: str) -> StoreBusy:
+        return StoreBusy(f"the store is busy: waited {self.pool.timeout:g} s {waited_for}")
+
+
+async def _hand_back(conn: AsyncConnection, turn: asyncio.Lock | asyncio.Semaphore | None) -> None:
+    """Return the connection to the pool, then the turn to the next in line. A query cancelled
+    mid-way is rolled back first (its thread finishes the query, then the rollback), so the next
+    writer never starts while it still holds SQLite's lock; a close itself cancelled drops the
+    connection (its thread ends once done), and the next writer waits out the busy timeout."""
+    try:
+        if conn.sync_connection is not None:  # never started: nothing to give back
+            await conn.close()
+    finally:
+        if turn is not None:
+            turn.release()

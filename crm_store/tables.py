@@ -164,6 +164,7 @@ tickets = Table(
     Index("ix_tickets_status", "status"),
     Index("ix_tickets_customer", "customer_id"),
     Index("ix_tickets_assignee", "assignee_rep_id"),
+    Index("ix_tickets_updated", "updated_at", "id"),
     CheckConstraint("status IN ('open', 'pending', 'resolved')", name="status"),
     CheckConstraint("priority IN ('low', 'normal', 'high', 'urgent')", name="priority"),
 )
@@ -211,6 +212,7 @@ reminders = Table(
     _ts("done_at"),
     Index("ix_reminders_status_due", "status", "due_at"),
     Index("ix_reminders_rep", "rep_id", "status"),
+    Index("ix_reminders_customer", "customer_id", "status"),
     CheckConstraint("status IN ('pending', 'sent', 'done')", name="status"),
 )
 

@@ -291,18 +291,13 @@ class SlackFrontEnd:
             role = "admin"
         elif user_id in self.settings.managers:
             role = "manager"
-        async with self.store.read() as tx:
-            known = await tx.people.identity(PLATFORM, user_id)
-        name, tz = "", None
-        if known is None:
-            name, tz = await self._profile(user_id)
         return await staff_actor(
             self.store,
             platform=PLATFORM,
             user_id=user_id,
-            display_name=name or user_id,
+            display_name=user_id,
             role=role,
-            timezone=tz,
+            profile=lambda: self._profile(user_id),  # asked for a newcomer only
         )
 
     async def _profile(self, user_id: str) -> tuple[str, str | None]:

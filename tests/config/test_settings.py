@@ -45,6 +45,9 @@ def test_secrets_stay_out_of_repr() -> None:
         {"CRM_HTTP_PORT": "99999"},
         {"CRM_TICK_SECONDS": "0"},
         {"CRM_RETENTION_DAYS": "0"},  # a Slack retry could then pass as a new event
+        {"CRM_DB_POOL_SIZE": "0"},  # no reader could ever run
+        {"CRM_DB_MAX_OVERFLOW": "-1"},
+        {"CRM_DB_POOL_TIMEOUT": "0"},
     ],
 )
 def test_bad_values_refused(values: dict[str, str]) -> None:
@@ -70,3 +73,12 @@ def test_sla_minutes_are_parsed_and_checked() -> None:
     for bad in ("urgent=5", "urgent=x,high=1,normal=1,low=1", "fast=1,urgent=1,high=1,normal=1,low=1"):
         with pytest.raises(ValidationError):
             settings_from_mapping({"CRM_SLA_RESOLUTION_MINUTES": bad})
+
+
+def test_pool_settings_reach_the_store() -> None:
+    from bot.app import pool_settings
+    from crm_store.engine import PoolSettings
+
+    assert pool_settings(settings_from_mapping({})) == PoolSettings(size=5, overflow=5, timeout=30.0)
+    given = {"CRM_DB_POOL_SIZE": "3", "CRM_DB_MAX_OVERFLOW": "0", "CRM_DB_POOL_TIMEOUT": "7.5"}
+    assert pool_settings(settings_from_mapping(given)) == PoolSettings(size=3, overflow=0, timeout=7.5)
