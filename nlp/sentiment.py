@@ -241,6 +241,11 @@ class SentimentClassifier:
         self._pos = classes.index("positive")
         self._neg = classes.index("negative")
 
+    @property
+    def pipeline(self) -> Pipeline:
+        """The fitted scikit-learn pipeline: what is cached, and the reference scoring follows."""
+        return self._pipeline
+
     @classmethod
     def load_or_train(cls, cache_dir: Path) -> SentimentClassifier:
         """Load the cached model for the current corpus and versions, training it if missing."""

@@ -242,12 +242,12 @@ class TokenScan(NamedTuple):
     contrast: bool
 
 
-def scan_tokens(flags: Iterable[int], values: Iterable[float]) -> TokenScan:
+def scan_tokens(roles: Iterable[TokenRole]) -> TokenScan:
     """Mark negation scopes (up to four tokens, ended by a clause boundary) and sum the lexicon.
 
-    ``flags`` and ``values`` are the ``TokenRole`` fields of a text's tokens. A negation
-    scales the lexicon value of the words in its scope by -0.74, a booster or dampener
-    before a word scales it, and after "but" (and the like) values count 1.5 times.
+    ``roles`` are the ``TokenRole`` of a text's tokens. A negation scales the lexicon value
+    of the words in its scope by -0.74, a booster or dampener before a word scales it, and
+    after "but" (and the like) values count 1.5 times.
     """
     negated: list[bool] = []
     mark = negated.append
@@ -256,7 +256,13 @@ def scan_tokens(flags: Iterable[int], values: Iterable[float]) -> TokenScan:
     remaining = 0
     contrast_seen = question_start = request_word = False
     previous = 0
-    for flag, value in zip(flags, values, strict=True):
+    for flag, value in roles:
+        if flag == WORD and not remaining and not value:
+            # Most tokens: a plain word outside any negation scope with no lexicon value.
+            n_words += 1
+            mark(False)
+            previous = flag
+            continue
         if flag & WORD:
             if not n_words:
                 question_start = bool(flag & QUESTION_START)
@@ -305,8 +311,7 @@ def scan_tokens(flags: Iterable[int], values: Iterable[float]) -> TokenScan:
 
 def mark_negation(tokens: Sequence[str]) -> list[str]:
     """Suffix ``_neg`` to up to four words after a negation, stopping at a clause boundary."""
-    roles = [token_role(token, {}) for token in tokens]
-    scan = scan_tokens([r.flags for r in roles], [r.value for r in roles])
+    scan = scan_tokens([token_role(token, {}) for token in tokens])
     return [token + "_neg" if negated else token for token, negated in zip(tokens, scan.negated, strict=True)]
 
 
@@ -386,7 +391,7 @@ def prepare_many(texts: Iterable[str], lexicon: Mapping[str, float]) -> list[Pre
         for token in tokens:
             if token not in roles:
                 roles[token] = token_role(token, lexicon)
-        scan = scan_tokens([roles[t].flags for t in tokens], [roles[t].value for t in tokens])
+        scan = scan_tokens([roles[t] for t in tokens])
         marked = [t + "_neg" if m else t for t, m in zip(tokens, scan.negated, strict=True)]
         words = marked + [f"{a} {b}" for a, b in itertools.pairwise(marked)]
         dense = dense_features(text, norm, emoticons=(emo_pos, emo_neg), scan=scan)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from array import array
 from collections.abc import Iterable, Sequence
 from itertools import chain
 from operator import attrgetter
@@ -28,34 +29,36 @@ _NEGATED_SUFFIX: Final = "_neg"
 _NO_ID: Final = -1
 
 
-class _Token(NamedTuple):
-    """A token's role in the scan and its vocabulary numbers, computed once per token."""
-
-    flags: int  # its ``TokenRole``
-    value: float
-    # Unigram column plain / negated, bigram part plain / negated (-1: none).
-    ids: tuple[int, int, int, int]
-
-
 class _Word(NamedTuple):
     """What one whitespace-separated word of a text contributes, computed once per word."""
 
-    normalised: tuple[str, ...]  # the words it becomes in the normalised text
+    normalised: str  # the words it becomes in the normalised text, space-separated ("" if none)
     emoji_pos: int  # positive emoticons and emoji in it
     emoji_neg: int
-    tokens: tuple[_Token, ...]
+    roles: tuple[features.TokenRole, ...]  # its tokens'
+    # Four int64 per token: unigram column plain / negated, bigram part plain / negated
+    # (-1: none). Bytes, like the columns below: joined per batch without a Python loop,
+    # and nothing for the garbage collector to walk.
+    token_ids: bytes
     char_columns: bytes  # int64 columns of its in-vocabulary character n-grams
 
 
-_TOKENS = attrgetter("tokens")
-_FLAGS = attrgetter("flags")
-_VALUE = attrgetter("value")
+class _Token(NamedTuple):
+    """A token's role and vocabulary numbers (as in ``_Word``), computed once per token."""
+
+    role: features.TokenRole
+    ids: bytes
+
+
+_ROLES = attrgetter("roles")
 _NORMALISED = attrgetter("normalised")
 _EMOJI_POS = attrgetter("emoji_pos")
 _EMOJI_NEG = attrgetter("emoji_neg")
+_TOKEN_IDS = attrgetter("token_ids")
+_ROLE = attrgetter("role")
 _IDS = attrgetter("ids")
 _CHAR_COLUMNS = attrgetter("char_columns")
-_COLUMN_BYTES: Final = np.dtype(np.int64).itemsize
+_COLUMN_BYTES: Final = np.dtype(np.int64).itemsize  # array("q") items are the same 8 bytes
 
 
 class _Rows(NamedTuple):
@@ -161,31 +164,31 @@ class SentimentScorer:
         words = [recall(raw) or learned[raw] for raw in chain.from_iterable(split)]
         self._keep(learned)
         words_per_text = list(map(len, split))
-        tokens: list[_Token] = []
         negated: list[bool] = []
         tokens_per_text: list[int] = []
-        dense: list[list[float]] = []
+        # Filled row by row: a list per text kept to the end would outlive the young GC
+        # generation and make the collector walk everything the process holds.
+        dense = np.empty((n, features.N_DENSE))
         start = 0
-        for text, count in zip(texts, words_per_text, strict=True):
+        for i, (text, count) in enumerate(zip(texts, words_per_text, strict=True)):
             text_words = words[start : start + count]
             start += count
-            text_tokens = list(chain.from_iterable(map(_TOKENS, text_words)))
-            scan = features.scan_tokens(map(_FLAGS, text_tokens), map(_VALUE, text_tokens))
-            normalised = " ".join(chain.from_iterable(map(_NORMALISED, text_words)))
+            scan = features.scan_tokens(chain.from_iterable(map(_ROLES, text_words)))
+            normalised = " ".join(filter(None, map(_NORMALISED, text_words)))
             emoticons = (sum(map(_EMOJI_POS, text_words)), sum(map(_EMOJI_NEG, text_words)))
-            dense.append(features.dense_features(text, normalised, emoticons=emoticons, scan=scan))
-            tokens += text_tokens
+            dense[i] = features.dense_features(text, normalised, emoticons=emoticons, scan=scan)
             negated += scan.negated
-            tokens_per_text.append(len(text_tokens))
+            tokens_per_text.append(len(scan.negated))
         word_rows = np.repeat(np.arange(n), words_per_text)
         token_rows = np.repeat(np.arange(n), tokens_per_text)
-        rows, columns = self._word_columns(list(chain.from_iterable(map(_IDS, tokens))), negated, token_rows)
+        token_ids = np.frombuffer(b"".join(map(_TOKEN_IDS, words)), dtype=np.int64)
+        rows, columns = self._word_columns(token_ids, negated, token_rows)
         char_columns = np.frombuffer(b"".join(map(_CHAR_COLUMNS, words)), dtype=np.int64)
         char_rows = np.repeat(word_rows, [len(w.char_columns) // _COLUMN_BYTES for w in words])
         x, indptr, columns = self._tfidf(
             np.concatenate([rows, char_rows]), np.concatenate([columns, char_columns]), n
         )
-        decision = self._decision(x, indptr, columns, np.array(dense, dtype=np.float64).reshape(n, -1))
+        decision = self._decision(x, indptr, columns, dense)
         probabilities: FloatArray = expit(decision)
         total = probabilities.sum(axis=1)
         # As sklearn: a row whose every class underflowed to zero becomes uniform.
@@ -195,10 +198,10 @@ class SentimentScorer:
         return probabilities
 
     def _word_columns(
-        self, token_ids: list[int], negated_tokens: list[bool], token_rows: IntArray
+        self, token_ids: IntArray, negated_tokens: list[bool], token_rows: IntArray
     ) -> tuple[IntArray, IntArray]:
         """Rows and columns of every in-vocabulary unigram and bigram occurrence."""
-        ids = np.array(token_ids, dtype=np.int64).reshape(-1, 4)
+        ids = token_ids.reshape(-1, 4)
         negated = np.array(negated_tokens, dtype=bool)
         unigrams = np.where(negated, ids[:, 1], ids[:, 0])
         parts = np.where(negated, ids[:, 3], ids[:, 2])
@@ -221,7 +224,9 @@ class SentimentScorer:
         Returns the values, the row pointer (one row per text) and the columns, in sklearn's
         order (by text, then column).
         """
-        keys = rows * self._n_columns + columns
+        # Sorting is the costliest step; 32-bit keys sort twice as fast where they fit.
+        key_type = np.int32 if n * self._n_columns < 2**31 else np.int64
+        keys: npt.NDArray[np.signedinteger[Any]] = (rows * self._n_columns + columns).astype(key_type)
         keys.sort()
         new = np.ones(len(keys), dtype=bool)
         np.not_equal(keys[1:], keys[:-1], out=new[1:])
@@ -229,14 +234,16 @@ class SentimentScorer:
         counts = np.empty(len(starts), dtype=np.int64)
         counts[:-1] = starts[1:] - starts[:-1]
         counts[-1:] = len(keys) - starts[-1:]
-        rows, columns = np.divmod(keys[starts], self._n_columns)
+        unique = keys[starts]
+        text_rows = unique // self._n_columns
+        columns = (unique - text_rows * self._n_columns).astype(np.int64)
         data = counts.astype(self._dtype)
         np.log(data, out=data)
         data += 1.0
         data *= self._idf[columns]
         is_char = columns >= self._n_words
         # One normalisation row per (text, vectoriser): a text's word columns come first.
-        segments = rows * 2 + is_char
+        segments = text_rows * 2 + is_char
         indptr = np.searchsorted(segments, np.arange(2 * n + 1)).astype(np.int64)
         inplace_csr_row_normalize_l2(_Rows(data, (2 * n, self._n_columns), columns, indptr))
         for weight, mask in ((self._word_weight, ~is_char), (self._char_weight, is_char)):
@@ -247,17 +254,21 @@ class SentimentScorer:
     def _decision(
         self, x: npt.NDArray[Any], indptr: IntArray, columns: IntArray, dense: FloatArray
     ) -> FloatArray:
+        # Every sum runs in column order from zero, one term at a time, for one text as for
+        # many: a text scores the same to the last bit alone or in any batch.
         n = dense.shape[0]
-        decision: FloatArray
-        if n == 1:  # one text (the common call): skip building a sparse matrix
-            decision = (x.astype(np.float64) @ self._sparse_coef[columns])[None, :]
+        decision = np.zeros((n, len(self.classes)))
+        if n == 1:  # one text (the common call): a running sum, no sparse matrix to build
+            terms = x.astype(np.float64)[:, None] * self._sparse_coef[columns]
+            if len(terms):
+                decision[0] = np.cumsum(terms, axis=0)[-1]
         else:
             matrix = csr_array((x.astype(np.float64), columns, indptr), shape=(n, self._n_columns))
             decision = matrix @ self._sparse_coef
         scaled = (dense - self._mean) / self._scale
         if self._dense_weight is not None:
             scaled = scaled * self._dense_weight
-        decision += scaled @ self._dense_coef
+        decision += np.cumsum(scaled[:, :, None] * self._dense_coef[None, :, :], axis=1)[:, -1, :]
         decision += self._intercept
         return decision
 
@@ -278,26 +289,31 @@ class SentimentScorer:
         learned: dict[str, _Word] = {}
         start = 0
         for raw, (normalised, emoji_pos, emoji_neg), end in zip(raws, prepared, ends.tolist(), strict=True):
+            text = " ".join(normalised)
+            tokens = [known.get(t) or learn(t) for t in features.tokens_of(text)]
             learned[raw] = _Word(
-                tuple(normalised),
+                text,
                 emoji_pos,
                 emoji_neg,
-                tuple([known.get(t) or learn(t) for t in features.tokens_of(" ".join(normalised))]),
+                tuple(map(_ROLE, tokens)),
+                b"".join(map(_IDS, tokens)),
                 column_bytes[start:end],
             )
             start = end
         return learned
 
     def _learn_token(self, token: str) -> _Token:
-        role = features.token_role(token, self._lexicon)
         negated = token + _NEGATED_SUFFIX
-        ids = (
-            self._vocabulary.get(token, _NO_ID),
-            self._vocabulary.get(negated, _NO_ID),
-            self._parts.get(token, _NO_ID),
-            self._parts.get(negated, _NO_ID),
+        ids = array(
+            "q",
+            (
+                self._vocabulary.get(token, _NO_ID),
+                self._vocabulary.get(negated, _NO_ID),
+                self._parts.get(token, _NO_ID),
+                self._parts.get(negated, _NO_ID),
+            ),
         )
-        entry = self._tokens[token] = _Token(role.flags, role.value, ids)
+        entry = self._tokens[token] = _Token(features.token_role(token, self._lexicon), ids.tobytes())
         return entry
 
     def _keep(self, learned: dict[str, _Word]) -> None:
