@@ -12,9 +12,6 @@ IntArray = npt.NDArray[np.int64]
 
 # Keys are base-(alphabet + 1) numbers; they must stay clear of int64 overflow.
 _KEY_LIMIT: Final = 2**62
-# Up to this many words a dictionary lookup per gram beats the vectorised search, whose
-# fixed cost is some sixty numpy calls (a single message's new words, typically).
-SMALL_BATCH: Final = 24
 
 
 class CharNgramColumns:
@@ -26,7 +23,9 @@ class CharNgramColumns:
     sliding windows give the same grams). Here each character becomes its rank in the
     vocabulary's alphabet (0 for any other character, which no gram holds), each window a
     base-(alphabet + 1) number, and the lookup one sorted search per n for all words at once.
-    A few words are looked up gram by gram in the vocabulary instead (same answer).
+    ``columns_of`` answers for one word gram by gram from the vocabulary instead: the same
+    answer, cheaper for a handful of words than the search's fixed cost (some sixty numpy
+    calls).
     """
 
     def __init__(self, vocabulary: Mapping[str, int], ngram_range: tuple[int, int]) -> None:
@@ -75,8 +74,6 @@ class CharNgramColumns:
         if not words:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty
-        if len(words) <= SMALL_BATCH:
-            return self.columns_by_lookup(words)
         padded = " " + "  ".join(words) + " "
         digits = self._digits(_code_points(padded))
         lengths = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 2
@@ -112,24 +109,17 @@ class CharNgramColumns:
         return np.concatenate(found_words), np.concatenate(found_columns)
 
 
-    def columns_by_lookup(self, words: Sequence[str]) -> tuple[IntArray, IntArray]:
-        """``columns`` by building each gram as sklearn does and looking it up."""
-        found_words: list[int] = []
-        found_columns: list[int] = []
-        lookup = self._vocabulary.get
-        for i, word in enumerate(words):
-            padded = f" {word} "
-            length = len(padded)
-            grams: list[str] = []
-            for n in range(self._min_n, self._max_n + 1):
-                if length <= n:  # a word shorter than n counts once, whole, and ends the series
-                    grams.append(padded)
-                    break
-                grams += [padded[start : start + n] for start in range(length - n + 1)]
-            columns = [column for column in map(lookup, grams) if column is not None]
-            found_words += [i] * len(columns)
-            found_columns += columns
-        return np.array(found_words, dtype=np.int64), np.array(found_columns, dtype=np.int64)
+    def columns_of(self, word: str) -> list[int]:
+        """The columns of one word's in-vocabulary n-grams, building each gram as sklearn does."""
+        padded = f" {word} "
+        length = len(padded)
+        grams: list[str] = []
+        for n in range(self._min_n, self._max_n + 1):
+            if length <= n:  # a word shorter than n counts once, whole, and ends the series
+                grams.append(padded)
+                break
+            grams += [padded[start : start + n] for start in range(length - n + 1)]
+        return [column for column in map(self._vocabulary.get, grams) if column is not None]
 
 
 def _code_points(text: str) -> IntArray:

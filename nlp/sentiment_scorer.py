@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from array import array
 from collections.abc import Iterable, Sequence
 from itertools import chain
@@ -25,6 +26,9 @@ IntArray = npt.NDArray[np.int64]
 WORD_MEMORY: Final = 32_768
 # Texts scored per vectorised step, which bounds the temporary arrays of a large batch.
 CHUNK: Final = 2_048
+# Up to this many new word pieces, their character n-grams are looked up one by one (a
+# single message's new words, typically); more are searched for all at once.
+SMALL_BATCH: Final = 24
 _NEGATED_SUFFIX: Final = "_neg"
 _NO_ID: Final = -1
 
@@ -59,6 +63,7 @@ _ROLE = attrgetter("role")
 _IDS = attrgetter("ids")
 _CHAR_COLUMNS = attrgetter("char_columns")
 _COLUMN_BYTES: Final = np.dtype(np.int64).itemsize  # array("q") items are the same 8 bytes
+_TOKEN_IDS_BYTES: Final = struct.Struct("=4q")  # native order, as numpy reads them
 
 
 class _Rows(NamedTuple):
@@ -278,42 +283,45 @@ class SentimentScorer:
         if not raws:
             return {}
         prepared = [features.normalise_word(raw) for raw in raws]
-        pieces = [piece for normalised, _, _ in prepared for piece in normalised]
-        owner = np.repeat(np.arange(len(raws)), [len(normalised) for normalised, _, _ in prepared])
-        piece_of, char_columns = self._char_ngrams.columns(pieces)
-        owners = owner[piece_of]
-        order = np.argsort(owners, kind="stable")
-        column_bytes = (char_columns[order] + self._n_words).tobytes()
-        ends = np.cumsum(np.bincount(owners, minlength=len(raws))) * _COLUMN_BYTES
+        column_bytes = self._char_columns([normalised for normalised, _, _ in prepared])
         known, learn = self._tokens, self._learn_token
         learned: dict[str, _Word] = {}
-        start = 0
-        for raw, (normalised, emoji_pos, emoji_neg), end in zip(raws, prepared, ends.tolist(), strict=True):
+        for raw, (normalised, emoji_pos, emoji_neg), columns in zip(
+            raws, prepared, column_bytes, strict=True
+        ):
             text = " ".join(normalised)
             tokens = [known.get(t) or learn(t) for t in features.tokens_of(text)]
             learned[raw] = _Word(
-                text,
-                emoji_pos,
-                emoji_neg,
-                tuple(map(_ROLE, tokens)),
-                b"".join(map(_IDS, tokens)),
-                column_bytes[start:end],
+                text, emoji_pos, emoji_neg, tuple(map(_ROLE, tokens)), b"".join(map(_IDS, tokens)), columns
             )
-            start = end
         return learned
+
+    def _char_columns(self, words: list[list[str]]) -> list[bytes]:
+        """Per word (as its normalised pieces): the int64 columns of its character n-grams."""
+        pieces = [piece for normalised in words for piece in normalised]
+        if len(pieces) <= SMALL_BATCH:
+            columns_of, offset = self._char_ngrams.columns_of, self._n_words
+            return [
+                array("q", [offset + c for piece in normalised for c in columns_of(piece)]).tobytes()
+                for normalised in words
+            ]
+        owner = np.repeat(np.arange(len(words)), [len(normalised) for normalised in words])
+        piece_of, columns = self._char_ngrams.columns(pieces)
+        owners = owner[piece_of]
+        order = np.argsort(owners, kind="stable")
+        joined = (columns[order] + self._n_words).tobytes()
+        ends = (np.cumsum(np.bincount(owners, minlength=len(words))) * _COLUMN_BYTES).tolist()
+        return [joined[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
 
     def _learn_token(self, token: str) -> _Token:
         negated = token + _NEGATED_SUFFIX
-        ids = array(
-            "q",
-            (
-                self._vocabulary.get(token, _NO_ID),
-                self._vocabulary.get(negated, _NO_ID),
-                self._parts.get(token, _NO_ID),
-                self._parts.get(negated, _NO_ID),
-            ),
+        ids = _TOKEN_IDS_BYTES.pack(
+            self._vocabulary.get(token, _NO_ID),
+            self._vocabulary.get(negated, _NO_ID),
+            self._parts.get(token, _NO_ID),
+            self._parts.get(negated, _NO_ID),
         )
-        entry = self._tokens[token] = _Token(features.token_role(token, self._lexicon), ids.tobytes())
+        entry = self._tokens[token] = _Token(features.token_role(token, self._lexicon), ids)
         return entry
 
     def _keep(self, learned: dict[str, _Word]) -> None:

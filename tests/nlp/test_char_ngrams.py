@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from unittest.mock import patch
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.feature_extraction.text import CountVectorizer
 
-from nlp import char_ngrams
 from nlp.char_ngrams import CharNgramColumns
 
 _FIT = [
@@ -41,10 +40,10 @@ def _expected(vectoriser: CountVectorizer, words: list[str]) -> list[Counter[int
     return [Counter(vocabulary[g] for g in analyse(word) if g in vocabulary) for word in words]
 
 
-def _per_word(found: tuple[object, object], n: int) -> list[Counter[int]]:
+def _per_word(found: tuple[np.ndarray, np.ndarray], n: int) -> list[Counter[int]]:
     words, columns = found
     counts: list[Counter[int]] = [Counter() for _ in range(n)]
-    for word, column in zip(words.tolist(), columns.tolist(), strict=True):  # type: ignore[attr-defined]
+    for word, column in zip(words.tolist(), columns.tolist(), strict=True):
         counts[word][column] += 1
     return counts
 
@@ -56,9 +55,8 @@ def test_both_ways_find_sklearns_grams(
 ) -> None:
     vectoriser, columns = fitted
     expected = _expected(vectoriser, words)
-    assert _per_word(columns.columns_by_lookup(words), len(words)) == expected
-    with patch.object(char_ngrams, "SMALL_BATCH", 0):  # force the vectorised search
-        assert _per_word(columns.columns(words), len(words)) == expected
+    assert [Counter(columns.columns_of(word)) for word in words] == expected
+    assert _per_word(columns.columns(words), len(words)) == expected
 
 
 def test_a_range_it_cannot_slide_is_refused() -> None:
