@@ -81,6 +81,7 @@ _REQUEST_PHRASES = (
 )
 # One pass over the text finds whichever phrase occurs (same answer as one search per phrase).
 _REQUEST_PHRASE = re.compile("|".join(map(re.escape, _REQUEST_PHRASES)))
+_SHOUTED_ASCII = re.compile(r"(?<!\S)[A-Z]{2,}(?!\S)")
 _ASCII_LOWER = bytes(range(ord("a"), ord("z") + 1))
 _ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
 _NEGATION_SCOPE = 4
@@ -362,6 +363,10 @@ def dense_features(
 
 
 def _shouted_words(text: str) -> int:
+    """Words of two or more letters, all upper case."""
+    if text.isascii():
+        # In ASCII exactly [A-Z]{2,} between whitespace (regex \s is str.isspace).
+        return len(_SHOUTED_ASCII.findall(text))
     return sum(1 for w in text.split() if len(w) >= 2 and w.isalpha() and w.isupper())
 
 

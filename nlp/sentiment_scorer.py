@@ -20,6 +20,7 @@ from nlp.char_ngrams import CharNgramColumns
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+Ints = npt.NDArray[np.signedinteger[Any]]
 
 # Words remembered with their tokens and character n-gram columns (a few hundred bytes
 # each); when full, the memory starts again empty. Messages reuse a small vocabulary.
@@ -40,11 +41,11 @@ class _Word(NamedTuple):
     emoji_pos: int  # positive emoticons and emoji in it
     emoji_neg: int
     roles: tuple[features.TokenRole, ...]  # its tokens'
-    # Four int64 per token: unigram column plain / negated, bigram part plain / negated
+    # Four int32 per token: unigram column plain / negated, bigram part plain / negated
     # (-1: none). Bytes, like the columns below: joined per batch without a Python loop,
     # and nothing for the garbage collector to walk.
     token_ids: bytes
-    char_columns: bytes  # int64 columns of its in-vocabulary character n-grams
+    char_columns: bytes  # int32 columns of its in-vocabulary character n-grams
 
 
 class _Token(NamedTuple):
@@ -62,8 +63,10 @@ _TOKEN_IDS = attrgetter("token_ids")
 _ROLE = attrgetter("role")
 _IDS = attrgetter("ids")
 _CHAR_COLUMNS = attrgetter("char_columns")
-_COLUMN_BYTES: Final = np.dtype(np.int64).itemsize  # array("q") items are the same 8 bytes
-_TOKEN_IDS_BYTES: Final = struct.Struct("=4q")  # native order, as numpy reads them
+# Columns and ids as 32-bit ints (a vocabulary is far below 2**31): half the bytes to join.
+_ID_TYPE: Final = np.dtype(np.int32)
+_COLUMN_BYTES: Final = _ID_TYPE.itemsize  # array("i") items are the same 4 bytes
+_TOKEN_IDS_BYTES: Final = struct.Struct("=4i")  # native order, as numpy reads them
 
 
 class _Rows(NamedTuple):
@@ -71,8 +74,8 @@ class _Rows(NamedTuple):
 
     data: npt.NDArray[Any]
     shape: tuple[int, int]
-    indices: IntArray
-    indptr: IntArray
+    indices: Ints
+    indptr: Ints
 
 
 class SentimentScorer:
@@ -120,6 +123,7 @@ class SentimentScorer:
         self._char_ngrams = CharNgramColumns(chars.vocabulary_, chars.ngram_range)
         coef = np.asarray(model.coef_, dtype=np.float64)
         _require(coef.shape[1] == self._n_columns + features.N_DENSE, "the model's width does not match")
+        _require(self._n_columns < 2**31, "the vocabulary is too large for 32-bit columns")
         self._dtype = words.dtype
         self._idf = np.concatenate([words.idf_, chars.idf_]).astype(self._dtype)
         weights = union.transformer_weights or {}
@@ -184,15 +188,21 @@ class SentimentScorer:
             dense[i] = features.dense_features(text, normalised, emoticons=emoticons, scan=scan)
             negated += scan.negated
             tokens_per_text.append(len(scan.negated))
-        word_rows = np.repeat(np.arange(n), words_per_text)
+        # Keys (text, column) sort twice as fast in 32 bits, which they fit unless huge.
+        key_type = np.int32 if n * self._n_columns < 2**31 else np.int64
+        word_rows = np.repeat(np.arange(n, dtype=key_type), words_per_text)
         token_rows = np.repeat(np.arange(n), tokens_per_text)
-        token_ids = np.frombuffer(b"".join(map(_TOKEN_IDS, words)), dtype=np.int64)
+        token_ids = np.frombuffer(b"".join(map(_TOKEN_IDS, words)), dtype=_ID_TYPE).astype(np.int64)
         rows, columns = self._word_columns(token_ids, negated, token_rows)
-        char_columns = np.frombuffer(b"".join(map(_CHAR_COLUMNS, words)), dtype=np.int64)
-        char_rows = np.repeat(word_rows, [len(w.char_columns) // _COLUMN_BYTES for w in words])
-        x, indptr, columns = self._tfidf(
-            np.concatenate([rows, char_rows]), np.concatenate([columns, char_columns]), n
+        char_columns = np.frombuffer(b"".join(map(_CHAR_COLUMNS, words)), dtype=_ID_TYPE)
+        char_counts = np.fromiter(map(len, map(_CHAR_COLUMNS, words)), np.int64, len(words)) // _COLUMN_BYTES
+        keys = np.concatenate(
+            [
+                (rows * self._n_columns + columns).astype(key_type),
+                np.repeat(word_rows, char_counts) * self._n_columns + char_columns.astype(key_type),
+            ]
         )
+        x, indptr, columns = self._tfidf(keys, n)
         decision = self._decision(x, indptr, columns, dense)
         probabilities: FloatArray = expit(decision)
         total = probabilities.sum(axis=1)
@@ -221,17 +231,12 @@ class SentimentScorer:
         columns = np.concatenate([unigrams[in_vocabulary], self._bigram_columns[slot[known]]])
         return rows, columns
 
-    def _tfidf(
-        self, rows: IntArray, columns: IntArray, n: int
-    ) -> tuple[npt.NDArray[Any], IntArray, IntArray]:
-        """Count, weight and normalise the occurrences: both vectorisers' output as CSR parts.
+    def _tfidf(self, keys: Ints, n: int) -> tuple[npt.NDArray[Any], Ints, Ints]:
+        """Count, weight and normalise occurrences (keys: text * columns + column) as sklearn.
 
-        Returns the values, the row pointer (one row per text) and the columns, in sklearn's
-        order (by text, then column).
+        Returns both vectorisers' output as CSR parts: the values, the row pointer (one row
+        per text) and the columns, in sklearn's order (by text, then column).
         """
-        # Sorting is the costliest step; 32-bit keys sort twice as fast where they fit.
-        key_type = np.int32 if n * self._n_columns < 2**31 else np.int64
-        keys: npt.NDArray[np.signedinteger[Any]] = (rows * self._n_columns + columns).astype(key_type)
         keys.sort()
         new = np.ones(len(keys), dtype=bool)
         np.not_equal(keys[1:], keys[:-1], out=new[1:])
@@ -241,7 +246,7 @@ class SentimentScorer:
         counts[-1:] = len(keys) - starts[-1:]
         unique = keys[starts]
         text_rows = unique // self._n_columns
-        columns = (unique - text_rows * self._n_columns).astype(np.int64)
+        columns = unique - text_rows * self._n_columns
         data = counts.astype(self._dtype)
         np.log(data, out=data)
         data += 1.0
@@ -249,7 +254,7 @@ class SentimentScorer:
         is_char = columns >= self._n_words
         # One normalisation row per (text, vectoriser): a text's word columns come first.
         segments = text_rows * 2 + is_char
-        indptr = np.searchsorted(segments, np.arange(2 * n + 1)).astype(np.int64)
+        indptr = np.searchsorted(segments, np.arange(2 * n + 1)).astype(keys.dtype)
         inplace_csr_row_normalize_l2(_Rows(data, (2 * n, self._n_columns), columns, indptr))
         for weight, mask in ((self._word_weight, ~is_char), (self._char_weight, is_char)):
             if weight is not None:
@@ -257,7 +262,7 @@ class SentimentScorer:
         return data, indptr[::2], columns
 
     def _decision(
-        self, x: npt.NDArray[Any], indptr: IntArray, columns: IntArray, dense: FloatArray
+        self, x: npt.NDArray[Any], indptr: Ints, columns: Ints, dense: FloatArray
     ) -> FloatArray:
         # Every sum runs in column order from zero, one term at a time, for one text as for
         # many: a text scores the same to the last bit alone or in any batch.
@@ -297,19 +302,19 @@ class SentimentScorer:
         return learned
 
     def _char_columns(self, words: list[list[str]]) -> list[bytes]:
-        """Per word (as its normalised pieces): the int64 columns of its character n-grams."""
+        """Per word (as its normalised pieces): the int32 columns of its character n-grams."""
         pieces = [piece for normalised in words for piece in normalised]
         if len(pieces) <= SMALL_BATCH:
             columns_of, offset = self._char_ngrams.columns_of, self._n_words
             return [
-                array("q", [offset + c for piece in normalised for c in columns_of(piece)]).tobytes()
+                array("i", [offset + c for piece in normalised for c in columns_of(piece)]).tobytes()
                 for normalised in words
             ]
         owner = np.repeat(np.arange(len(words)), [len(normalised) for normalised in words])
         piece_of, columns = self._char_ngrams.columns(pieces)
         owners = owner[piece_of]
         order = np.argsort(owners, kind="stable")
-        joined = (columns[order] + self._n_words).tobytes()
+        joined = (columns[order] + self._n_words).astype(_ID_TYPE).tobytes()
         ends = (np.cumsum(np.bincount(owners, minlength=len(words))) * _COLUMN_BYTES).tolist()
         return [joined[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
 

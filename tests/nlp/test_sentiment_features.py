@@ -61,3 +61,10 @@ def test_normalising_word_by_word_matches_whole_text_patterns(text: str) -> None
 @given(texts=st.lists(_TEXTS, max_size=5))
 def test_prepare_many_is_prepare_per_text(texts: list[str], lexicon: dict[str, float]) -> None:
     assert prepare_many(texts, lexicon) == [prepare(text, lexicon) for text in texts]
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.sampled_from(list("AaBZz1 _-!\t\x1c\x0bÉéǅΣ")), max_size=30))
+def test_shouted_word_count_shortcut(text: str) -> None:
+    expected = sum(1 for w in text.split() if len(w) >= 2 and w.isalpha() and w.isupper())
+    assert sentiment_features._shouted_words(text) == expected
