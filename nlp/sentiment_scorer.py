@@ -173,24 +173,30 @@ class SentimentScorer:
         words = [recall(raw) or learned[raw] for raw in chain.from_iterable(split)]
         self._keep(learned)
         words_per_text = list(map(len, split))
+        word_rows = np.repeat(np.arange(n), words_per_text)
+        emoji = [
+            np.bincount(word_rows, weights=np.fromiter(map(field, words), float, len(words)), minlength=n)
+            .astype(np.int64)
+            .tolist()
+            for field in (_EMOJI_POS, _EMOJI_NEG)
+        ]
         negated: list[bool] = []
         tokens_per_text: list[int] = []
-        # Filled row by row: a list per text kept to the end would outlive the young GC
-        # generation and make the collector walk everything the process holds.
-        dense = np.empty((n, features.N_DENSE))
+        # One flat list of floats: a list per text kept to the end would outlive the young
+        # GC generation and make the collector walk everything the process holds.
+        dense: list[float] = []
         start = 0
-        for i, (text, count) in enumerate(zip(texts, words_per_text, strict=True)):
+        for text, count, emoji_pos, emoji_neg in zip(texts, words_per_text, *emoji, strict=True):
             text_words = words[start : start + count]
             start += count
             scan = features.scan_tokens(chain.from_iterable(map(_ROLES, text_words)))
             normalised = " ".join(filter(None, map(_NORMALISED, text_words)))
-            emoticons = (sum(map(_EMOJI_POS, text_words)), sum(map(_EMOJI_NEG, text_words)))
-            dense[i] = features.dense_features(text, normalised, emoticons=emoticons, scan=scan)
+            dense += features.dense_features(text, normalised, emoticons=(emoji_pos, emoji_neg), scan=scan)
             negated += scan.negated
             tokens_per_text.append(len(scan.negated))
         # Keys (text, column) sort twice as fast in 32 bits, which they fit unless huge.
         key_type = np.int32 if n * self._n_columns < 2**31 else np.int64
-        word_rows = np.repeat(np.arange(n, dtype=key_type), words_per_text)
+        word_rows = word_rows.astype(key_type)
         token_rows = np.repeat(np.arange(n), tokens_per_text)
         token_ids = np.frombuffer(b"".join(map(_TOKEN_IDS, words)), dtype=_ID_TYPE).astype(np.int64)
         rows, columns = self._word_columns(token_ids, negated, token_rows)
@@ -203,7 +209,7 @@ class SentimentScorer:
             ]
         )
         x, indptr, columns = self._tfidf(keys, n)
-        decision = self._decision(x, indptr, columns, dense)
+        decision = self._decision(x, indptr, columns, np.array(dense).reshape(n, features.N_DENSE))
         probabilities: FloatArray = expit(decision)
         total = probabilities.sum(axis=1)
         # As sklearn: a row whose every class underflowed to zero becomes uniform.
