@@ -43,6 +43,8 @@ _EMOTICON_NEG = re.compile(
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENTION = re.compile(r"@\w+")
 _ELONGATED = re.compile(r"(\w)\1{2,}")
+# Every URL, mention and emoticon pattern above needs one of these (a superset test).
+_MAYBE_MARKUP = re.compile(r"[:;=<>^(@_]|www|xd", re.IGNORECASE)
 # What may follow a question mark at the end of a message: emoji, dots, exclamation marks.
 _TRAILER = re.compile(rf"(?:[\s.!]|\b{EMO_POS}\b|\b{EMO_NEG}\b)+$")
 _TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)*|[!?]+|[.,;:]|[^\s\w]", re.UNICODE)
@@ -77,6 +79,11 @@ _REQUEST_PHRASES = (
     "can you", "could you", "would you", "can i", "could i", "can someone", "i'd like",
     "i would like", "i want to", "i need", "need to", "let me know",
 )
+# One pass over the text finds whichever phrase occurs (same answer as one search per phrase).
+_REQUEST_PHRASE = re.compile("|".join(map(re.escape, _REQUEST_PHRASES)))
+_SHOUTED_ASCII = re.compile(r"(?<!\S)[A-Z]{2,}(?!\S)")
+_ASCII_LOWER = bytes(range(ord("a"), ord("z") + 1))
+_ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
 _NEGATION_SCOPE = 4
 _NEGATION_SCALE = -0.74
 _BOOST = 1.3
@@ -106,13 +113,36 @@ def _emoji_word(match: re.Match[str]) -> str:
     return f" {EMO_POS} " if EMOJI_POLARITY[match.group()] > 0 else f" {EMO_NEG} "
 
 
-def normalise(text: str) -> tuple[str, int, int]:
-    """Lower-case text with URLs, mentions, emoticons and emoji replaced by placeholder words.
+def unescape(text: str) -> str:
+    """HTML entities resolved and typographic apostrophes / cp1252 ellipses made plain.
 
-    Returns the text and the numbers of positive and negative emoticons/emoji.
+    The one step of ``normalise`` that may create or remove whitespace, so it runs on the
+    whole text before the text is split into words.
     """
-    text = html.unescape(text).replace("\x85", "...").replace("’", "'")
-    text = _URL.sub(" url ", text)
+    return html.unescape(text).replace("\x85", "...").replace("’", "'")
+
+
+def normalise_word(word: str) -> tuple[list[str], int, int]:
+    """``normalise`` for one whitespace-free word of ``unescape``'s output.
+
+    Returns the normalised words it becomes (a URL, mention, emoticon or emoji turns into a
+    placeholder word of its own) and its numbers of positive and negative emoticons/emoji.
+    No pattern below matches across whitespace, and at a word's edge every look-around sees
+    the same as at whitespace, so normalising word by word equals normalising the text.
+    """
+    if word.isascii() and not _MAYBE_MARKUP.search(word):
+        # Most words hold nothing a URL, mention or emoticon needs: only elongation and case.
+        return [_shorten_elongation(word).lower()], 0, 0
+    return _normalise_markup(word)
+
+
+def _shorten_elongation(text: str) -> str:
+    # Searching first is cheaper than a substitution with a group template that rarely applies.
+    return _ELONGATED.sub(r"\1\1", text) if _ELONGATED.search(text) else text
+
+
+def _normalise_markup(word: str) -> tuple[list[str], int, int]:
+    text = _URL.sub(" url ", word)
     text = _MENTION.sub(" @user ", text)
     text, n_pos = _EMOTICON_POS.subn(f" {EMO_POS} ", text)
     text, n_neg = _EMOTICON_NEG.subn(f" {EMO_NEG} ", text)
@@ -122,114 +152,197 @@ def normalise(text: str) -> tuple[str, int, int]:
         n_pos += sum(1 for value in polarities if value > 0)
         n_neg += sum(1 for value in polarities if value < 0)
         text = _EMOJI.sub(_emoji_word, text)
-    text = _ELONGATED.sub(r"\1\1", text).lower()
-    return " ".join(text.split()), n_pos, n_neg
+    return _shorten_elongation(text).lower().split(), n_pos, n_neg
 
 
-def _is_negation(token: str) -> bool:
-    return token in NEGATIONS or token.endswith("n't")
+def normalise(text: str) -> tuple[str, int, int]:
+    """Lower-case text with URLs, mentions, emoticons and emoji replaced by placeholder words.
+
+    Returns the text and the numbers of positive and negative emoticons/emoji.
+    """
+    words: list[str] = []
+    n_pos = n_neg = 0
+    for word in unescape(text).split():
+        normalised, word_pos, word_neg = normalise_word(word)
+        words += normalised
+        n_pos += word_pos
+        n_neg += word_neg
+    return " ".join(words), n_pos, n_neg
+
+
+def tokens_of(normalised: str) -> list[str]:
+    """Word, punctuation and placeholder tokens of normalised text (never spanning a space)."""
+    return _TOKEN.findall(normalised)
+
+
+# Bits of ``TokenRole.flags``: what a token does in the negation / lexicon scan.
+CLAUSE_END = 1
+CONTRAST = 2
+NEGATION = 4
+BOOSTER = 8
+DAMPENER = 16
+WOULD = 32
+LIKE = 64
+WORD = 128
+QUESTION_START = 256
+REQUEST_WORD = 512
+
+
+class TokenRole(NamedTuple):
+    """What the scan needs to know about one token: ``flags`` bits and its lexicon value."""
+
+    flags: int
+    value: float  # lexicon rating as scanned: emoji +-2, request words 0
+
+
+def token_role(token: str, lexicon: Mapping[str, float]) -> TokenRole:
+    """The role of ``token`` (a function of the token and the lexicon alone, so cacheable)."""
+    flags = 0
+    if token in _CLAUSE_END or token[0] in "!?":
+        flags |= CLAUSE_END
+        if token in _CONTRAST:
+            flags |= CONTRAST
+    elif token in NEGATIONS or token.endswith("n't"):
+        flags |= NEGATION
+    if token in BOOSTERS:
+        flags |= BOOSTER
+    if token in DAMPENERS:
+        flags |= DAMPENER
+    if token in _WOULD:
+        flags |= WOULD
+    if token == "like":
+        flags |= LIKE
+    if token[0].isalnum():
+        flags |= WORD
+    if token in _QUESTION_START:
+        flags |= QUESTION_START
+    if token in _REQUEST_WORDS:
+        flags |= REQUEST_WORD
+    if token in (EMO_POS, EMO_NEG):
+        value = 2.0 if token == EMO_POS else -2.0
+    elif token in _REQUEST_LEXICON_SKIP:
+        value = 0.0
+    else:
+        value = lexicon.get(token, 0.0)
+    return TokenRole(flags, value)
+
+
+class TokenScan(NamedTuple):
+    """One pass over a text's tokens: negation marks and VADER-like lexicon sums."""
+
+    negated: list[bool]  # per token: inside a negation's scope (gets the ``_neg`` suffix)
+    pos: float
+    neg: float
+    n_pos: int
+    n_neg: int
+    n_negations: int
+    n_boost: int
+    n_words: int  # tokens that start with a letter or digit
+    question_start: bool  # the first such token opens a question ("what", "can", ...)
+    request_word: bool
+    contrast: bool
+
+
+def scan_tokens(roles: Iterable[TokenRole]) -> TokenScan:
+    """Mark negation scopes (up to four tokens, ended by a clause boundary) and sum the lexicon.
+
+    ``roles`` are the ``TokenRole`` of a text's tokens. A negation scales the lexicon value
+    of the words in its scope by -0.74, a booster or dampener before a word scales it, and
+    after "but" (and the like) values count 1.5 times.
+    """
+    negated: list[bool] = []
+    mark = negated.append
+    pos = neg = 0.0
+    n_pos = n_neg = n_negations = n_boost = n_words = 0
+    remaining = 0
+    contrast_seen = question_start = request_word = False
+    previous = 0
+    for flag, value in roles:
+        if flag == WORD and not remaining and not value:
+            # Most tokens: a plain word outside any negation scope with no lexicon value.
+            n_words += 1
+            mark(False)
+            previous = flag
+            continue
+        if flag & WORD:
+            if not n_words:
+                question_start = bool(flag & QUESTION_START)
+            n_words += 1
+        if flag & REQUEST_WORD:
+            request_word = True
+        if flag & CLAUSE_END:
+            remaining = 0
+            if flag & CONTRAST:
+                contrast_seen = True
+            mark(False)
+        elif flag & NEGATION:
+            n_negations += 1
+            remaining = _NEGATION_SCOPE
+            mark(False)
+        else:
+            if flag & BOOSTER:
+                n_boost += 1
+            if flag & LIKE and previous & WOULD:
+                value = 0.0
+            if remaining > 0:
+                remaining -= 1
+                value *= _NEGATION_SCALE
+                mark(True)
+            else:
+                mark(False)
+            if value != 0.0:
+                if previous & BOOSTER:
+                    value *= _BOOST
+                elif previous & DAMPENER:
+                    value *= _DAMPEN
+                # VADER: sentiment after "but" dominates the clause before it.
+                weight = 1.5 if contrast_seen else 1.0
+                if value > 0:
+                    pos += value * weight
+                    n_pos += 1
+                else:
+                    neg -= value * weight
+                    n_neg += 1
+        previous = flag
+    return TokenScan(
+        negated, pos, neg, n_pos, n_neg, n_negations, n_boost, n_words, question_start,
+        request_word, contrast_seen,
+    )
 
 
 def mark_negation(tokens: Sequence[str]) -> list[str]:
     """Suffix ``_neg`` to up to four words after a negation, stopping at a clause boundary."""
-    marked: list[str] = []
-    remaining = 0
-    for token in tokens:
-        if token in _CLAUSE_END or token[0] in "!?":
-            remaining = 0
-            marked.append(token)
-        elif _is_negation(token):
-            remaining = _NEGATION_SCOPE
-            marked.append(token)
-        elif remaining > 0:
-            remaining -= 1
-            marked.append(token + "_neg")
-        else:
-            marked.append(token)
-    return marked
+    scan = scan_tokens([token_role(token, {}) for token in tokens])
+    return [token + "_neg" if negated else token for token, negated in zip(tokens, scan.negated, strict=True)]
 
 
-def _lexicon_scores(
-    tokens: Sequence[str], lexicon: Mapping[str, float]
-) -> tuple[float, float, int, int, int, int]:
-    """Positive sum, negative sum, counts of each, negations and intensifiers (VADER-like)."""
-    pos = neg = 0.0
-    n_pos = n_neg = n_negations = n_boost = 0
-    remaining = 0
-    contrast_seen = False
-    for i, token in enumerate(tokens):
-        if token in _CLAUSE_END or token[0] in "!?":
-            remaining = 0
-            if token in _CONTRAST:
-                contrast_seen = True
-            continue
-        if _is_negation(token):
-            n_negations += 1
-            remaining = _NEGATION_SCOPE
-            continue
-        if token in BOOSTERS:
-            n_boost += 1
-        previous = tokens[i - 1] if i > 0 else ""
-        if token in (EMO_POS, EMO_NEG):
-            value = 2.0 if token == EMO_POS else -2.0
-        elif token in _REQUEST_LEXICON_SKIP or (token == "like" and previous in _WOULD):
-            value = 0.0
-        else:
-            value = lexicon.get(token, 0.0)
-        if remaining > 0:
-            remaining -= 1
-            value *= _NEGATION_SCALE
-        if value == 0.0:
-            continue
-        if previous in BOOSTERS:
-            value *= _BOOST
-        elif previous in DAMPENERS:
-            value *= _DAMPEN
-        # VADER: sentiment after "but" dominates the clause before it.
-        weight = 1.5 if contrast_seen else 1.0
-        if value > 0:
-            pos += value * weight
-            n_pos += 1
-        else:
-            neg -= value * weight
-            n_neg += 1
-    return pos, neg, n_pos, n_neg, n_negations, n_boost
-
-
-def prepare(text: str, lexicon: Mapping[str, float]) -> Prepared:
-    """Normalise one text and compute its word n-grams and dense features."""
-    norm, emo_pos, emo_neg = normalise(text)
-    tokens = _TOKEN.findall(norm)
-    marked = mark_negation(tokens)
-    words = marked + [f"{a} {b}" for a, b in itertools.pairwise(marked)]
-    pos, neg, n_pos, n_neg, n_negations, n_boost = _lexicon_scores(tokens, lexicon)
+def dense_features(
+    text: str, normalised: str, *, emoticons: tuple[int, int], scan: TokenScan
+) -> list[float]:
+    """The ``N_DENSE`` lexicon and surface features of a text (raw and normalised form)."""
+    pos, neg = scan.pos, scan.neg
     compound = math.tanh((pos - neg) / 4.0)
-
     stripped = text.strip()
-    n_letters = sum(map(str.isalpha, stripped))
-    caps_ratio = sum(map(str.isupper, stripped)) / n_letters if n_letters >= 4 else 0.0
-    caps_words = sum(1 for w in stripped.split() if len(w) >= 2 and w.isalpha() and w.isupper())
-    shouting = 1.0 if caps_ratio > 0.7 or caps_words >= 3 else 0.0
+    n_letters, n_upper = _letter_counts(stripped)
+    caps_ratio = n_upper / n_letters if n_letters >= 4 else 0.0
+    # Three shouted words hold at least three upper-case letters: most texts skip the count.
+    shouting = 1.0 if caps_ratio > 0.7 or (n_upper >= 3 and _shouted_words(stripped) >= 3) else 0.0
     n_question = stripped.count("?")
     n_exclaim = stripped.count("!")
-    word_tokens = [t for t in tokens if t[0].isalnum()]
-    first = word_tokens[0] if word_tokens else ""
-    ends_question = 1.0 if _TRAILER.sub("", norm).endswith("?") else 0.0
-    question_start = 1.0 if first in _QUESTION_START else 0.0
-    request = 1.0 if (
-        any(t in _REQUEST_WORDS for t in tokens) or any(p in norm for p in _REQUEST_PHRASES)
-    ) else 0.0
+    ends_question = 1.0 if "?" in normalised and _TRAILER.sub("", normalised).endswith("?") else 0.0
+    question_start = 1.0 if scan.question_start else 0.0
+    request = 1.0 if scan.request_word or _REQUEST_PHRASE.search(normalised) else 0.0
     no_opinion = 1.0 if pos == 0.0 and neg == 0.0 else 0.0
     asking = max(ends_question, question_start, request)
-    dense = [
+    return [
         pos / 4.0,
         neg / 4.0,
-        float(n_pos),
-        float(n_neg),
+        float(scan.n_pos),
+        float(scan.n_neg),
         compound,
-        float(n_negations),
-        float(emo_pos),
-        float(emo_neg),
+        float(scan.n_negations),
+        float(emoticons[0]),
+        float(emoticons[1]),
         float(min(n_question, 3)),
         ends_question,
         question_start,
@@ -237,22 +350,58 @@ def prepare(text: str, lexicon: Mapping[str, float]) -> Prepared:
         float(min(n_exclaim, 3)),
         caps_ratio,
         shouting,
-        math.log1p(len(word_tokens)),
-        1.0 if len(word_tokens) <= 3 else 0.0,
+        math.log1p(scan.n_words),
+        1.0 if scan.n_words <= 3 else 0.0,
         no_opinion,
         asking * no_opinion,
         asking * (1.0 - abs(compound)),
-        1.0 if any(t in _CONTRAST for t in tokens) else 0.0,
-        float(n_boost),
+        1.0 if scan.contrast else 0.0,
+        float(scan.n_boost),
         shouting * compound,
         (1.0 if n_exclaim else 0.0) * compound,
     ]
-    return Prepared(norm, words, dense)
+
+
+def _shouted_words(text: str) -> int:
+    """Words of two or more letters, all upper case."""
+    if text.isascii():
+        # In ASCII exactly [A-Z]{2,} between whitespace (regex \s is str.isspace).
+        return len(_SHOUTED_ASCII.findall(text))
+    return sum(1 for w in text.split() if len(w) >= 2 and w.isalpha() and w.isupper())
+
+
+def _letter_counts(text: str) -> tuple[int, int]:
+    """Letters and upper-case letters in ``text`` (``str.isalpha`` / ``str.isupper`` per char)."""
+    if text.isascii():
+        # For ASCII the two are exactly A-Z/a-z and A-Z; counting by deletion runs in C.
+        raw = text.encode("ascii")
+        lower = len(raw) - len(raw.translate(None, _ASCII_LOWER))
+        upper = len(raw) - len(raw.translate(None, _ASCII_UPPER))
+        return lower + upper, upper
+    return sum(map(str.isalpha, text)), sum(map(str.isupper, text))
+
+
+def prepare(text: str, lexicon: Mapping[str, float]) -> Prepared:
+    """Normalise one text and compute its word n-grams and dense features."""
+    return prepare_many([text], lexicon)[0]
 
 
 def prepare_many(texts: Iterable[str], lexicon: Mapping[str, float]) -> list[Prepared]:
     """``prepare`` every text (the first step of the model pipeline)."""
-    return [prepare(text, lexicon) for text in texts]
+    roles: dict[str, TokenRole] = {}
+    prepared: list[Prepared] = []
+    for text in texts:
+        norm, emo_pos, emo_neg = normalise(text)
+        tokens = tokens_of(norm)
+        for token in tokens:
+            if token not in roles:
+                roles[token] = token_role(token, lexicon)
+        scan = scan_tokens([roles[t] for t in tokens])
+        marked = [t + "_neg" if m else t for t, m in zip(tokens, scan.negated, strict=True)]
+        words = marked + [f"{a} {b}" for a, b in itertools.pairwise(marked)]
+        dense = dense_features(text, norm, emoticons=(emo_pos, emo_neg), scan=scan)
+        prepared.append(Prepared(norm, words, dense))
+    return prepared
 
 
 def prepared_text(doc: Prepared) -> str:

@@ -151,6 +151,17 @@ def test_retrains_when_the_key_changes_and_drops_the_stale_file(
     assert len(calls) == 1
 
 
+def test_a_cache_of_the_previous_format_is_replaced(
+    sentiment_classifier: SentimentClassifier, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Format 1 was a joblib file; its key differs, so it is retrained once and removed.
+    old = tmp_path / "sentiment-0123456789abcdef01234567.joblib"
+    old.write_bytes(b"joblib payload of the previous format")
+    monkeypatch.setattr(sentiment, "train", lambda *a, **k: sentiment_classifier)
+    assert SentimentClassifier.load_or_train(tmp_path) is sentiment_classifier
+    assert [p.name for p in tmp_path.iterdir()] == [sentiment.cache_path(tmp_path).name]
+
+
 def test_corrupt_cache_is_rebuilt(
     sentiment_classifier: SentimentClassifier, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
