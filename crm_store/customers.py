@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -217,14 +217,72 @@ class CustomerRepo(Repo):
         order; page by passing the last row's ``updated_at`` and ``id`` back in."""
         query = select(customers).order_by(customers.c.updated_at, customers.c.id).limit(limit)
         if watermark is not None:
+            # The plain >= lets the updated_at index start the scan at the watermark; as a bare
+            # OR the planner scanned the whole index on every poll (a second at 1M customers).
             query = query.where(
-                or_(
-                    customers.c.updated_at > watermark,
-                    and_(customers.c.updated_at == watermark, customers.c.id > after_id),
-                )
+                customers.c.updated_at >= watermark,
+                or_(customers.c.updated_at > watermark, customers.c.id > after_id),
             )
         rows = (await self.conn.execute(query)).mappings().all()
         return [_record(r) for r in rows]
+
+    async def latest_change(self) -> datetime | None:
+        """The newest ``updated_at`` in the book (deleted rows too), None when it is empty."""
+        latest: datetime | None = (
+            await self.conn.execute(select(func.max(customers.c.updated_at)))
+        ).scalar_one_or_none()
+        return latest
+
+    async def index_rows(self, after_id: int, *, limit: int = 20_000) -> list[tuple[int, str, str, str, str]]:
+        """(id, name, company, email, phone) of live customers with ids above ``after_id``, in
+        id order: what the customer index is built from, paged by the primary key."""
+        c = customers.c
+        query = (
+            select(c.id, c.name, c.company, c.email, c.phone)
+            .where(customers.c.id > after_id, customers.c.deleted_at.is_(None))
+            .order_by(customers.c.id)
+            .limit(limit)
+        )
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in (await self.conn.execute(query)).all()]
+
+    async def search_plain(
+        self, *, text: str, words: Sequence[str], email: str, digits: str, limit: int
+    ) -> list[CustomerRecord]:
+        """Live customers whose name or company starts with ``text`` or holds every one of
+        ``words``, whose email starts with ``email``, or whose phone digits hold ``digits``,
+        case aside: the customer index's exact and prefix hits found by a scan, for while the
+        index loads.  Whole-text hits come first; typos and accents are not forgiven here."""
+        c = customers.c
+
+        def holds(word: str) -> ColumnElement[bool]:
+            return or_(c.name.icontains(word, autoescape=True), c.company.icontains(word, autoescape=True))
+
+        conditions = []
+        rank = []
+        if text:
+            starts = or_(
+                c.name.istartswith(text, autoescape=True), c.company.istartswith(text, autoescape=True)
+            )
+            conditions.append(starts)
+            rank += [(or_(func.lower(c.name) == text, func.lower(c.company) == text), 0), (starts, 1)]
+        if words:
+            conditions.append(and_(*(holds(word) for word in words)))
+        if email:
+            conditions.append(c.email.istartswith(email, autoescape=True))
+        if digits:
+            phone: ColumnElement[str] = c.phone
+            for mark in (" ", "-", "(", ")", "+", ".", "/"):
+                phone = func.replace(phone, mark, "")
+            conditions.append(phone.contains(digits, autoescape=True))
+        if not conditions:
+            return []
+        query = (
+            select(customers)
+            .where(c.deleted_at.is_(None), or_(*conditions))
+            .order_by(case(*rank, else_=2) if rank else c.id, c.id)
+            .limit(limit)
+        )
+        return [_record(r) for r in (await self.conn.execute(query)).mappings().all()]
 
     async def iter_all(self, *, batch: int = 5_000) -> AsyncIterator[CustomerRecord]:
         last_id = 0
@@ -246,6 +304,10 @@ class CustomerRepo(Repo):
             for row in rows:
                 yield _record(row)
             last_id = rows[-1]["id"]
+
+    async def highest_id(self) -> int:
+        """The largest customer id ever used (0 for none): a free upper bound of the book's size."""
+        return int((await self.conn.execute(select(func.coalesce(func.max(customers.c.id), 0)))).scalar_one())
 
     async def count(self) -> int:
         query = select(func.count()).select_from(customers).where(customers.c.deleted_at.is_(None))
