@@ -174,7 +174,7 @@ async def _console(settings: Settings, *, role: ConsoleRole, user: str | None, s
     interactive = sys.stdin.isatty()
     sentiment = await _sentiment(settings, announce=interactive)
     name = user or getpass.getuser()
-    async with _running(settings, sentiment=sentiment) as app:
+    async with _running(settings, sentiment=sentiment, index=True) as app:
         if sample and await app.is_empty():
             # A team member at the console joins the sample team, so the book has their reminders.
             you = SampleUser(platform="console", user_id=name, display_name=name)
@@ -223,12 +223,15 @@ async def _console(settings: Settings, *, role: ConsoleRole, user: str | None, s
 
 
 @asynccontextmanager
-async def _running(settings: Settings, *, sentiment: SentimentLabeller | None = None) -> AsyncIterator[App]:
-    """A started app (migrated, index loaded) that is stopped however the block ends."""
+async def _running(
+    settings: Settings, *, sentiment: SentimentLabeller | None = None, index: bool = False
+) -> AsyncIterator[App]:
+    """A started app (migrated; with ``index``, the customer index going) that is stopped
+    however the block ends.  Batch commands leave the index out: nothing they do searches."""
     from bot.app import build_app
 
     app = build_app(settings, sentiment=sentiment)
-    await app.start()
+    await app.start(index=index)
     try:
         yield app
     finally:
