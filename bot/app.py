@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -47,6 +48,7 @@ class App:
     delivery: DeliveryLoop | None = None
     health: Health = field(default_factory=Health)
     scheduler: Scheduler | None = None
+    _warming: asyncio.Future[object] | None = None
 
     async def start(self, *, migrate: bool = True, index: bool = True) -> None:
         """Check the configuration, migrate, and (with ``index``, for commands that search
@@ -113,7 +115,11 @@ class App:
             self.scheduler.settings = replace(self.scheduler.settings, staff_platforms=platforms)
 
     def start_background(self) -> None:
-        """The delivery loop, then the scheduler whose ticks feed it."""
+        """The delivery loop, then the scheduler whose ticks feed it; and the free-text model,
+        trained in a worker thread now rather than on the event loop by the first message."""
+        from nlp.intents import classifier
+
+        self._warming = asyncio.get_running_loop().run_in_executor(None, classifier)
         if self.delivery is not None:
             self.delivery.start()
         if self.scheduler is not None:

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from handlers.lookup_index import BuiltIndex, read_book
+from handlers.lookup_index import BuiltIndex, Since, read_book
 from nlp.customer_index import CustomerIndex
 from nlp.index_arrays import BadArrays, build_arrays
 from nlp.index_snapshot import (
@@ -85,14 +85,17 @@ class SnapshotIndexSource:
         snapshot = read_snapshot(path, expect=_expected(store_id, self.location))
         try:
             index = CustomerIndex.from_arrays(snapshot.arrays, auto_rebuild=False)
-            raw = snapshot.meta.get("watermark")
-            watermark = datetime.fromisoformat(raw) if raw else None
-        except (BadArrays, TypeError, ValueError) as exc:
+            latest = snapshot.meta.get("latest")
+            since = Since(
+                latest=datetime.fromisoformat(latest) if latest else None,
+                resume=datetime.fromisoformat(snapshot.meta["resume"]),
+            )
+        except (BadArrays, KeyError, TypeError, ValueError) as exc:
             raise SnapshotRejected(f"damaged contents ({exc})") from None
         _LOGGER.info(
             "customer index snapshot loaded: %s customers in %.2f s", len(index), time.monotonic() - started
         )
-        return BuiltIndex(index=index, watermark=watermark)
+        return BuiltIndex(index=index, since=since)
 
     async def build(self, store_id: str) -> BuiltIndex:
         path = snapshot_path(self.directory, store_id)
@@ -176,9 +179,14 @@ async def build_snapshot(url: str, path: Path, *, store_id: str, location: str, 
         finally:
             await store.close()
         arrays = build_arrays(book.records, book.ids)
-        watermark = book.watermark.isoformat() if book.watermark is not None else None
+        since = book.since
         del book
-        meta = {**_expected(store_id, location), "watermark": watermark, "customers": len(arrays["ids"])}
+        meta = {
+            **_expected(store_id, location),
+            "latest": since.latest.isoformat() if since.latest is not None else None,
+            "resume": since.resume.isoformat(),
+            "customers": len(arrays["ids"]),
+        }
         save_snapshot(path, arrays, meta)
     return True
 

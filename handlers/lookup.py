@@ -8,7 +8,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from rapidfuzz import fuzz
 
@@ -16,7 +16,7 @@ from crm_store.records import CustomerRecord
 from crm_store.store import Store
 from handlers.access import Scope
 from handlers.errors import NotFound
-from handlers.lookup_index import BuiltIndex, IndexSource, build_index, read_book
+from handlers.lookup_index import RECHECK, BuiltIndex, IndexSource, build_index, read_book
 from handlers.parsing import id_in
 from nlp.customer_index import MAX_QUERY_CHARS, CustomerIndex, IndexedCustomer, Match
 from nlp.customer_scoring import MIN_NATIONAL_DIGITS, Query
@@ -30,16 +30,16 @@ CLEAR_LEAD = 12.0
 STRONG_SCORE = 85.0
 NEAR_LEAD = 4.0
 MIN_SCORE = 60.0
-# How far back each refresh looks again, for clock skew between replicas and late commits.
-RECHECK = timedelta(seconds=10)
 # A lone hit weaker than this is offered as a one-item pick list rather than taken.
 SINGLE_SCORE = 70.0
 # A scoped search (CRM_CUSTOMER_ACCESS=owner) asks the index for this many times the hits it
 # needs, as others' customers are dropped after ranking, widening up to SCOPED_POOL_MAX.
 SCOPED_POOL_FACTOR = 8
 SCOPED_POOL_MAX = 2_000
-# Changes are applied this many rows at a time, other tasks on the event loop running between.
-APPLY_STEP = 1_000
+# Changes are read this many rows at a time and applied APPLY_STEP at a time, other tasks on
+# the event loop running in between (turning a page into records is event-loop work too).
+CHANGES_PAGE = 2_000
+APPLY_STEP = 500
 # A book up to this size is read and indexed at start before anything answers (well under a
 # second); a larger one never holds up start (see CustomerLookup.start).
 SMALL_BOOK = 20_000
@@ -185,11 +185,11 @@ class CustomerLookup:
     async def _fits_store(self, built: BuiltIndex) -> bool:
         """A saved index newer than anything in the store was made from something else (a
         store restored from a backup): it must not be trusted."""
-        if built.watermark is None:
+        if built.since.latest is None:
             return True
         async with self.store.read() as tx:
             latest = await tx.customers.latest_change()
-        if latest is None or latest < built.watermark:
+        if latest is None or latest < built.since.latest:
             _LOGGER.warning("customer index: the saved index is newer than the store; not used")
             return False
         return True
@@ -206,10 +206,10 @@ class CustomerLookup:
         return False
 
     async def _install(self, built: BuiltIndex) -> None:
-        """Catch ``built`` up from its watermark and put it in place of the current index."""
+        """Catch ``built`` up with the changes since its read and put it in place of the current index."""
         index = built.index
         index.auto_rebuild = self._source is None  # started: rebuilt in the background instead
-        cursor = None if built.watermark is None else built.watermark - RECHECK
+        cursor = built.since.resume
         async with self._refreshing:  # a refresh of the old index must not move the watermark meanwhile
             self._replacement = index
             try:
@@ -235,7 +235,7 @@ class CustomerLookup:
                 built = build_index(book)
                 built.index.auto_rebuild = True
                 self.index = built.index
-                self._watermark = None if built.watermark is None else built.watermark - RECHECK
+                self._watermark = built.since.resume
                 self._after_id = 0
                 self._loaded = True
             applied, self._watermark, self._after_id = await self._apply_changes(
@@ -254,9 +254,7 @@ class CustomerLookup:
         applied = 0
         cursor = watermark
         if cursor is not None:
-            # Re-read the last few seconds: another replica's clock may lag ours, and a
-            # transaction may commit after rows stamped later were already read. Applying a
-            # row twice is harmless; missing one is not.
+            # Re-read the last few seconds (see RECHECK).
             floor = self.store.clock() - RECHECK
             if cursor >= floor:
                 cursor, after_id_read = floor, 0
@@ -266,7 +264,7 @@ class CustomerLookup:
             after_id_read = 0
         while True:
             async with self.store.read() as tx:
-                page = await tx.customers.changed_since(cursor, after_id_read)
+                page = await tx.customers.changed_since(cursor, after_id_read, limit=CHANGES_PAGE)
             if not page:
                 return applied, watermark, after_id
             for start in range(0, len(page), APPLY_STEP):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from array import array
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from crm_store.store import Store
@@ -14,24 +14,37 @@ from nlp.index_arrays import build_arrays
 
 # Rows per read while a build reads the book (primary-key pages: each one is a short read).
 BOOK_PAGE = 20_000
+# How far back changes are read again: another replica's clock may lag ours, and a transaction
+# may commit after rows stamped later were already read. Applying a row twice is harmless;
+# missing one is not.
+RECHECK = timedelta(seconds=10)
+
+
+@dataclass(frozen=True, slots=True)
+class Since:
+    """Where a whole-book read stands: ``latest`` is the newest change the store held when the
+    read began (None: empty), ``resume`` where a follower must read changes again from (RECHECK
+    before the read began: later commits are stamped after it, however large the last import)."""
+
+    latest: datetime | None
+    resume: datetime
 
 
 @dataclass(frozen=True, slots=True)
 class Book:
-    """Every live customer as the index packs them, and the store's newest change before the
-    first row was read: changes after it may be missing, so followers catch up from there."""
+    """Every live customer as the index packs them."""
 
-    watermark: datetime | None
+    since: Since
     ids: array[int]
     records: list[str]
 
 
 @dataclass(frozen=True, slots=True)
 class BuiltIndex:
-    """A whole-book index and the watermark of the book it was built from (None: empty)."""
+    """A whole-book index and where the book it was built from stood."""
 
     index: CustomerIndex
-    watermark: datetime | None
+    since: Since
 
 
 class IndexSource(Protocol):
@@ -53,7 +66,7 @@ class IndexSource(Protocol):
 
 async def read_book(store: Store, *, page: int = BOOK_PAGE) -> Book:
     async with store.read() as tx:
-        watermark = await tx.customers.latest_change()
+        since = Since(latest=await tx.customers.latest_change(), resume=store.clock() - RECHECK)
     ids: array[int] = array("q")
     records: list[str] = []
     after = 0
@@ -61,7 +74,7 @@ async def read_book(store: Store, *, page: int = BOOK_PAGE) -> Book:
         async with store.read() as tx:
             rows = await tx.customers.index_rows(after, limit=page)
         if not rows:
-            return Book(watermark=watermark, ids=ids, records=records)
+            return Book(since=since, ids=ids, records=records)
         for customer_id, name, company, email, phone in rows:
             ids.append(customer_id)
             records.append(pack_fields(name, company, email, phone))
@@ -72,4 +85,4 @@ async def read_book(store: Store, *, page: int = BOOK_PAGE) -> Book:
 def build_index(book: Book) -> BuiltIndex:
     """The index over ``book`` (CPU work: seconds at a million customers)."""
     arrays = build_arrays(book.records, book.ids)
-    return BuiltIndex(index=CustomerIndex.from_arrays(arrays), watermark=book.watermark)
+    return BuiltIndex(index=CustomerIndex.from_arrays(arrays), since=book.since)
