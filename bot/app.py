@@ -115,11 +115,15 @@ class App:
             self.scheduler.settings = replace(self.scheduler.settings, staff_platforms=platforms)
 
     def start_background(self) -> None:
-        """The delivery loop, then the scheduler whose ticks feed it; and the free-text model,
-        trained in a worker thread now rather than on the event loop by the first message."""
+        """The delivery loop, then the scheduler whose ticks feed it; and, in worker threads, the
+        free-text model (trained now rather than on the event loop by the first message) and a
+        sentiment model still loading."""
+        from bot.labeller import LoadingLabeller
         from nlp.intents import classifier
 
         self._warming = asyncio.get_running_loop().run_in_executor(None, classifier)
+        if isinstance(self.services.sentiment, LoadingLabeller):
+            self.services.sentiment.begin()
         if self.delivery is not None:
             self.delivery.start()
         if self.scheduler is not None:
