@@ -185,3 +185,27 @@ async def test_two_sources_building_at_once_both_end_with_a_good_snapshot(
     one, two = await asyncio.gather(first.build(store_id), second.build(store_id))
     assert len(one.index) == len(two.index) == 500
     assert two.index.search(names[9])[0].score == 100.0
+
+
+async def test_a_postgresql_book_is_built_by_the_child_and_loaded(pg_url: str, tmp_path: Path) -> None:
+    from crm_store.migrate import upgrade
+
+    store = Store.open(pg_url)
+    try:
+        await upgrade(store.engine)
+        names = await _seed(store, 2_000)
+        source = SnapshotIndexSource(tmp_path / "index", database_url=pg_url)
+        cold = CustomerLookup(store, refresh_seconds=0)
+        await cold.start(source, small_book=0)
+        await _until(lambda: cold.complete)
+        await cold.stop()
+        async with store.write("t") as tx:
+            await tx.customers.add(name="Postgres Latecomer")
+        warm = CustomerLookup(store, refresh_seconds=0)
+        await warm.start(source, small_book=0)
+        assert warm.complete and len(warm.index) == 2_001
+        assert (await warm.search(names[11]))[0].customer.name == names[11]
+        assert (await warm.search("postgres latecommer"))[0].customer.name == "Postgres Latecomer"
+        await warm.stop()
+    finally:
+        await store.close()
