@@ -121,9 +121,15 @@ class App:
         from bot.labeller import LoadingLabeller
         from nlp.intents import classifier
 
-        self._warming = asyncio.get_running_loop().run_in_executor(None, classifier)
-        if isinstance(self.services.sentiment, LoadingLabeller):
-            self.services.sentiment.begin()
+        sentiment = self.services.sentiment
+
+        def warm_models() -> None:
+            # One after the other: in parallel they would take the CPU from the first answers.
+            if isinstance(sentiment, LoadingLabeller):
+                sentiment.begin().exception()  # a failure is raised where the model is used
+            classifier()
+
+        self._warming = asyncio.get_running_loop().run_in_executor(None, warm_models)
         if self.delivery is not None:
             self.delivery.start()
         if self.scheduler is not None:
