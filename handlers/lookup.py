@@ -124,11 +124,17 @@ class CustomerLookup:
         async with self.store.read() as tx:
             store_id = await tx.meta.store_id()
             size = await tx.customers.highest_id()
-        if source is None or store_id is None or size <= small_book:
+        if source is None or store_id is None:
             await self.refresh(force=True)
             return
-        self._complete = False
         self._source = source
+        if size <= small_book:
+            await self.refresh(force=True)
+            # Grown later, it is rebuilt in the background like a large one, never inline.
+            self.index.auto_rebuild = False
+            self._task = asyncio.create_task(self._keep_fresh(source, store_id), name="customer-index")
+            return
+        self._complete = False
         settled = asyncio.Event()
         self._task = asyncio.create_task(self._warm(source, store_id, settled), name="customer-index")
         waiter = asyncio.create_task(settled.wait())
@@ -167,6 +173,9 @@ class CustomerLookup:
         if not await self._count_agrees():
             _LOGGER.warning("customer index: the saved index disagrees with the store; building it again")
             await self._rebuild(source, store_id)
+        await self._keep_fresh(source, store_id)
+
+    async def _keep_fresh(self, source: IndexSource, store_id: str) -> None:
         while True:
             await asyncio.sleep(MAINTAIN_SECONDS)
             if self.index.pending >= max(REBUILD_MIN, REBUILD_FRACTION * len(self.index)):

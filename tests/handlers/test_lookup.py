@@ -295,12 +295,24 @@ async def test_a_failing_build_is_retried_and_searches_go_on(
     await lookup.stop()
 
 
-async def test_a_small_book_is_ready_at_start_without_the_source(store: Store) -> None:
+async def test_a_small_book_is_ready_at_start_and_grown_is_rebuilt_in_the_background(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(lookup_module, "MAINTAIN_SECONDS", 0.01)
+    monkeypatch.setattr(lookup_module, "REBUILD_MIN", 40)
     await _seed(store, 30)
     lookup = CustomerLookup(store, refresh_seconds=0)
     source = FakeSource(store)
     await lookup.start(source)
     assert lookup.complete and source.builds == 0 and len(lookup.index) == 30
+    async with store.write("t") as tx:
+        for i in range(45):
+            lookup.note(await tx.customers.add(name=f"Grown Book {i}"))
+    assert len(lookup.index) == 75 and not lookup.index.auto_rebuild  # no pause here
+    await _until(lambda: source.builds == 1)
+    await _until(lambda: lookup.index.pending == 0)
+    assert len(lookup.index) == 75
+    await lookup.stop()
 
 
 async def test_stop_during_a_build_cancels_it(store: Store) -> None:
