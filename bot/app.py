@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from bot.health import Health
 from bot.scheduler import Scheduler, ScheduleSettings
-from config.settings import Settings, parse_minutes
+from config.settings import Settings, parse_minutes, sqlite_path
 from crm_store.engine import PoolSettings, is_sqlite
 from crm_store.loyalty import LoyaltyModel
 from crm_store.migrate import upgrade
@@ -19,6 +20,7 @@ from crm_store.store import Clock, Store, utc_now
 from handlers.context import HandlerSettings, SentimentLabeller, Services
 from handlers.jobs import JobSettings
 from handlers.lookup import CustomerLookup
+from handlers.lookup_index import IndexSource
 from handlers.router import Router
 
 if TYPE_CHECKING:
@@ -46,8 +48,11 @@ class App:
     delivery: DeliveryLoop | None = None
     health: Health = field(default_factory=Health)
     scheduler: Scheduler | None = None
+    _warming: asyncio.Future[object] | None = None
 
-    async def start(self, *, migrate: bool = True) -> None:
+    async def start(self, *, migrate: bool = True, index: bool = True) -> None:
+        """Check the configuration, migrate, and (with ``index``, for commands that search
+        customers) get the customer index going; a large book loads in the background."""
         if self.settings.replicas > 1 and self.store.is_sqlite:
             raise StartupError(
                 "CRM_REPLICAS > 1 needs PostgreSQL: SQLite allows one writer process and must not "
@@ -55,9 +60,11 @@ class App:
             )
         if migrate:
             await upgrade(self.store.engine)
-        await self.services.lookup.refresh(force=True)
+        if index:
+            await self.services.lookup.start(index_source(self.settings))
 
     async def stop(self) -> None:
+        await self.services.lookup.stop()
         await self.store.close()
 
     async def serve(self, *, ready: Callable[[str], None] | None = None) -> None:
@@ -108,7 +115,21 @@ class App:
             self.scheduler.settings = replace(self.scheduler.settings, staff_platforms=platforms)
 
     def start_background(self) -> None:
-        """The delivery loop, then the scheduler whose ticks feed it."""
+        """The delivery loop, then the scheduler whose ticks feed it; and, in worker threads, the
+        free-text model (trained now rather than on the event loop by the first message) and a
+        sentiment model still loading."""
+        from bot.labeller import LoadingLabeller
+        from nlp.intents import classifier
+
+        sentiment = self.services.sentiment
+
+        def warm_models() -> None:
+            # One after the other: in parallel they would take the CPU from the first answers.
+            if isinstance(sentiment, LoadingLabeller):
+                sentiment.begin().exception()  # a failure is raised where the model is used
+            classifier()
+
+        self._warming = asyncio.get_running_loop().run_in_executor(None, warm_models)
         if self.delivery is not None:
             self.delivery.start()
         if self.scheduler is not None:
@@ -138,6 +159,21 @@ class App:
         counts = await load_sample(self.store, you=you)
         await self.services.lookup.refresh(force=True)
         return counts
+
+
+def index_source(settings: Settings) -> IndexSource | None:
+    """Customer index snapshots under the data directory, built by a child process; none for
+    an in-memory SQLite store, which no other process can read."""
+    from bot.index_build import SnapshotIndexSource
+
+    database = sqlite_path(settings.database_url)
+    if is_sqlite(settings.database_url) and database is None:
+        return None
+    return SnapshotIndexSource(
+        settings.data_path / "index",
+        database_url=settings.database_url,
+        location=str(database.resolve()) if database is not None else "",
+    )
 
 
 def load_sentiment(settings: Settings) -> SentimentLabeller:

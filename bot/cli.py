@@ -145,7 +145,7 @@ def console(
 async def _serve(settings: Settings) -> None:
     from bot.app import build_app
 
-    app = build_app(settings, sentiment=await _sentiment(settings, announce=True))
+    app = build_app(settings, sentiment=await _sentiment(settings, announce=True, wait=False))
     await app.start()
     parts = []
     if settings.slack_enabled:
@@ -172,9 +172,9 @@ async def _console(settings: Settings, *, role: ConsoleRole, user: str | None, s
     from handlers.people import customer_actor, staff_actor
 
     interactive = sys.stdin.isatty()
-    sentiment = await _sentiment(settings, announce=interactive)
+    sentiment = await _sentiment(settings, announce=interactive, wait=False)
     name = user or getpass.getuser()
-    async with _running(settings, sentiment=sentiment) as app:
+    async with _running(settings, sentiment=sentiment, index=True) as app:
         if sample and await app.is_empty():
             # A team member at the console joins the sample team, so the book has their reminders.
             you = SampleUser(platform="console", user_id=name, display_name=name)
@@ -223,23 +223,36 @@ async def _console(settings: Settings, *, role: ConsoleRole, user: str | None, s
 
 
 @asynccontextmanager
-async def _running(settings: Settings, *, sentiment: SentimentLabeller | None = None) -> AsyncIterator[App]:
-    """A started app (migrated, index loaded) that is stopped however the block ends."""
+async def _running(
+    settings: Settings, *, sentiment: SentimentLabeller | None = None, index: bool = False
+) -> AsyncIterator[App]:
+    """A started app (migrated; with ``index``, the customer index going) that is stopped
+    however the block ends.  Batch commands leave the index out: nothing they do searches."""
     from bot.app import build_app
 
     app = build_app(settings, sentiment=sentiment)
-    await app.start()
+    await app.start(index=index)
     try:
         yield app
     finally:
         await app.stop()
 
 
-async def _sentiment(settings: Settings, *, announce: bool) -> SentimentLabeller:
+async def _sentiment(settings: Settings, *, announce: bool, wait: bool = True) -> SentimentLabeller:
+    """The sentiment model.  Unless ``wait``, a model cached before loads in the background
+    once the bot answers (bot.labeller); training one (the first start) is always waited for."""
     from bot.app import load_sentiment
+
+    models = settings.data_path / "models"
+    # Any cached model: then this start most likely only loads (a newer corpus retrains, in
+    # the background too).  The check must not import nlp.sentiment: that is the slow part.
+    if not wait and any(models.glob("sentiment-*.joblib")):
+        from bot.labeller import LoadingLabeller
+
+        return LoadingLabeller(lambda: load_sentiment(settings))
     from nlp.sentiment import cache_path
 
-    if announce and not cache_path(settings.data_path / "models").exists():
+    if announce and not cache_path(models).exists():
         typer.echo("Training the sentiment model (once; it is cached for later starts)...")
     # Training or loading is CPU work: keep it off the event loop.
     return await asyncio.get_running_loop().run_in_executor(None, load_sentiment, settings)

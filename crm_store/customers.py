@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -21,6 +21,11 @@ def visible_to(rep_id: int) -> ColumnElement[bool]:
     """Customers ``rep_id`` owns and those nobody owns: a rep's view of the book under
     CRM_CUSTOMER_ACCESS=owner (for queries that join ``customers``)."""
     return or_(customers.c.owner_rep_id.is_(None), customers.c.owner_rep_id == rep_id)
+
+
+def _escaped(text: str) -> str:
+    """``text`` for a LIKE pattern with ESCAPE '/': its own % and _ match only themselves."""
+    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
 def _record(row: RowMapping) -> CustomerRecord:
@@ -248,14 +253,70 @@ class CustomerRepo(Repo):
         order; page by passing the last row's ``updated_at`` and ``id`` back in."""
         query = select(customers).order_by(customers.c.updated_at, customers.c.id).limit(limit)
         if watermark is not None:
+            # The plain >= lets the updated_at index start the scan at the watermark; as a bare
+            # OR the planner scanned the whole index on every poll (a second at 1M customers).
             query = query.where(
-                or_(
-                    customers.c.updated_at > watermark,
-                    and_(customers.c.updated_at == watermark, customers.c.id > after_id),
-                )
+                customers.c.updated_at >= watermark,
+                or_(customers.c.updated_at > watermark, customers.c.id > after_id),
             )
         rows = (await self.conn.execute(query)).mappings().all()
         return [_record(r) for r in rows]
+
+    async def latest_change(self) -> datetime | None:
+        """The newest ``updated_at`` in the book (deleted rows too), None when it is empty."""
+        latest: datetime | None = (
+            await self.conn.execute(select(func.max(customers.c.updated_at)))
+        ).scalar_one_or_none()
+        return latest
+
+    async def index_rows(self, after_id: int, *, limit: int = 20_000) -> list[tuple[int, str, str, str, str]]:
+        """(id, name, company, email, phone) of live customers with ids above ``after_id``, in
+        id order: what the customer index is built from, paged by the primary key."""
+        c = customers.c
+        query = (
+            select(c.id, c.name, c.company, c.email, c.phone)
+            .where(customers.c.id > after_id, customers.c.deleted_at.is_(None))
+            .order_by(customers.c.id)
+            .limit(limit)
+        )
+        return [(r[0], r[1], r[2], r[3], r[4]) for r in (await self.conn.execute(query)).all()]
+
+    async def search_plain(
+        self, *, text: str, words: Sequence[str], email: str, digits: str, limit: int
+    ) -> list[CustomerRecord]:
+        """Live customers whose name or company holds every one of ``words``, whose email starts
+        with ``email``, or whose phone holds ``digits`` in order, case aside: the customer index's
+        exact and prefix hits found by a scan, for while the index loads.  Names or companies
+        equal to ``text`` come first, then those starting with it; typos and accents are not
+        forgiven here."""
+        c = customers.c
+
+        def like(column: ColumnElement[str], pattern: str) -> ColumnElement[bool]:
+            # SQLite's LIKE ignores ASCII case by itself (lower() on both sides, as ilike
+            # renders there, made the scan three times slower); PostgreSQL needs ILIKE.
+            if self.conn.dialect.name == "sqlite":
+                return column.like(pattern, escape="/")
+            return column.ilike(pattern, escape="/")
+
+        def either(pattern: str) -> ColumnElement[bool]:
+            return or_(like(c.name, pattern), like(c.company, pattern))
+
+        conditions = []
+        if words:
+            # A name starting with the text holds its words too, so this covers prefix hits.
+            conditions.append(and_(*(either(f"%{_escaped(word)}%") for word in words)))
+        if email:
+            conditions.append(like(c.email, f"{_escaped(email)}%"))
+        if digits:
+            # The digits in order with anything between them: "555 0100" also matches a
+            # "+1 (555) 010-0100" as stored; the caller's scoring drops what only looks alike.
+            conditions.append(like(c.phone, "%" + "%".join(d for d in digits if d.isdigit()) + "%"))
+        if not conditions:
+            return []
+        rank = case((either(_escaped(text)), 0), (either(f"{_escaped(text)}%"), 1), else_=2) if text else c.id
+        query = select(customers).where(c.deleted_at.is_(None), or_(*conditions))
+        query = query.order_by(rank, c.id).limit(limit)
+        return [_record(r) for r in (await self.conn.execute(query)).mappings().all()]
 
     async def iter_all(self, *, batch: int = 5_000) -> AsyncIterator[CustomerRecord]:
         last_id = 0
@@ -277,6 +338,10 @@ class CustomerRepo(Repo):
             for row in rows:
                 yield _record(row)
             last_id = rows[-1]["id"]
+
+    async def highest_id(self) -> int:
+        """The largest customer id ever used (0 for none): a free upper bound of the book's size."""
+        return int((await self.conn.execute(select(func.coalesce(func.max(customers.c.id), 0)))).scalar_one())
 
     async def count(self) -> int:
         query = select(func.count()).select_from(customers).where(customers.c.deleted_at.is_(None))

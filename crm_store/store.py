@@ -28,6 +28,7 @@ from crm_store.labels import LabelRepo
 from crm_store.leases import LeaseRepo
 from crm_store.link_tokens import LinkTokenRepo
 from crm_store.loyalty import LoyaltyRepo
+from crm_store.meta import MetaRepo
 from crm_store.orders import OrderRepo
 from crm_store.outbox import OutboxRepo
 from crm_store.pending import PendingActionRepo
@@ -101,6 +102,7 @@ class Tx:
         self.leases = LeaseRepo(conn, self.audit, now=now)
         self.privacy = PrivacyRepo(conn, self.audit, now=now)
         self.handled = HandledRepo(conn, self.audit, now=now)
+        self.meta = MetaRepo(conn, self.audit, now=now)
 
     @property
     def people_changed(self) -> bool:

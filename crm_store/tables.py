@@ -423,3 +423,12 @@ digest_subscriptions = Table(
     UniqueConstraint("platform", "target"),
     CheckConstraint("cadence IN ('daily', 'weekly')", name="cadence"),
 )
+
+# Facts about the store itself: "store_id", made once by a migration, names this store so a
+# customer index snapshot built from another one is never taken for its own.
+store_meta = Table(
+    "store_meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", String(200), nullable=False),
+)

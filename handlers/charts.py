@@ -5,10 +5,10 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from datetime import date
+from typing import TYPE_CHECKING
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 NO_DATA = "No data: no sentiment recorded, no tickets opened or resolved"
 NO_SENTIMENT = "no sentiment recorded"
@@ -27,6 +27,11 @@ def trend_figure(
     """A two-panel chart; a period with nothing to draw says so instead of showing empty axes,
     and so does a panel with nothing to draw. The Figure API with the Agg canvas needs no
     display and no pyplot global state, so it is safe on a server thread."""
+    # Imported here: matplotlib adds a third of a second to every start, and most never draw.
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     figure = Figure(figsize=(7, 4.2), dpi=100)
     FigureCanvasAgg(figure)
     points = [(x, s) for x, s in enumerate(sentiment) if s is not None]

@@ -9,6 +9,7 @@ from crm_store.records import CustomerRecord, RepRecord
 from handlers import access, actions
 from handlers.context import Context
 from handlers.errors import NotFound, UserError
+from handlers.lookup import LOADING_NOTE
 from handlers.messages import Button, ListItem, Reply
 from nlp.when import format_local
 
@@ -39,7 +40,8 @@ async def pick_customer(
         hint = ""
         if nearest:
             hint = " Closest: " + "; ".join(describe(c.customer) for c in nearest) + "."
-        raise NotFound(f"No customer matches {text!r}.{hint} Try `find {text}` or `add {text}`.")
+        loading = "" if ctx.services.lookup.complete else f" {LOADING_NOTE}"
+        raise NotFound(f"No customer matches {text!r}.{hint} Try `find {text}` or `add {text}`.{loading}")
     items: list[ListItem] = []
     async with ctx.store.write(ctx.actor.key) as tx:
         for candidate in resolution.candidates[:PICK_LIST_SIZE]:

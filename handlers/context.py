@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from crm_store.store import Store
@@ -13,7 +13,9 @@ from handlers.access import AccessMode, Scope, scope_of
 from handlers.channels import ChannelDirectory
 from handlers.lookup import CustomerLookup
 from handlers.messages import Actor, Message
-from nlp.sentiment import Sentiment
+
+if TYPE_CHECKING:  # the module imports scikit-learn, a second of every start
+    from nlp.sentiment import Sentiment
 
 
 class SentimentLabeller(Protocol):

@@ -10,6 +10,7 @@ from handlers.common import acting_rep, ago, describe, pick_customer
 from handlers.context import Context
 from handlers.errors import NotFound, UsageError, UserError
 from handlers.fields import FieldChanges, check_name, parse_fields
+from handlers.lookup import LOADING_NOTE
 from handlers.messages import Button, Field, ListItem, Reply
 from handlers.parsing import format_money, one_line, split_key_values, take_flag
 from handlers.registry import Area, ButtonVerb, Command, Misfit
@@ -80,9 +81,12 @@ async def show_card(ctx: Context, customer_id: int, *, note: str = "") -> Reply:
 async def find(ctx: Context) -> Reply:
     """The card when one customer clearly matches (others listed under it); else the list."""
     query = ctx.args.strip()
-    candidates = await ctx.services.lookup.search(query, limit=10, min_score=55, scope=ctx.scope)
+    lookup = ctx.services.lookup
+    candidates = await lookup.search(query, limit=10, min_score=55, scope=ctx.scope)
+    # While the index loads, a typo'd name is not found yet: say so rather than "no such customer".
+    loading = "" if lookup.complete else LOADING_NOTE
     if not candidates:
-        raise NotFound(f"No customer matches {query!r}. Add one with `add {query}`.")
+        raise NotFound(f"No customer matches {query!r}. Add one with `add {query}`. {loading}".rstrip())
     items = tuple(
         ListItem(
             text=describe(c.customer),
@@ -97,7 +101,8 @@ async def find(ctx: Context) -> Reply:
         others = tuple(item for item, c in zip(items, candidates, strict=True) if c.customer.id != best.id)
         return replace(reply, items=others[:4])
     noun = "customer" if len(items) == 1 else "customers"
-    return Reply(title=f"Customers matching {query!r}", text=f"{len(items)} {noun} found.", items=items)
+    title = f"Customers matching {query!r}"
+    return Reply(title=title, text=f"{len(items)} {noun} found.", items=items, context=loading)
 
 
 async def show(ctx: Context) -> Reply:

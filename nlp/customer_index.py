@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import bisect
 import math
 import operator
-from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import chain, islice, pairwise
-from typing import Any
+from itertools import pairwise
 
 import numpy as np
 from numpy.typing import NDArray
@@ -23,18 +20,36 @@ from nlp.customer_scoring import (
     WordColumn,
     aligned_scores,
     score_columns,
-    word_weight,
-    word_weights_of,
+)
+from nlp.index_arrays import (
+    COMPANY,
+    EMAIL,
+    NAME,
+    PHONE,
+    SEP,
+    SORTED_FIELDS,
+    WORD_FIELDS,
+    Arrays,
+    build_arrays,
+    check_arrays,
+    words_of,
+)
+from nlp.index_structures import (
+    Forward,
+    Growable,
+    Postings,
+    Records,
+    SlotMap,
+    SortedField,
+    Vocabulary,
+    max_edits,
 )
 from nlp.text_normal import normalize, normalize_email, phone_digits
 
-# Normalised fields of one record are kept as one string joined by this separator: one
-# object per customer instead of four keeps a million-customer book small.  No normalised
-# form can contain it (normalize turns it into a space; email and phone forms drop it).
-SEP = "\x1f"
+__all__ = ["SEP", "CustomerIndex", "IndexedCustomer", "Match", "pack", "pack_fields"]
+
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-NAME, COMPANY, EMAIL, PHONE = range(4)
-WORD_FIELDS = (NAME, COMPANY)
+_WORD_FIELDS = tuple(WORD_FIELDS.values())
 
 # Candidate generation budget.  Records holding a query word or a near spelling of it form
 # a pool; at most POOL of them (those with the most and rarest such words) are ranked by the
@@ -74,35 +89,11 @@ class Match:
 
 def pack(customer: IndexedCustomer) -> str:
     """A customer's normalised fields as one record string (see SEP)."""
-    return SEP.join(
-        (
-            normalize(customer.name),
-            normalize(customer.company),
-            normalize_email(customer.email),
-            phone_digits(customer.phone),
-        )
-    )
+    return pack_fields(customer.name, customer.company, customer.email, customer.phone)
 
 
-def max_edits(word: str) -> int:
-    """Typos forgiven in a word: none in 1-2 letters, one in 3-4, two from 5 up."""
-    size = len(word)
-    return 0 if size <= 2 else 1 if size <= 4 else 2
-
-
-def deletions(word: str, edits: int) -> set[str]:
-    """The word with up to `edits` letters deleted (symmetric-delete spelling neighbourhood).
-
-    Two words within that many substitutions, insertions, deletions or adjacent swaps of
-    each other always share at least one of these, so looking them up finds all such
-    neighbours without comparing against the whole dictionary.
-    """
-    found = {word}
-    frontier = {word}
-    for _ in range(edits):
-        frontier = {w[:i] + w[i + 1 :] for w in frontier for i in range(len(w))}
-        found |= frontier
-    return found
+def pack_fields(name: str, company: str, email: str, phone: str) -> str:
+    return SEP.join((normalize(name), normalize(company), normalize_email(email), phone_digits(phone)))
 
 
 def _checked_id(value: object) -> int:
@@ -113,237 +104,56 @@ def _checked_id(value: object) -> int:
     return customer_id
 
 
-class _Growable:
-    """A numpy array with amortised O(1) append, exposed as a view of its filled part."""
-
-    def __init__(self, dtype: type[np.generic], values: NDArray[Any] | None = None) -> None:
-        initial = np.zeros(16, dtype=dtype) if values is None else values.astype(dtype)
-        self._data: NDArray[Any] = initial
-        self._size = 0 if values is None else len(values)
-
-    def append(self, value: object) -> None:
-        if self._size == len(self._data):
-            grown = np.zeros(max(16, 2 * len(self._data)), dtype=self._data.dtype)
-            grown[: self._size] = self._data
-            self._data = grown
-        self._data[self._size] = value
-        self._size += 1
-
-    def view(self) -> NDArray[Any]:
-        return self._data[: self._size]
-
-    def __setitem__(self, index: int, value: float) -> None:
-        self._data[index] = value
-
-
-
-class _Vocabulary:
-    """Every word of every name and company, findable by spelling neighbours and by prefix."""
-
-    def __init__(self, words: list[str]) -> None:
-        self.words = words
-        self.ids = {word: i for i, word in enumerate(words)}
-        self.weights = _Growable(np.float64, word_weights_of(words))
-        # The same words as an object array: a query gathers thousands of them by id.
-        self.array = _Growable(np.object_, np.array(words, dtype=np.object_))
-        self._sorted = sorted(words)
-        keys: list[int] = []
-        owners: list[int] = []
-        for i, word in enumerate(words):
-            variants = deletions(word, max_edits(word))
-            keys.extend(map(hash, variants))
-            owners.extend([i] * len(variants))
-        # Built words live in sorted numpy arrays (searchsorted lookups, 12 bytes a key);
-        # words added later go to a small dict until the next build.
-        order = np.argsort(np.array(keys, dtype=np.int64), kind="stable")
-        self._keys = np.array(keys, dtype=np.int64)[order]
-        self._owners = np.array(owners, dtype=np.int32)[order]
-        self._extra: dict[int, list[int]] = {}
-
-    def add(self, word: str) -> int:
-        found = self.ids.get(word)
-        if found is not None:
-            return found
-        word_id = len(self.words)
-        self.words.append(word)
-        self.ids[word] = word_id
-        self.weights.append(word_weight(word))
-        self.array.append(word)
-        bisect.insort(self._sorted, word)
-        for variant in deletions(word, max_edits(word)):
-            self._extra.setdefault(hash(variant), []).append(word_id)
-        return word_id
-
-    def neighbours(self, word: str, edits: int) -> set[int]:
-        """Ids of words that may be within `edits` of `word` (to be verified by the caller)."""
-        # Python's str hash is salted per process, which is fine: the index never leaves it.
-        variants = [hash(v) for v in deletions(word, edits)]
-        keys = np.array(variants, dtype=np.int64)
-        lo = np.searchsorted(self._keys, keys, side="left")
-        hi = np.searchsorted(self._keys, keys, side="right")
-        found: set[int] = set()
-        for start, stop in zip(lo.tolist(), hi.tolist(), strict=True):
-            if stop > start:
-                found.update(self._owners[start:stop].tolist())
-        for key in variants:
-            found.update(self._extra.get(key, ()))
-        return found
-
-    def with_prefix(self, prefix: str, limit: int) -> list[int]:
-        start = bisect.bisect_left(self._sorted, prefix)
-        hits = []
-        for word in islice(self._sorted, start, start + limit):
-            if not word.startswith(prefix):
-                break
-            hits.append(self.ids[word])
-        return hits
-
-
-class _Postings:
-    """Which records contain each word, for one field: CSR arrays plus a dict of recent adds."""
-
-    def __init__(self, word_ids: NDArray[np.int64], slots: NDArray[np.int64], words: int) -> None:
-        # One sort orders the postings by word and then by record, and drops a word
-        # repeated within one record ("van der van").
-        pairs = np.sort((word_ids << 32) | slots)
-        if len(pairs):
-            pairs = pairs[np.concatenate(([True], pairs[1:] != pairs[:-1]))]
-        self._slots = (pairs & 0xFFFFFFFF).astype(np.int32)
-        counts = np.bincount(pairs >> 32, minlength=words)
-        self._offsets = np.zeros(words + 1, dtype=np.int64)
-        np.cumsum(counts, out=self._offsets[1:])
-        # array('i') rather than list: appends stay cheap and queries read it as a buffer.
-        self._extra: dict[int, array[int]] = {}
-
-    def add(self, word_id: int, slot: int) -> None:
-        slots = self._extra.get(word_id)
-        if slots is None:
-            self._extra[word_id] = array("i", (slot,))
-        elif slots[-1] != slot:
-            slots.append(slot)
-
-    def get(self, word_id: int) -> NDArray[np.int32]:
-        built = (
-            self._slots[self._offsets[word_id] : self._offsets[word_id + 1]]
-            if word_id + 1 < len(self._offsets)
-            else self._slots[:0]
-        )
-        extra = self._extra.get(word_id)
-        if not extra:
-            return built
-        # The buffer view only lives inside this expression, so the array can still grow.
-        return np.concatenate((built, np.frombuffer(extra, dtype=np.int32)))
-
-
-
-class _Forward:
-    """Each record's words in order, for one field: what the pool is scored from."""
-
-    def __init__(self, word_ids: NDArray[np.int64], counts: NDArray[np.int64]) -> None:
-        self._words = _Growable(np.int32, word_ids)
-        self._ends = _Growable(np.int64, np.cumsum(counts))
-
-    def add(self, word_ids: list[int]) -> None:
-        for word_id in word_ids:
-            self._words.append(word_id)
-        self._ends.append(len(self._words.view()))
-
-    def gather(self, slots: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-        """The concatenated word ids of `slots` and how many belong to each."""
-        ends = self._ends.view()
-        stops = ends[slots]
-        starts = np.where(slots > 0, ends[np.maximum(slots - 1, 0)], 0)
-        counts = stops - starts
-        # Positions start..stop-1 of every slot, without a Python loop.
-        offsets = np.repeat(starts - (np.cumsum(counts) - counts), counts)
-        positions = offsets + np.arange(int(counts.sum()), dtype=np.int64)
-        return self._words.view()[positions].astype(np.int64), counts
-
-
-class _SortedField:
-    """Records ordered by one normalised field, for exact and prefix lookups by bisection."""
-
-    def __init__(self, keys: list[str], key_of: Callable[[int], str]) -> None:
-        order = sorted(range(len(keys)), key=keys.__getitem__)
-        # Empty fields sort first and can never be hit; leave them out.
-        first = bisect.bisect_right(order, "", key=keys.__getitem__)
-        self._built = np.array(order[first:], dtype=np.int32)
-        self._key_of = key_of
-        # Records added since the build, as sorted (key, slot) pairs: insort is a memmove.
-        self._extra: list[tuple[str, int]] = []
-
-    def add(self, key: str, slot: int) -> None:
-        if key:
-            bisect.insort(self._extra, (key, slot))
-
-    def starting_with(self, prefix: str, limit: int, alive: NDArray[np.bool_]) -> list[int]:
-        """Up to `limit` live records (built and recent each) whose key starts with `prefix`."""
-        hits: list[int] = []
-        built = self._built
-        pos = bisect.bisect_left(built, prefix, key=lambda s: self._key_of(int(s)))
-        done = False
-        while not done and len(hits) < limit and pos < len(built):
-            # Read in small chunks: retired slots may be skipped, but never the whole tail.
-            chunk = built[pos : pos + 2 * limit].tolist()
-            pos += len(chunk)
-            for slot in chunk:
-                if len(hits) >= limit or not self._key_of(slot).startswith(prefix):
-                    done = True
-                    break
-                if alive[slot]:
-                    hits.append(slot)
-        recent = 0
-        start = bisect.bisect_left(self._extra, (prefix, -1))
-        for key, slot in islice(self._extra, start, None):
-            if recent >= limit or not key.startswith(prefix):
-                break
-            if alive[slot]:
-                hits.append(slot)
-                recent += 1
-        return hits
-
-    def equal_to(self, key: str, alive: NDArray[np.bool_]) -> list[int]:
-        return [s for s in self.starting_with(key, PREFIX_CANDIDATES, alive) if self._key_of(s) == key]
-
-
-class _SlotMap:
-    """Customer id -> live slot: sorted numpy arrays for the built part, a dict for later writes.
-
-    A dict over a million ids would cost ~100 MB of int objects and hash table; these arrays
-    cost 12 bytes an id.  Liveness is the index's alive flags, so removal needs no entry here.
-    """
-
-    def __init__(self, ids: NDArray[np.int64]) -> None:
-        order = np.argsort(ids, kind="stable")
-        self._ids = ids[order]
-        self._slots = order.astype(np.int32)
-        self._recent: dict[int, int] = {}
-
-    def get(self, customer_id: int, alive: NDArray[np.bool_]) -> int | None:
-        slot = self._recent.get(customer_id)
-        if slot is None:
-            i = int(np.searchsorted(self._ids, customer_id))
-            if i < len(self._ids) and self._ids[i] == customer_id:
-                slot = int(self._slots[i])
-        return slot if slot is not None and alive[slot] else None
-
-    def set(self, customer_id: int, slot: int) -> None:
-        self._recent[customer_id] = slot
-
-
 class CustomerIndex:
     """Fuzzy lookup by name, company, email and phone over an in-memory customer book.
 
-    Every write takes a fresh internal slot and the customer's previous slot is only
-    retired once the new one is fully indexed, so a search never sees half an update.
-    Writes since the last build live in small dicts and sorted lists next to the numpy
-    arrays; once they (with retired slots) reach REBUILD_FRACTION of the book, one rebuild
-    folds them in, which keeps writes amortised O(words) at the price of that one pause
-    (about 5-10 s at a million customers).
+    A build turns the book into numpy arrays (see nlp.index_arrays), which may also come from
+    a saved snapshot, memory-mapped.  Every write takes a fresh internal slot and the
+    customer's previous slot is only retired once the new one is fully indexed, so a search
+    never sees half an update.  Writes since the build live in small dicts and sorted lists
+    next to the arrays; with ``auto_rebuild`` (the default) they are folded in by a rebuild
+    once they (with retired slots) reach REBUILD_FRACTION of the book, which keeps writes
+    amortised O(words) at the price of that one pause (seconds at a million customers).  An
+    owner that rebuilds elsewhere (handlers.lookup, from a background build) turns it off.
     """
 
-    def __init__(self) -> None:
-        self._build([], [])
+    _built_arrays: Arrays | None
+    _records: Records
+    _ids: Growable
+    _alive: Growable
+    _slot_map: SlotMap
+    _live: int
+    _pending: int
+    _vocab: Vocabulary
+    _postings: list[Postings]
+    _forward: list[Forward]
+    _sorted: list[SortedField]
+    _phone_suffixes: SortedField
+
+    def __init__(self, *, auto_rebuild: bool = True) -> None:
+        self.auto_rebuild = auto_rebuild
+        self._install(build_arrays([], []))
+
+    @classmethod
+    def from_arrays(cls, arrays: Arrays, *, auto_rebuild: bool = True) -> CustomerIndex:
+        """An index over arrays made by build_arrays (or loaded from a snapshot of them);
+        BadArrays when they do not fit together."""
+        check_arrays(arrays)
+        index = cls.__new__(cls)
+        index.auto_rebuild = auto_rebuild
+        index._install(arrays)
+        return index
+
+    def arrays(self) -> Arrays:
+        """The arrays of the last build, for saving; only while nothing changed since."""
+        if self._built_arrays is None:
+            raise ValueError("the index changed since its build; build it again to save it")
+        return self._built_arrays
+
+    @property
+    def pending(self) -> int:
+        """Writes (adds, replacements, removals) applied since the last build."""
+        return self._pending
 
     # -- writes -------------------------------------------------------------------------
 
@@ -355,7 +165,8 @@ class CustomerIndex:
         # Normalise and check everything first so that bad input leaves the index untouched.
         batch = {_checked_id(c.id): pack(c) for c in customers}
         retired = len(self._records) - self._live
-        if len(batch) < self._live and not self._rebuild_due(len(batch) + retired):
+        large = len(batch) >= self._live or self._rebuild_due(len(batch) + retired)
+        if not (self.auto_rebuild and large):
             for customer_id, record in batch.items():
                 self._add(customer_id, record)
             self._maybe_rebuild()
@@ -377,6 +188,8 @@ class CustomerIndex:
         if slot is not None:
             self._alive[slot] = False
             self._live -= 1
+            self._pending += 1
+            self._built_arrays = None
             self._maybe_rebuild()
 
     def __len__(self) -> int:
@@ -428,8 +241,8 @@ class CustomerIndex:
             found.append(suffixes.starting_with(national[::-1], PREFIX_CANDIDATES, alive))
             # Stored numbers the query ends with: stored without the country code it has.
             for cut in range(1, len(national) - MIN_NATIONAL_DIGITS + 1):
-                found.append(phones.equal_to(national[cut:], alive))
-                found.append(phones.equal_to("0" + national[cut:], alive))
+                found.append(phones.equal_to(national[cut:], PREFIX_CANDIDATES, alive))
+                found.append(phones.equal_to("0" + national[cut:], PREFIX_CANDIDATES, alive))
         merged = np.unique(np.concatenate([np.asarray(f, dtype=np.int32) for f in found]))
         live: NDArray[np.int32] = merged[alive[merged]]
         return live
@@ -477,7 +290,7 @@ class CustomerIndex:
         weights: list[float] = []
         slots_total = len(self._records)
         for word_id, similarity in self._query_spellings(content).items():
-            for field, postings in zip(WORD_FIELDS, self._postings, strict=True):
+            for field, postings in zip(_WORD_FIELDS, self._postings, strict=True):
                 hits = postings.get(word_id)
                 if not len(hits):
                     continue
@@ -549,12 +362,13 @@ class CustomerIndex:
             return
         slot = len(self._records)
         fields = record.split(SEP)
+        self._built_arrays = None
         # Index the new slot completely while it is still marked dead; flipping it alive and
         # the old one dead at the end is the commit point.
         self._records.append(record)
         self._ids.append(customer_id)
         self._alive.append(False)
-        for field in WORD_FIELDS:
+        for field in _WORD_FIELDS:
             word_ids = [self._vocab.add(word) for word in fields[field].split()]
             self._forward[field].add(word_ids)
             for word_id in word_ids:
@@ -575,47 +389,42 @@ class CustomerIndex:
         return self._pending + extra >= threshold
 
     def _maybe_rebuild(self) -> None:
-        if self._rebuild_due(len(self._records) - self._live):
+        if self.auto_rebuild and self._rebuild_due(len(self._records) - self._live):
             live = np.flatnonzero(self._alive.view())
-            self._build([self._records[s] for s in live.tolist()], self._ids.view()[live].tolist())
+            self._build([self._records[s] for s in live.tolist()], self._ids.view()[live])
 
-    def _build(self, records: list[str], ids: list[int]) -> None:
-        size = len(records)
-        self._records = records
-        self._ids = _Growable(np.int64, np.array(ids, dtype=np.int64))
-        self._alive = _Growable(np.bool_, np.ones(size, dtype=np.bool_))
-        self._slot_map = _SlotMap(self._ids.view())
+    def _build(self, records: list[str], ids: list[int] | NDArray[np.int64]) -> None:
+        self._install(build_arrays(records, ids))
+
+    def _install(self, arrays: Arrays) -> None:
+        """Take these arrays as the built part (all slots live); nothing is copied, so
+        memory-mapped arrays stay mapped."""
+        size = len(arrays["ids"])
+        self._built_arrays = arrays
+        self._records = Records(arrays["records"], arrays["record_ends"])
+        self._ids = Growable(np.int64, arrays["ids"])
+        self._alive = Growable(np.bool_, np.ones(size, dtype=np.bool_))
+        self._slot_map = SlotMap(arrays["slot_ids"], arrays["slot_slots"])
         self._live = size
         self._pending = 0
-        # One join and one split per column instead of a list per record: a million small
-        # lists kept alive set off full garbage collections that cost more than the work.
-        flat = SEP.join(records).split(SEP) if size else []
-        columns = [flat[field :: len(FIELDS)] for field in range(len(FIELDS))]
-        del flat
-        field_words: list[list[str]] = []
-        field_counts: list[NDArray[np.int64]] = []
-        for field in WORD_FIELDS:
-            texts = columns[field]
-            # Normalised text has single spaces and no padding, so words = spaces + 1.
-            field_counts.append(
-                np.fromiter((t.count(" ") + 1 if t else 0 for t in texts), dtype=np.int64, count=size)
-            )
-            field_words.append(" ".join(texts).split())
-        word_ids = {word: i for i, word in enumerate(dict.fromkeys(chain(*field_words)))}
-        self._vocab = _Vocabulary(list(word_ids))
-        self._postings = []
-        self._forward = []
-        for words, counts in zip(field_words, field_counts, strict=True):
-            ids_of_words = np.fromiter(map(word_ids.__getitem__, words), dtype=np.int64, count=len(words))
-            slots = np.repeat(np.arange(size, dtype=np.int64), counts)
-            self._postings.append(_Postings(ids_of_words, slots, len(word_ids)))
-            self._forward.append(_Forward(ids_of_words, counts))
-        del field_words
+        self._vocab = Vocabulary(
+            words_of(arrays),
+            order=arrays["word_order"],
+            weights=arrays["word_weights"],
+            keys=arrays["variant_keys"],
+            owners=arrays["variant_owners"],
+        )
+        self._postings = [
+            Postings(arrays[f"{name}_postings"], arrays[f"{name}_posting_offsets"]) for name in WORD_FIELDS
+        ]
+        self._forward = [
+            Forward(arrays[f"{name}_forward"], arrays[f"{name}_forward_ends"]) for name in WORD_FIELDS
+        ]
 
         def key_of(field: int) -> Callable[[int], str]:
             return lambda slot: self._records[slot].split(SEP)[field]
 
-        self._sorted = [_SortedField(columns[f], key_of(f)) for f in range(len(FIELDS))]
-        self._phone_suffixes = _SortedField(
-            [d[::-1] for d in columns[PHONE]], lambda slot: key_of(PHONE)(slot)[::-1]
+        self._sorted = [SortedField(arrays[f"sorted_{name}"], key_of(f)) for name, f in SORTED_FIELDS.items()]
+        self._phone_suffixes = SortedField(
+            arrays["sorted_phone_suffix"], lambda slot: key_of(PHONE)(slot)[::-1]
         )
