@@ -276,9 +276,9 @@ async def http_run(*, env: dict[str, str], cwd: Path, probes: Probes, within: fl
 
     timeout = within
 
-    from tests.fakes.slack_api import FakeSlackApi
+    from bench.slack_api_sink import SlackApiSink
 
-    fake = await FakeSlackApi().start()
+    fake = await SlackApiSink().start()
     fake.add_user(REP, "Bench Rep")
     verifier = SignatureVerifier(SECRET)
     settings = {"SLACK_BOT_TOKEN": "xoxb-bench", "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": fake.url}
