@@ -66,6 +66,9 @@ customers = Table(
     Column("tags", JSON, nullable=False, default=list),
     Column("custom", JSON, nullable=False, default=dict),
     Column("timezone", String(64), nullable=True),
+    # The customer's id in the shop or ERP the book is kept in step with (imports, the API).
+    Column("external_ref", String(64), nullable=True),
+    Column("country", String(64), nullable=False, server_default=""),
     _ts("created_at", nullable=False),
     # Indexed so other replicas (and the in-memory index) can follow changes by watermark.
     _ts("updated_at", nullable=False, index=True),
@@ -76,6 +79,7 @@ customers = Table(
     Index("ix_customers_email", "email"),
     Index("ix_customers_phone", "phone"),
     Index("ix_customers_owner_rep_id", "owner_rep_id"),
+    UniqueConstraint("external_ref"),
 )
 
 relationships = Table(
@@ -139,6 +143,42 @@ orders = Table(
     _ts("created_at", nullable=False),
     Index("ix_orders_customer_ordered", "customer_id", "ordered_at"),
     UniqueConstraint("external_ref"),
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("sku", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("category", String(100), nullable=False, server_default=""),
+    # List price in integer cents; NULL when only sold at prices seen on order lines.
+    Column("price_cents", BigInteger, nullable=True),
+    Column("currency", String(3), nullable=False, server_default="USD"),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    UniqueConstraint("sku"),
+    Index("ix_products_name", "name"),
+)
+
+# One product on one order. customer_id and ordered_at repeat the order's so the customer x
+# product matrix (segments, recommendations) is one scan of one table. A negative quantity is a
+# return (a cancelled invoice line).
+order_lines = Table(
+    "order_lines",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("order_id", Id, ForeignKey("orders.id", ondelete="CASCADE"), nullable=False),
+    Column("product_id", Id, ForeignKey("products.id", ondelete="RESTRICT"), nullable=False),
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price_cents", BigInteger, nullable=False),
+    # quantity x unit price, kept so sums need no arithmetic in SQL.
+    Column("line_cents", BigInteger, nullable=False),
+    _ts("ordered_at", nullable=False),
+    Index("ix_order_lines_order_id", "order_id"),
+    Index("ix_order_lines_product_id", "product_id"),
+    Index("ix_order_lines_customer_product", "customer_id", "product_id"),
 )
 
 tickets = Table(
