@@ -248,7 +248,7 @@ async def _add_company(
         tags=rng.sample(("enterprise", "smb", "vip", "renewal-q1", "partner"), k=rng.randint(0, 2)),
         custom={"industry": rng.choice(("logistics", "retail", "finance", "manufacturing", "media"))},
     )
-    await tx.customers.add(
+    person = await tx.customers.add(
         name=contact,
         company=company,
         email=f"{first}.{index}@{domain}",
@@ -257,6 +257,13 @@ async def _add_company(
         source="sample",
     )
     counts["customers"] += 2
+    await tx.relationships.add(
+        from_customer_id=person.id,
+        kind="works-at",
+        to_customer_id=customer.id,
+        starts_at=now - timedelta(days=rng.randint(200, 1500)),
+        ends_at=None,
+    )
     for _ in range(rng.randint(1, 6)):
         await tx.orders.add(
             customer_id=customer.id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from crm_store.records import CustomerRecord, CustomerSummary
-from handlers import actions, names
+from handlers import actions, names, relations
 from handlers.common import acting_rep, ago, describe, pick_customer
 from handlers.context import Context
 from handlers.errors import NotFound, UsageError, UserError
@@ -64,9 +64,12 @@ def card(ctx: Context, summary: CustomerSummary) -> Reply:
 async def show_card(ctx: Context, customer_id: int, *, note: str = "") -> Reply:
     async with ctx.store.read() as tx:
         summary = await tx.customers.summary(customer_id)
+        related = await tx.relationships.for_customer(customer_id) if summary is not None else []
     if summary is None:
         raise NotFound(f"There is no customer #{customer_id}.")
     reply = card(ctx, summary)
+    if related:
+        reply = replace(reply, fields=(*reply.fields, *relations.card_fields(ctx, customer_id, related)))
     if note:
         return Reply(
             title=reply.title,
