@@ -190,8 +190,13 @@ async def _find(ctx: Context, text: str) -> Reply:
     async with ctx.store.read() as tx:
         names = await tx.catalog.all_names()
         by_sku = [pid for pid, sku, _ in names if sku.upper().startswith(text.upper())]
-        scored = [pid for pid, score in _scored(text, names, limit=FIND_LIMIT) if score >= NEAR_SCORE]
-        ids = list(dict.fromkeys(by_sku + scored))[:FIND_LIMIT]
+        # Names holding every word, best scored first; only when none does, names that look alike.
+        words = text.casefold().split()
+        holding = [(pid, sku, name) for pid, sku, name in names if all(w in name.casefold() for w in words)]
+        found = [pid for pid, _ in _scored(text, holding, limit=FIND_LIMIT)]
+        if not found:
+            found = [pid for pid, score in _scored(text, names, limit=FIND_LIMIT) if score >= NEAR_SCORE]
+        ids = list(dict.fromkeys(by_sku + found))[:FIND_LIMIT]
         products = await tx.catalog.get_many(ids)
     if not ids:
         raise NotFound(f"No product matches {text!r}. Managers add one with `{ADD_USAGE}`.")
