@@ -352,7 +352,12 @@ def import_(
     _logging(settings, quiet=True)
     if kind is ImportKind.order_lines:
         _import_order_lines(
-            settings, file, mapping=mapping, create_customers=create_customers, currency=currency
+            settings,
+            file,
+            mapping=mapping,
+            create_customers=create_customers,
+            currency=currency,
+            strict=strict,
         )
         return
     text = file.read_text(encoding="utf-8-sig")
@@ -397,7 +402,13 @@ def _read_export(file: Path) -> str:
 
 
 def _import_order_lines(
-    settings: Settings, file: Path, *, mapping: str | None, create_customers: bool, currency: str
+    settings: Settings,
+    file: Path,
+    *,
+    mapping: str | None,
+    create_customers: bool,
+    currency: str,
+    strict: bool,
 ) -> None:
     from handlers.errors import UserError
     from handlers.order_import import import_order_lines, parse_mapping
@@ -415,6 +426,7 @@ def _import_order_lines(
                     mapping=parse_mapping(mapping),
                     create_customers=create_customers,
                     currency=currency,
+                    strict=strict,
                     progress=bar.update,
                 )
 
@@ -430,6 +442,8 @@ def _import_order_lines(
         typer.echo(f"line {line}: {reason}", err=True)
     for text_line in report.summary():
         typer.echo(text_line)
+    if report.strict_aborted:
+        raise typer.Exit(1)
 
 
 @cli.command()

@@ -46,6 +46,7 @@ class LinesReport:
     skipped_unknown_customer: int = 0
     already_imported_orders: int = 0
     already_imported_lines: int = 0
+    strict_aborted: bool = False  # --strict and a line was skipped for a reason: nothing written
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line number, reason)
 
     @property
@@ -72,7 +73,9 @@ class LinesReport:
                 f"({self.already_imported_lines} lines), not written again"
             )
         out.append(f"Skipped bad lines: {self.skipped_bad}")
-        if not self.lines_imported and self.already_imported_orders:
+        if self.strict_aborted:
+            out.append("Nothing imported: lines were skipped and --strict was given.")
+        if not self.lines_imported and self.already_imported_orders and not self.strict_aborted:
             out.append("Nothing new: every order in the file was imported before; nothing was written.")
         return out
 
@@ -280,6 +283,7 @@ async def import_order_lines(
     mapping: Mapping[str, str],
     create_customers: bool = False,
     currency: str = "USD",
+    strict: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> LinesReport:
     """Import a shop's order lines; see the module's docstring. Safe to run again: orders
@@ -337,6 +341,9 @@ async def import_order_lines(
     for entry in new_products.values():
         entry["name"] = entry["name"] or entry["sku"]
     report.errors.sort()
+    if strict and report.errors:
+        report.strict_aborted = True
+        return report
     if not orders:
         return report
     if new_customers or new_products:

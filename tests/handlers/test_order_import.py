@@ -215,3 +215,18 @@ def test_references_and_names_are_tidied() -> None:
     assert customer_ref(" 17850.0 ") == "17850" and customer_ref("C-17") == "C-17"
     assert readable_name("  WHITE   HANGING HEART ") == "White hanging heart"
     assert readable_name("Blue Mug") == "Blue Mug"
+
+
+async def test_strict_writes_nothing_when_a_line_is_skipped(store: Store) -> None:
+    text = (
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "1,A1,Mug,2,2010-12-01 08:26:00,2.5,7,UK\n"
+        "2,A1,Mug,lots,2010-12-01 08:26:00,2.5,7,UK\n"
+    )
+    before = await _counts(store)
+    report = await import_order_lines(
+        store, text, actor="t", mapping=MAPPING, create_customers=True, strict=True
+    )
+    assert report.strict_aborted and report.errors == [(3, "quantity 'lots' is not a whole number")]
+    assert report.summary()[-1] == "Nothing imported: lines were skipped and --strict was given."
+    assert await _counts(store) == before
