@@ -31,7 +31,8 @@ TOP_BUYERS = 5
 # A name is taken without asking when it scores this well and clearly beats the runner-up.
 SURE_SCORE = 88.0
 CLEAR_MARGIN = 8.0
-NEAR_SCORE = 55.0
+# Below this a WRatio score is mostly a shared short word part ("zebra" ~ "bracelet": 72).
+NEAR_SCORE = 75.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,7 +241,7 @@ async def _show(ctx: Context, text: str) -> Reply:
         items=tuple(
             ListItem(
                 f"{b.name} (#{b.customer_id})",
-                f"{b.units} units · {format_money(b.revenue_cents, money)}",
+                f"{b.units} unit{'s' if b.units != 1 else ''} · {format_money(b.revenue_cents, money)}",
                 buttons=(Button("Open", actions.encode("show", b.customer_id)),),
             )
             for b in summary.top_buyers
@@ -267,7 +268,7 @@ COMMANDS = (
         product,
         PRODUCT_USAGE,
         "Add a product (managers), find products, or show one's sales and top buyers.",
-        'product show "Blue mug"',
+        "product show 85123A",
         aliases=("products",),
         needs_args=True,
     ),
