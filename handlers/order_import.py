@@ -66,7 +66,7 @@ class LinesReport:
             f"Skipped guest lines (no customer): {self.skipped_guest}",
         ]
         if self.skipped_unknown_customer:
-            out.append(f"Skipped lines of unknown customers: {self.skipped_unknown_customer}")
+            out.append(f"Skipped lines of unknown or deleted customers: {self.skipped_unknown_customer}")
         if self.already_imported_orders:
             out.append(
                 f"Already imported before: {self.already_imported_orders} orders "
@@ -299,6 +299,9 @@ async def import_order_lines(
             report.already_imported_orders += 1
             report.already_imported_lines += len(orders.pop(ref))
         known = await tx.customers.ids_by_external_ref(group[0].customer_ref for group in orders.values())
+        # A deleted customer keeps its reference (it stays taken) but gets no new orders.
+        found = await tx.customers.get_many(sorted(set(known.values())))
+        deleted = {ref for ref, cid in known.items() if cid not in found or found[cid].deleted_at is not None}
         wanted_skus = {ln.sku for group in orders.values() for ln in group if ln.sku}
         products = await tx.catalog.ids_by_sku(wanted_skus)
         by_name: dict[str, int] = {}
@@ -306,8 +309,12 @@ async def import_order_lines(
             by_name = {name.casefold(): pid for pid, _, name in await tx.catalog.all_names()}
     new_customers: dict[str, dict[str, Any]] = {}
     unknown: dict[str, list[_Line]] = {}
+    gone: dict[str, list[_Line]] = {}
     for ref, group in list(orders.items()):
         who = group[0].customer_ref
+        if who in deleted:
+            gone.setdefault(who, []).extend(orders.pop(ref))
+            continue
         if who in known:
             continue
         if create_customers:
@@ -324,6 +331,11 @@ async def import_order_lines(
                 f"no customer with reference {who} ({len(skipped)} lines skipped); "
                 "--create-customers creates it",
             )
+        )
+    for who, skipped in gone.items():
+        report.skipped_unknown_customer += len(skipped)
+        report.errors.append(
+            (skipped[0].number, f"customer {who} was deleted from the book ({len(skipped)} lines skipped)")
         )
     new_products: dict[str, dict[str, Any]] = {}
     for group in orders.values():

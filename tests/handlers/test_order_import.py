@@ -230,3 +230,29 @@ async def test_strict_writes_nothing_when_a_line_is_skipped(store: Store) -> Non
     assert report.strict_aborted and report.errors == [(3, "quantity 'lots' is not a whole number")]
     assert report.summary()[-1] == "Nothing imported: lines were skipped and --strict was given."
     assert await _counts(store) == before
+
+
+async def test_a_deleted_customer_gets_no_new_orders_and_is_not_created_again(store: Store) -> None:
+    async with store.write("t") as tx:
+        gone = (await tx.customers.add(name="Gone Ltd", external_ref="7")).id
+        await tx.customers.soft_delete(gone, reason="test")
+    text = (
+        "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+        "1,A1,Mug,2,2010-12-01 08:26:00,2.5,7.0,UK\n"
+        "2,A1,Mug,1,2010-12-01 09:26:00,2.5,8.0,UK\n"
+    )
+    report = await import_order_lines(store, text, actor="t", mapping=MAPPING, create_customers=True)
+    assert report.errors == [(2, "customer 7 was deleted from the book (1 lines skipped)")]
+    assert (
+        report.lines_imported,
+        report.orders,
+        report.customers_created,
+        report.skipped_unknown_customer,
+    ) == (
+        1,
+        1,
+        1,
+        1,
+    )
+    async with store.read() as tx:
+        assert await tx.orders.for_customer(gone) == []
