@@ -51,6 +51,7 @@ _STAFF_ROLES: dict[ConsoleRole, Role] = {
 class ImportKind(StrEnum):
     customers = "customers"
     orders = "orders"
+    order_lines = "order-lines"
 
 
 class ExportKind(StrEnum):
@@ -327,15 +328,38 @@ def migrate(
 @cli.command("import")
 def import_(
     ctx: typer.Context,
-    kind: Annotated[ImportKind, typer.Argument(help="customers or orders")],
+    kind: Annotated[ImportKind, typer.Argument(help="customers, orders or order-lines")],
     file: Annotated[Path, typer.Argument(help="CSV file with a header row.", exists=True, dir_okay=False)],
     strict: Annotated[bool, typer.Option("--strict", help="Import nothing if any row is bad.")] = False,
+    mapping: Annotated[
+        str | None,
+        typer.Option(
+            "--map",
+            help="order-lines: field=Column pairs, e.g. order_ref=InvoiceNo,sku=StockCode,"
+            "product=Description,quantity=Quantity,unit_price=UnitPrice,ordered_at=InvoiceDate,customer_ref=CustomerID,country=Country",
+        ),
+    ] = None,
+    create_customers: Annotated[
+        bool, typer.Option("--create-customers", help="order-lines: create customers no reference matches.")
+    ] = False,
+    currency: Annotated[str, typer.Option("--currency", help="order-lines: the prices' currency.")] = "USD",
     db: DbOption = None,
 ) -> None:
-    """Import customers (name,email,phone,company,status,tags,<custom>…) or orders
-    (customer_id|customer_email,amount,currency,ordered_at,note,external_ref) from CSV."""
+    """Import customers (name,email,phone,company,status,tags,<custom>…), orders
+    (customer_id|customer_email,amount,currency,ordered_at,note,external_ref), or a shop's order
+    lines (with --map) from CSV."""
     settings = _settings(ctx, db)
     _logging(settings, quiet=True)
+    if kind is ImportKind.order_lines:
+        _import_order_lines(
+            settings,
+            file,
+            mapping=mapping,
+            create_customers=create_customers,
+            currency=currency,
+            strict=strict,
+        )
+        return
     text = file.read_text(encoding="utf-8-sig")
     total = max(text.count("\n") - 1, 0)
 
@@ -365,6 +389,60 @@ def import_(
         raise typer.Exit(1)
     typer.echo(f"Imported {report.imported} {kind.value}; {report.rejected} row(s) rejected.")
     if report.rejected:
+        raise typer.Exit(1)
+
+
+def _read_export(file: Path) -> str:
+    """A shop export's text: UTF-8 when it is, else Latin-1 (older exports, such as the retail sample)."""
+    raw = file.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _import_order_lines(
+    settings: Settings,
+    file: Path,
+    *,
+    mapping: str | None,
+    create_customers: bool,
+    currency: str,
+    strict: bool,
+) -> None:
+    from handlers.errors import UserError
+    from handlers.order_import import import_order_lines, parse_mapping
+
+    text = _read_export(file)
+    total = max(text.count("\n") - 1, 0)
+
+    async def _go() -> object:
+        async with _running(settings) as app:
+            with typer.progressbar(length=total or 1, label="Importing order lines", file=sys.stderr) as bar:
+                return await import_order_lines(
+                    app.store,
+                    text,
+                    actor="cli:import",
+                    mapping=parse_mapping(mapping),
+                    create_customers=create_customers,
+                    currency=currency,
+                    strict=strict,
+                    progress=bar.update,
+                )
+
+    try:
+        report = asyncio.run(_go())
+    except UserError as exc:
+        typer.echo(f"Nothing imported: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    from handlers.order_import import LinesReport
+
+    assert isinstance(report, LinesReport)
+    for line, reason in report.errors:
+        typer.echo(f"line {line}: {reason}", err=True)
+    for text_line in report.summary():
+        typer.echo(text_line)
+    if report.strict_aborted:
         raise typer.Exit(1)
 
 

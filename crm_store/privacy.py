@@ -25,6 +25,7 @@ from crm_store.tables import (
     link_tokens,
     loyalty_alerts,
     loyalty_scores,
+    order_lines,
     orders,
     outbox,
     pending_actions,
@@ -132,6 +133,7 @@ class PrivacyRepo(Repo):
             ),
             "interactions": await self._by_customer(interactions, ids),
             "orders": await self._by_customer(orders, ids),
+            "order_lines": await self._by_customer(order_lines, ids),
             "tickets": await self._by_customer(tickets, ids),
             "ticket_messages": await self._rows(
                 select(ticket_messages)
@@ -260,6 +262,8 @@ class PrivacyRepo(Repo):
                     tags=[],
                     custom={},
                     timezone=None,
+                    external_ref=None,  # the shop's customer number identifies them too
+                    country="",
                     owner_rep_id=None,  # nobody is alerted about a stub
                     status="erased",
                     deleted_at=func.coalesce(customers.c.deleted_at, self.now),

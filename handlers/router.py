@@ -11,6 +11,7 @@ from crm_store.handled import AlreadyHandled
 from handlers import (
     actions,
     admin,
+    catalog,
     choices,
     csat,
     customers,
@@ -42,6 +43,7 @@ AREAS: tuple[Area, ...] = (
     customers.AREA,
     interactions.AREA,
     orders.AREA,
+    catalog.AREA,
     reminders.AREA,
     tickets.AREA,
     invite.AREA,
