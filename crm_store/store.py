@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from crm_store.analysis import AnalysisRepo
 from crm_store.audit import AuditRepo
 from crm_store.conversations import ConversationRepo
 from crm_store.customers import CustomerRepo
@@ -103,6 +104,7 @@ class Tx:
         self.privacy = PrivacyRepo(conn, self.audit, now=now)
         self.handled = HandledRepo(conn, self.audit, now=now)
         self.meta = MetaRepo(conn, self.audit, now=now)
+        self.analysis = AnalysisRepo(conn, self.audit, now=now)
 
     @property
     def people_changed(self) -> bool:
