@@ -205,7 +205,8 @@ def correlation_png(*, title: str, names: Sequence[str], rho: Any, n: Any) -> by
                 continue
             value = rho[i][j]
             text = f"n={int(n[i][j])}" if np.isnan(value) else f"{value:+.2f}"
-            axes.text(j, i, text, ha="center", va="center", fontsize="small", color="black")
+            shade = "white" if not np.isnan(value) and abs(value) > 0.6 else "black"
+            axes.text(j, i, text, ha="center", va="center", fontsize="small", color=shade)
     axes.set_xticks(range(len(names)), names, rotation=30, ha="right")
     axes.set_yticks(range(len(names)), names)
     figure.colorbar(image, ax=axes, label="Spearman rho")

@@ -54,8 +54,6 @@ def sentence(relation: Relation) -> str:
 
 def _pair_line(relation: Relation) -> str:
     a, b = WORDS[relation.a][0], WORDS[relation.b][0]
-    if relation.rho != relation.rho:  # NaN
-        return f"{a} ~ {b}: n/a (n = {relation.n})"
     return f"{a} ~ {b}: {relation.rho:+.2f} (n = {relation.n})"
 
 
@@ -79,6 +77,8 @@ async def correlation(request: ReportRequest) -> Reply:
             title=title, names=[WORDS[name][0] for name in found.names], rho=found.rho, n=found.n
         )
     )
+    computed = [r for r in found.relations if r.rho == r.rho]  # not NaN
+    skipped = len(found.relations) - len(computed)
     bar = f"n ≥ {MIN_N}, Holm-corrected p < {ALPHA}, |rho| ≥ {MIN_RHO}"
     lead = (
         "The strongest relations between what customers do and how they feel:"
@@ -92,7 +92,8 @@ async def correlation(request: ReportRequest) -> Reply:
         items=tuple(ListItem(sentence(r)) for r in findings),
         context=(
             "Spearman rho per pair, over the customers with both figures: "
-            + "; ".join(_pair_line(r) for r in found.relations)
+            + ("; ".join(_pair_line(r) for r in computed) or "none computed")
+            + (f"; {skipped} pairs have too few customers with both figures" if skipped else "")
             + f". A relation is named when {bar}. Related by construction and never named: orders "
             "and revenue, and loyalty with orders, revenue, sentiment, CSAT and tickets (the score "
             "is computed from them). Together is not because: a relation is not a cause."

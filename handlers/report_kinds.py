@@ -61,5 +61,5 @@ def get(name: str) -> ReportKind | None:
 
 
 def names() -> list[str]:
-    """Every registered name, in the order they were registered."""
-    return list(_KINDS)
+    """Every registered name, alphabetically."""
+    return sorted(_KINDS)
