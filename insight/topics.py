@@ -64,7 +64,10 @@ def _vectorize(texts: Sequence[str], *, min_df: int) -> tuple[Any, NDArray[np.st
         max_features=5_000,
         sublinear_tf=True,
     )
-    matrix = vectorizer.fit_transform(texts)
+    try:
+        matrix = vectorizer.fit_transform(texts)
+    except ValueError:  # no word left after stop words and min_df: nothing to find topics in
+        return None, np.array([], dtype=np.str_)
     return matrix, vectorizer.get_feature_names_out()
 
 
@@ -105,6 +108,8 @@ def find_topics(
     if n < MIN_TEXTS:
         return None
     matrix, vocabulary = _vectorize(texts, min_df=2 if n < 2_000 else 3)
+    if matrix is None:
+        return None
     worded = np.flatnonzero(np.asarray(matrix.getnnz(axis=1)) > 0)
     low, high = k_range
     high = min(high, len(vocabulary) // 2, len(worded) // 5)
