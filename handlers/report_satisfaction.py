@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from bisect import bisect_right
 from collections import defaultdict
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -23,7 +24,8 @@ def week_of(moment: datetime, tz: ZoneInfo) -> date:
 
 
 def _bucket(score: float) -> int:
-    return min(max(int((score + 1) / 0.2), 0), len(SENTIMENT_EDGES) - 2)
+    """The bucket [a, b) holding ``score`` (the last one holds +1.0 too)."""
+    return min(max(bisect_right(SENTIMENT_EDGES, score) - 1, 0), len(SENTIMENT_EDGES) - 2)
 
 
 def _mean(values: list[float]) -> float | None:
