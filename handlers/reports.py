@@ -67,8 +67,8 @@ async def build_report(
     """Report ``name`` over the last ``days`` (its own default when None); an unknown name or a
     day count out of range is a UserError that changes nothing."""
     kind = get(name.lower())
-    if kind is None:
-        raise UsageError(f"There is no {name!r} report; the reports are {', '.join(names())}.", usage=usage())
+    if kind is None:  # a bad value, not a bad shape: answered, never read as free text
+        raise UserError(f"There is no {name!r} report; the reports are {', '.join(names())}.", usage=usage())
     if days is None:
         days = kind.default_days
     if not 1 <= days <= MAX_DAYS:
