@@ -52,10 +52,10 @@ async def test_planted_relation_is_spelled_out(
 async def test_few_customers_say_no_data(
     router: Router, manager: Actor, store: Store, clock: FakeClock
 ) -> None:
-    await _book(store, clock, 20, planted=True)
+    await _book(store, clock, 15, planted=True)
     few = await Chat(router, manager).say("report correlation")
     assert few.text.startswith(
-        "No data: 20 customers active in the last 365 days; relations need at least 30"
+        "No data: 15 customers active in the last 365 days; relations need at least 20"
     )
     assert png_size(few.image) == (1000, 600) and not few.items
 
@@ -63,7 +63,7 @@ async def test_few_customers_say_no_data(
 async def test_noise_is_no_finding(router: Router, manager: Actor, store: Store, clock: FakeClock) -> None:
     await _book(store, clock, 60, planted=False)  # ratings at random
     reply = await Chat(router, manager).say("report correlation")
-    assert reply.text.startswith("No relation passes the bar (n ≥ 30, Holm-corrected p < 0.05, |rho| ≥ 0.1)")
+    assert reply.text.startswith("No relation passes the bar (n ≥ 20, Holm-corrected p < 0.05, |rho| ≥ 0.1)")
     assert not reply.items
     assert "CSAT ~ first response: " in all_text(reply)  # computed, shown, not called a finding
 
