@@ -85,6 +85,8 @@ async def add_history(
 ) -> dict[str, int]:
     """Tickets, ratings, feedback and loyalty runs in the past; counts of what was added."""
     rng = random.Random(seed)
+    # Who answers draws from its own stream: the history is the same whoever joins the team.
+    answerers = random.Random(seed + 1)
     now: datetime = tx.now
     for _ in range(TICKETS):
         theme = rng.choice(list(THEMES))
@@ -102,7 +104,7 @@ async def add_history(
         )
         slowness = rng.randrange(len(WAITS_MINUTES))
         answered_at = opened_at + timedelta(minutes=WAITS_MINUTES[slowness])
-        rep = rng.choice(rep_ids)
+        rep = answerers.choice(rep_ids)
         await TicketRepo(tx.conn, tx.audit, now=answered_at).add_message(
             ticket.id, author_kind="rep", author_rep_id=rep, text="Thanks, we are on it."
         )
