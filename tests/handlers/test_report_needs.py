@@ -6,6 +6,8 @@ from __future__ import annotations
 import random
 from datetime import timedelta
 
+import pytest
+
 from crm_store.store import Store
 from handlers.messages import Actor
 from handlers.router import Router
@@ -93,3 +95,25 @@ async def test_too_few_texts_say_no_data(
     reply = await Chat(router, manager).say("report needs")
     assert reply.text.startswith("No data: 5 texts from customers in the last 180 days, too few")
     assert png_size(reply.image) == (1000, 600) and not reply.items
+
+
+async def test_a_large_period_is_read_from_a_sample(
+    router: Router, manager: Actor, store: Store, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from handlers import report_needs
+
+    monkeypatch.setattr(report_needs, "SAMPLE_TEXTS", 40)
+    rng = random.Random(3)
+    acme = await customer(store, "Acme")
+    for n in range(60):
+        words = PLANTED["refund" if n % 2 else "training"][0].split()
+        text = " ".join(rng.sample(words, 4) + rng.sample(FILLER, 3))
+        await feedback(
+            store, clock, customer_id=acme, at=T0 - timedelta(days=1, minutes=n), text=text, sentiment=0.1
+        )
+    clock.now = T0
+    reply = await Chat(router, manager).say("report needs")
+    fields = {f.label: f.value for f in reply.fields}
+    assert fields["Texts"] == "40 (0 tickets, 40 feedbacks, 0 interactions)"
+    assert fields["Sampled from"] == "60 texts in the period"
+    assert sum(int(i.text.split(": ")[1].split(" ")[0]) for i in reply.items) == 40
