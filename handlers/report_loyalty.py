@@ -21,6 +21,19 @@ def band_of(score: float) -> int:
     return max(i for i, (_, low) in enumerate(BANDS) if score >= low)
 
 
+def band_names() -> list[str]:
+    """ "low (under 40)", "middle (40-69)", "high (70+)"."""
+    names = []
+    for i, (name, low) in enumerate(BANDS):
+        if i == 0:
+            names.append(f"{name} (under {BANDS[1][1]:.0f})")
+        elif i == len(BANDS) - 1:
+            names.append(f"{name} ({low:.0f}+)")
+        else:
+            names.append(f"{name} ({low:.0f}-{BANDS[i + 1][1] - 1:.0f})")
+    return names
+
+
 def transitions(then: dict[int, float], now: dict[int, float]) -> list[list[int]]:
     """Rows: band then (the last row: not scored then); columns: band now."""
     table = [[0] * len(BANDS) for _ in range(len(BANDS) + 1)]
@@ -57,7 +70,7 @@ async def loyalty(request: ReportRequest) -> Reply:
     counts = [0] * (len(EDGES) - 1)
     for score in runs.scores.values():
         counts[min(int(score // 10), len(counts) - 1)] += 1
-    names = [f"{name} ({low:.0f}+)" for name, low in BANDS]
+    names = band_names()
     table = None if runs.earlier is None else transitions(runs.earlier_scores, runs.scores)
     lines = [
         f"Scores in the {runs.latest} run, by 10 points from 0: " + " · ".join(str(n) for n in counts),

@@ -60,8 +60,8 @@ async def test_histogram_and_band_moves_since_a_month_ago(
     text = all_text(reply)
     assert "Scores in the 2026-11-23 run, by 10 points from 0: 0 · 0 · 0 · 1 · 1 · 1 · 0 · 1 · 0 · 0" in text
     assert "Since 2026-10-20: 1 moved up a band, 1 moved down, 1 stayed, 1 were not scored then." in text
-    assert "then low (0+) → now low (0+): 0, middle (40+): 0, high (70+): 1" in text
-    assert "then not scored → now low (0+): 0, middle (40+): 1, high (70+): 0" in text
+    assert "then low (under 40) → now low (under 40): 0, middle (40-69): 0, high (70+): 1" in text
+    assert "then not scored → now low (under 40): 0, middle (40-69): 1, high (70+): 0" in text
     assert {f.label: f.value for f in reply.fields}["Customers scored"] == "4"
     # A week back compares with the 10 Nov run instead: Up was already high then.
     week = all_text(await boss.say("report loyalty 7"))
