@@ -71,6 +71,19 @@ def spearman(columns: Mapping[str, NDArray[np.float64]]) -> Correlations:
     rho = np.full((size, size), np.nan)
     n = np.zeros((size, size), dtype=np.int64)
     pairs: list[tuple[int, int, float, float, int]] = []
+    # Figures every customer has (orders, revenue, tickets) pair over the same customers: one
+    # call ranks each of them once instead of once per pair.
+    full = [
+        i
+        for i, column in enumerate(data)
+        if len(column) >= 3 and not np.isnan(column).any() and np.ptp(column) > 0
+    ]
+    block: dict[tuple[int, int], tuple[float, float]] = {}
+    if len(full) >= 3:
+        result = spearmanr(np.column_stack([data[i] for i in full]))
+        for a, i in enumerate(full):
+            for b, j in enumerate(full):
+                block[i, j] = (float(result.statistic[a, b]), float(result.pvalue[a, b]))
     for i in range(size):
         has_i = ~np.isnan(data[i])
         n[i, i] = int(has_i.sum())
@@ -81,7 +94,9 @@ def spearman(columns: Mapping[str, NDArray[np.float64]]) -> Correlations:
             count = int(both.sum())
             x, y = data[i][both], data[j][both]
             r, p = float("nan"), float("nan")
-            if count >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
+            if (i, j) in block:
+                r, p = block[i, j]
+            elif count >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
                 result = spearmanr(x, y)
                 r, p = float(result.statistic), float(result.pvalue)
             rho[i, j] = rho[j, i] = r

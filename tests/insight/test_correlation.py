@@ -51,3 +51,16 @@ def test_weak_relations_pass_nothing_even_when_significant() -> None:
     (relation,) = spearman({"x": x, "y": y}).relations
     assert relation.p_adjusted < 1e-6 and abs(relation.rho) < 0.1 and not relation.found
     assert isinstance(relation, Relation)
+
+
+def test_figures_every_customer_has_give_the_pairwise_answer() -> None:
+    rng = np.random.default_rng(9)
+    columns = {name: rng.normal(size=80) for name in ("a", "b", "c", "d")}
+    columns["b"] = columns["a"] + rng.normal(0, 0.5, 80)
+    columns["d"][::4] = np.nan
+    found = spearman(columns)
+    for relation in found.relations:
+        x, y = columns[relation.a], columns[relation.b]
+        both = ~np.isnan(x) & ~np.isnan(y)
+        expected = spearmanr(x[both], y[both])
+        assert np.isclose(relation.rho, expected.statistic) and np.isclose(relation.p, expected.pvalue)
