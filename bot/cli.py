@@ -659,6 +659,56 @@ def digest(
     typer.echo(render_text(reply, image_note=note).text)
 
 
+@cli.command()
+def report(
+    ctx: typer.Context,
+    name: Annotated[
+        str, typer.Argument(help="satisfaction, loyalty, needs, correlation, activity, tickets, ...")
+    ],
+    days: Annotated[
+        int | None, typer.Option("--days", help="Cover the last N days (1-366; each report has its default).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the report's chart (PNG) to this file.", dir_okay=False),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Print a manager report over the whole book (CRM_TIMEZONE), the same one `report NAME
+    [days]` answers in chat, and with --out write its chart."""
+    from handlers.errors import UserError
+
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+
+    async def _build() -> Reply:
+        import handlers.router  # noqa: F401  (every area registers its report kinds on import)
+        from handlers.context import zone
+        from handlers.reports import build_report
+
+        async with _running(settings) as app:
+            return await build_report(
+                app.store, name, days, tz=zone(settings.timezone), now=app.store.clock()
+            )
+
+    try:
+        reply = asyncio.run(_build())
+    except UserError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    from bot.console_render import render_text
+
+    note = "not saved; --out FILE.png writes it"
+    if out is not None and reply.image is not None:
+        try:
+            out.write_bytes(reply.image)
+        except OSError as exc:
+            typer.echo(f"Could not write the chart to {out}: {exc.strerror or exc}.", err=True)
+            raise typer.Exit(1) from None
+        note = f"saved to {out}"
+    typer.echo(render_text(reply, image_note=note).text)
+
+
 privacy_cli = typer.Typer(help="Requests about one contact's data: export, erasure.", no_args_is_help=True)
 cli.add_typer(privacy_cli, name="privacy")
 CustomerRef = Annotated[str, typer.Argument(help="The customer's id (the #12 shown in chat).")]

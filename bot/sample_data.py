@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from bot.sample_reports import add_history
 from crm_store.store import Store, Tx
 from handlers.order_import import MAP_EXAMPLE, customer_ref, import_order_lines, parse_mapping
 
@@ -217,6 +218,8 @@ async def load_sample(store: Store, *, seed: int = 7, you: SampleUser | None = N
                 await tx.tickets.assign(ticket.id, rng.choice(rep_ids))
             if resolved:
                 await tx.tickets.resolve(ticket.id)
+        # Resolved, rated history for the analysis reports (ids after the README's #12).
+        counts["tickets"] += (await add_history(tx, customer_ids, rep_ids))["tickets"]
         if you is not None:
             for company, hours, text in YOUR_REMINDERS:
                 await tx.reminders.add(

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from crm_store.analysis import AnalysisRepo
 from crm_store.audit import AuditRepo
 from crm_store.catalog import ProductRepo
 from crm_store.conversations import ConversationRepo
@@ -107,6 +108,7 @@ class Tx:
         self.meta = MetaRepo(conn, self.audit, now=now)
         self.catalog = ProductRepo(conn, self.audit, now=now)
         self.relationships = RelationshipRepo(conn, self.audit, now=now)
+        self.analysis = AnalysisRepo(conn, self.audit, now=now)
 
     @property
     def people_changed(self) -> bool:
