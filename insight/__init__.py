@@ -1,0 +1,1 @@
+"""Models that are not about language (segments, next products, forecast): pure functions over arrays."""
