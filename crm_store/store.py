@@ -36,6 +36,7 @@ from crm_store.people import PeopleRepo
 from crm_store.privacy import PrivacyRepo
 from crm_store.reminders import ReminderRepo
 from crm_store.reports import ReportRepo
+from crm_store.segments import SegmentRepo
 from crm_store.sla import SlaRepo
 from crm_store.speakers import Speaker, SpeakerCache
 from crm_store.tickets import TicketRepo
@@ -103,6 +104,7 @@ class Tx:
         self.privacy = PrivacyRepo(conn, self.audit, now=now)
         self.handled = HandledRepo(conn, self.audit, now=now)
         self.meta = MetaRepo(conn, self.audit, now=now)
+        self.segments = SegmentRepo(conn, self.audit, now=now)
 
     @property
     def people_changed(self) -> bool:
