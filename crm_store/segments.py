@@ -143,7 +143,8 @@ class SegmentRepo(Repo):
         rows = (await self.conn.execute(text(sql), params)).all()
         if not rows:
             return np.empty((0, 0))
-        return np.array(rows, dtype=np.float64)
+        # Plain tuples: numpy probes a Row for array attributes, one failed key lookup each.
+        return np.array([tuple(r) for r in rows], dtype=np.float64)
 
     async def features(self, *, window_days: int = WINDOW_DAYS) -> FeatureBook:
         """Every live customer's features as of now, one grouped pass over each table."""
@@ -296,7 +297,7 @@ class SegmentRepo(Repo):
                 )
             )
         ).all()
-        return np.array(rows, dtype=np.int64).reshape(-1, 2)
+        return np.array([tuple(r) for r in rows], dtype=np.int64).reshape(-1, 2)
 
     # -- reading ------------------------------------------------------------------------------
 

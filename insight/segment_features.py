@@ -45,9 +45,9 @@ Matrix = NDArray[np.float64]
 def impute(raw: Matrix) -> Matrix:
     """A copy of ``raw`` (customers x FEATURES, NaN where a figure is missing) with the gaps filled:
 
-    - never ordered: frequency, monetary, average order value and breadth are 0, which sets them
-      apart already; recency is the buyers' median, so it neither adds to that nor drags the
-      book's recency scale away from the buyers';
+    - never ordered: frequency, monetary and breadth are 0, which sets them apart already;
+      recency and average order value are the buyers' medians, so they neither add to that nor
+      drag the book's scales for those figures away from the buyers';
     - nothing said: sentiment 0 (neutral); no rating: the book's median CSAT (3 if nobody rated);
     - no tickets: 0; no loyalty score yet: the book's median score (50 if none);
     - tenure missing (no join date): the book's median tenure.
@@ -59,11 +59,12 @@ def impute(raw: Matrix) -> Matrix:
     def column(name: str) -> NDArray[np.float64]:
         return filled[:, COLUMN[name]]
 
-    for name in ("frequency", "monetary", "aov", "breadth", "sentiment", "open_tickets", "breached_tickets"):
+    for name in ("frequency", "monetary", "breadth", "sentiment", "open_tickets", "breached_tickets"):
         values = column(name)
         values[np.isnan(values)] = 0.0
     for name, fallback in (
         ("recency_days", 0.0),
+        ("aov", 0.0),
         ("csat", NEUTRAL_CSAT),
         ("loyalty", NEUTRAL_LOYALTY),
         ("tenure_days", 0.0),

@@ -15,8 +15,8 @@ RANDOM_STATE = 20261123
 # Books above this size are clustered by MiniBatchKMeans (full KMeans passes get slow).
 MINIBATCH_ABOVE = 50_000
 # k is chosen on this many customers (fitted), scored by silhouette on SILHOUETTE_SAMPLE of them.
-CHOOSE_SAMPLE = 20_000
-SILHOUETTE_SAMPLE = 4_000
+CHOOSE_SAMPLE = 10_000
+SILHOUETTE_SAMPLE = 3_000
 # Fewer customers than this cannot be segmented meaningfully.
 MIN_CUSTOMERS = 20
 BATCH_SIZE = 4_096

@@ -66,9 +66,11 @@ ARCHETYPES: tuple[Archetype, ...] = (
         "support-heavy", "Support-heavy", {"open_tickets": 1, "breached_tickets": 1, "sentiment": -0.2}
     ),
     Archetype(
-        "at-risk", "At risk", {"recency_days": 0.8, "frequency": 0.3, "loyalty": -1, "sentiment": -0.3}
+        "at-risk", "At risk", {"recency_days": 0.6, "frequency": 0.5, "loyalty": -1, "sentiment": -0.3}
     ),
-    Archetype("hibernating", "Hibernating", {"recency_days": 1, "frequency": -0.6, "monetary": -0.6}),
+    Archetype(
+        "hibernating", "Hibernating", {"recency_days": 1, "frequency": -0.5, "aov": -0.3, "loyalty": -0.3}
+    ),
     Archetype(
         "leads", "Leads who never ordered", {"frequency": -1, "monetary": -1, "breadth": -1, "aov": -1}
     ),
