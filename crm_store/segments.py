@@ -358,6 +358,16 @@ class SegmentRepo(Repo):
         )
         return int((await self.conn.execute(query)).scalar_one())
 
+    async def members_among(self, segment_id: int, customer_ids: Sequence[int]) -> set[int]:
+        """Which of ``customer_ids`` are in segment ``segment_id``."""
+        if not customer_ids:
+            return set()
+        query = select(customer_segments.c.customer_id).where(
+            customer_segments.c.segment_id == segment_id,
+            customer_segments.c.customer_id.in_(list(customer_ids)),
+        )
+        return {int(r[0]) for r in (await self.conn.execute(query)).all()}
+
     async def moves_between(
         self, since: datetime, until: datetime, *, visible_to_rep: int | None = None
     ) -> list[SegmentMove]:
