@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import and_, delete, func, select, text, update
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import Connection, RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 
 from crm_store.customers import _record, visible_to
@@ -140,11 +140,25 @@ class SegmentRepo(Repo):
         return moment
 
     async def _rows(self, sql: str, params: dict[str, Any]) -> NDArray[np.float64]:
-        rows = (await self.conn.execute(text(sql), params)).all()
+        """All rows of ``sql`` as a float matrix, read through the driver's own cursor: at a
+        million rows, building SQLAlchemy Row objects would cost more than the query."""
+
+        def fetch(sync_conn: Connection) -> list[Any]:
+            compiled = text(sql).compile(dialect=sync_conn.dialect)
+            bound = compiled.construct_params(params)
+            positions = compiled.positiontup
+            args: Any = tuple(bound[name] for name in positions) if positions is not None else bound
+            cursor = sync_conn.connection.cursor()
+            try:
+                cursor.execute(compiled.string, args)
+                return list(cursor.fetchall())
+            finally:
+                cursor.close()
+
+        rows = await self.conn.run_sync(fetch)
         if not rows:
             return np.empty((0, 0))
-        # Plain tuples: numpy probes a Row for array attributes, one failed key lookup each.
-        return np.array([tuple(r) for r in rows], dtype=np.float64)
+        return np.array(rows, dtype=np.float64)
 
     async def features(self, *, window_days: int = WINDOW_DAYS) -> FeatureBook:
         """Every live customer's features as of now, one grouped pass over each table."""
