@@ -179,8 +179,13 @@ async def run_loyalty(store: Store, settings: JobSettings, *, run_date: str | No
         new_alerts,
         queued,
     )
-    # Segments read today's loyalty scores: recomputed right after them, in the same job.
-    segmented = await recompute_segments(store)
+    # Segments read today's loyalty scores: recomputed right after them, in the same job. The
+    # scores and alerts are committed already; a failure here leaves yesterday's segments.
+    segmented: SegmentRun | None = None
+    try:
+        segmented = await recompute_segments(store)
+    except Exception:
+        _LOGGER.exception("segments: the recompute failed; the last run's segments stay")
     return LoyaltyRun(day, scored, alerts, new_alerts, queued, segmented)
 
 
