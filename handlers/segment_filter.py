@@ -53,4 +53,6 @@ async def resolve_segment(store: Store, ref: str) -> SegmentRecord:
         names = ", ".join(s.name for s in matches)
         raise UserError(f"{one_line(ref, 40)!r} is part of several segment names ({names}); say which.")
     names = ", ".join(f"{s.name} (`{s.slug}`)" for s in live)
+    if not ref:
+        raise UserError(f"Which segment? Segments: {names}.")
     raise NotFound(f"There is no segment {one_line(ref, 40)!r}. Segments: {names}.")

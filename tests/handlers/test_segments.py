@@ -79,6 +79,8 @@ async def test_segment_by_part_of_its_name_and_bad_input(store: Store, rep: Acto
     unknown = await chat.say("segment whales")
     assert unknown.is_error and "There is no segment 'whales'" in unknown.text and "Champions" in unknown.text
     assert "Usage: segment <name>" in (await chat.say("segment")).text
+    empty = await chat.say("find segment:")
+    assert empty.is_error and "Which segment? Segments: " in empty.text
     forged = await chat.press("crm:segment-more:abc")
     assert "not one I made" in all_text(forged)
     gone = await chat.press("crm:segment-more:999.0")
