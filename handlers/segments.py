@@ -51,7 +51,7 @@ def key_figures(segment: SegmentRecord) -> str:
     else:
         parts = [
             f"last order {get('recency_days'):.0f} days ago",
-            f"{get('frequency'):.0f} orders",
+            f"{get('frequency'):.0f} order{'' if round(get('frequency')) == 1 else 's'}",
             f"{format_money(round(get('monetary')))} spent",
             f"{format_money(round(get('aov')))} a basket",
         ]

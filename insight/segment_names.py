@@ -17,6 +17,7 @@ MATCH_DISTANCE = 1.0
 # A figure sets a segment apart when its centre is at least this many standard deviations out.
 NOTABLE_Z = 0.5
 MAX_PHRASES = 4
+NEVER_ORDERED = "leads"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,9 +72,7 @@ ARCHETYPES: tuple[Archetype, ...] = (
     Archetype(
         "hibernating", "Hibernating", {"recency_days": 1, "frequency": -0.5, "aov": -0.3, "loyalty": -0.3}
     ),
-    Archetype(
-        "leads", "Leads who never ordered", {"frequency": -1, "monetary": -1, "breadth": -1, "aov": -1}
-    ),
+    Archetype("leads", "Leads who never ordered", {"frequency": -1, "monetary": -1, "breadth": -0.5}),
     Archetype("wide-baskets", "Wide-basket buyers", {"breadth": 1, "frequency": 0.4}),
     Archetype("bargain-hunters", "Bargain hunters", {"aov": -1, "frequency": 0.6}),
     Archetype(
@@ -116,7 +115,11 @@ def _phrase(feature: str, z: float, median: float) -> str:
         case "frequency":
             if not high and median < 0.5:
                 return "never ordered"
-            return f"order often ({median:.0f} orders)" if high else "rarely order"
+            return (
+                f"order often ({median:.0f} order{'' if round(median) == 1 else 's'})"
+                if high
+                else "rarely order"
+            )
         case "monetary":
             return "spend high" if high else "spend little"
         case "tenure_days":
@@ -198,6 +201,12 @@ def name_segments(z: Matrix, medians: Matrix, previous: Sequence[PreviousSegment
         leans = np.vstack([_lean_vector(a) for a in free])
         norms = np.linalg.norm(z[fresh], axis=1, keepdims=True)
         similarity = (z[fresh] / np.maximum(norms, 1e-9)) @ leans.T
+        # Whether a segment ever ordered is a fact, not a lean: "Leads who never ordered" is for
+        # the segment whose typical customer has no order, and for no other.
+        for column, candidate in enumerate(free):
+            if candidate.slug == NEVER_ORDERED:
+                never = medians[fresh, COLUMN["frequency"]] < 0.5
+                similarity[:, column] = np.where(never, 10.0, -10.0)
         rows, cols = linear_sum_assignment(-similarity)
         chosen = {fresh[int(r)]: free[int(c)] for r, c in zip(rows, cols, strict=True)}
     names: list[SegmentName] = []

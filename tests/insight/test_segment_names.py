@@ -72,3 +72,15 @@ def test_description_of_an_average_segment_says_so() -> None:
         describe([0.1] * len(FEATURES), [1.0] * len(FEATURES))
         == "close to the book's average on every figure"
     )
+
+
+def test_only_a_segment_that_never_ordered_is_called_leads() -> None:
+    z = np.zeros((2, len(FEATURES)))
+    z[0, COLUMN["tenure_days"]] = -1.0  # recent records that never ordered look "new"
+    z[0, COLUMN["frequency"]] = -0.9
+    z[1, COLUMN["frequency"]] = -1.5  # rarely order, but they did
+    medians = np.ones_like(z)
+    medians[0, COLUMN["frequency"]] = 0
+    names = name_segments(z, medians)
+    assert names[0].name == "Leads who never ordered"
+    assert names[1].name != "Leads who never ordered"
