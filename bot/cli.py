@@ -587,10 +587,33 @@ def loyalty_recompute(ctx: typer.Context, db: DbOption = None) -> None:
             run = await run_loyalty(app.store, app.scheduler.settings)
             if app.delivery is not None:
                 await app.delivery.dispatcher.run_once()
+            segmented = f"\n{run.segments.summary()}" if run.segments is not None else ""
             return (
                 f"Scored {run.scored} customers for {run.run_date}; {run.alerts} loyalty alert(s) for "
-                f"that day ({run.new_alerts} new, {run.queued} queued to their owners)."
+                f"that day ({run.new_alerts} new, {run.queued} queued to their owners).{segmented}"
             )
+
+    typer.echo(asyncio.run(_go()))
+
+
+segments_cli = typer.Typer(help="Customer segments.", no_args_is_help=True)
+cli.add_typer(segments_cli, name="segments")
+
+
+@segments_cli.command("recompute")
+def segments_recompute(ctx: typer.Context, db: DbOption = None) -> None:
+    """Segment every customer now (the nightly loyalty run does the same after the scores)."""
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+
+    async def _go() -> str:
+        from handlers.segment_run import recompute_segments
+
+        store = await _store(settings)
+        try:
+            return (await recompute_segments(store, actor="cli:segments")).summary()
+        finally:
+            await store.close()
 
     typer.echo(asyncio.run(_go()))
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from bot.sample_reports import add_history
 from crm_store.store import Store, Tx
 from handlers.order_import import MAP_EXAMPLE, customer_ref, import_order_lines, parse_mapping
+from handlers.segment_run import recompute_segments
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -260,6 +261,9 @@ async def load_sample(store: Store, *, seed: int = 7, you: SampleUser | None = N
         counts["order lines"] = report.lines_imported
     else:
         _LOGGER.warning("no retail sample at %s: the sample book has no products", RETAIL_SAMPLE)
+    # Segments as the nightly run would leave them, so `segments` and `find segment:` answer at once.
+    run = await recompute_segments(store, actor=SAMPLE_ACTOR)
+    counts["segments"] = len(run.segments)
     return counts
 
 

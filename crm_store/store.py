@@ -39,6 +39,7 @@ from crm_store.privacy import PrivacyRepo
 from crm_store.relationships import RelationshipRepo
 from crm_store.reminders import ReminderRepo
 from crm_store.reports import ReportRepo
+from crm_store.segments import SegmentRepo
 from crm_store.sla import SlaRepo
 from crm_store.speakers import Speaker, SpeakerCache
 from crm_store.tickets import TicketRepo
@@ -109,6 +110,7 @@ class Tx:
         self.catalog = ProductRepo(conn, self.audit, now=now)
         self.relationships = RelationshipRepo(conn, self.audit, now=now)
         self.analysis = AnalysisRepo(conn, self.audit, now=now)
+        self.segments = SegmentRepo(conn, self.audit, now=now)
 
     @property
     def people_changed(self) -> bool:

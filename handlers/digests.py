@@ -24,6 +24,7 @@ from handlers.loyalty import risk_item
 from handlers.messages import Button, Field, ListItem, Reply
 from handlers.parsing import format_money, one_line
 from handlers.registry import Area, Command
+from handlers.segments import move_item
 
 SUBSCRIBE_USAGE = "subscribe digest daily|weekly [HH:MM] [in #channel]"
 UNSUBSCRIBE_USAGE = "unsubscribe digest"
@@ -145,6 +146,12 @@ async def build_digest(
         latest_said = await tx.feedback.written_between(
             since, until, limit=TOP_FEEDBACK, visible_to_rep=visible_to_rep
         )
+        # Weekly: a line per segment change (customers who moved segment in the period).
+        moved = (
+            await tx.segments.moves_between(since, until, visible_to_rep=visible_to_rep)
+            if cadence == "weekly"
+            else []
+        )
     days, sentiment, opened, resolved = daily_series(figures, zone_info)
     median = figures.median_first_response
     fields = (
@@ -173,6 +180,7 @@ async def build_digest(
     items += [alert_item(score) for score in alerts]
     items += [risk_item(score) for score in risky]
     items += [feedback_item(record) for record in latest_said]
+    items += [move_item(move) for move in moved]
     start_label = since.astimezone(zone_info).strftime("%d %b %H:%M")
     end_label = until.astimezone(zone_info).strftime("%d %b %H:%M")
     per_day = "; ".join(
@@ -281,9 +289,7 @@ async def subscribe(ctx: Context) -> Reply:
             timezone=tz,
             current_period=current_period(cadence, hhmm, tz, ctx.now()).key,
         )
-    return Reply(
-        text=f"Subscribed: the digest comes {_describe(sub, where)}. `unsubscribe digest` stops it."
-    )
+    return Reply(text=f"Subscribed: the digest comes {_describe(sub, where)}. `unsubscribe digest` stops it.")
 
 
 async def unsubscribe(ctx: Context) -> Reply:
