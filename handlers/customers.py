@@ -13,6 +13,7 @@ from handlers.fields import FieldChanges, check_name, parse_fields
 from handlers.lookup import LOADING_NOTE
 from handlers.messages import Button, Field, ListItem, Reply
 from handlers.parsing import format_money, one_line, split_key_values, take_flag
+from handlers.recommend import card_line
 from handlers.registry import Area, ButtonVerb, Command, Misfit
 from handlers.teammates import teammate
 
@@ -67,6 +68,8 @@ async def show_card(ctx: Context, customer_id: int, *, note: str = "") -> Reply:
     if summary is None:
         raise NotFound(f"There is no customer #{customer_id}.")
     reply = card(ctx, summary)
+    if (offer := await card_line(ctx, customer_id)) is not None:
+        reply = replace(reply, fields=(*reply.fields, offer))
     if note:
         return Reply(
             title=reply.title,

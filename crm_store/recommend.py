@@ -1,0 +1,99 @@
+"""What the next-product model reads: every order line in bulk (one scan), one customer's
+products, the customers to recommend to, and the customer's segment once segments exist."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import func, select
+
+from crm_store.customers import visible_to
+from crm_store.repo import Repo
+from crm_store.tables import customers, order_lines
+
+_BATCH = 50_000  # rows fetched per round trip in the bulk scan
+
+
+def day_of(moment: datetime) -> float:
+    """A moment as days since the Unix epoch (the model's clock)."""
+    return moment.timestamp() / 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class LineColumns:
+    """Every order line as columns, in the order the model takes them."""
+
+    customer_ids: npt.NDArray[np.int64]
+    product_ids: npt.NDArray[np.int64]
+    quantities: npt.NDArray[np.int64]
+    order_ids: npt.NDArray[np.int64]
+    days: npt.NDArray[np.float64]
+
+
+class RecommendRepo(Repo):
+    async def lines(self) -> LineColumns:
+        """Every order line of customers not deleted, streamed in batches into arrays."""
+        query = (
+            select(
+                order_lines.c.customer_id,
+                order_lines.c.product_id,
+                order_lines.c.quantity,
+                order_lines.c.order_id,
+                order_lines.c.ordered_at,
+            )
+            .join(customers, customers.c.id == order_lines.c.customer_id)
+            .where(customers.c.deleted_at.is_(None))
+        )
+        ids: list[tuple[int, int, int, int]] = []
+        days: list[float] = []
+        result = await self.conn.stream(query.execution_options(yield_per=_BATCH))
+        async for part in result.partitions(_BATCH):
+            ids.extend((int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in part)
+            days.extend(day_of(r[4]) for r in part)
+        table = np.array(ids, dtype=np.int64).reshape(-1, 4)
+        return LineColumns(
+            customer_ids=table[:, 0].copy(),
+            product_ids=table[:, 1].copy(),
+            quantities=table[:, 2].copy(),
+            order_ids=table[:, 3].copy(),
+            days=np.array(days, dtype=np.float64),
+        )
+
+    async def held(self, customer_id: int) -> dict[int, float]:
+        """The products a customer holds (bought, net of returns) and the day each was last bought."""
+        query = (
+            select(
+                order_lines.c.product_id,
+                func.max(order_lines.c.ordered_at).filter(order_lines.c.quantity > 0),
+            )
+            .where(order_lines.c.customer_id == customer_id)
+            .group_by(order_lines.c.product_id)
+            .having(func.sum(order_lines.c.quantity) > 0)
+        )
+        rows = (await self.conn.execute(query)).all()
+        return {int(r[0]): day_of(r[1]) for r in rows if r[1] is not None}
+
+    async def customer_ids(self, *, visible_to_rep: int | None = None) -> list[int]:
+        """Every customer not deleted (only those ``visible_to_rep`` may see, when given)."""
+        query = select(customers.c.id).where(customers.c.deleted_at.is_(None)).order_by(customers.c.id)
+        if visible_to_rep is not None:
+            query = query.where(visible_to(visible_to_rep))
+        return [int(r[0]) for r in await self.conn.execute(query)]
+
+    async def segment_of(self, customer_id: int) -> str | None:
+        """The customer's segment name. Segments are built by another area; until their table
+        is merged this is None and best sellers are the whole book's."""
+        del customer_id
+        return None
+
+    async def segments(self) -> dict[int, str]:
+        """Every customer's segment name, in bulk (empty until segments exist)."""
+        return {}
+
+    async def segment_members(self, segment: str) -> list[int]:
+        """The ids of a segment's members (empty until segments exist)."""
+        del segment
+        return []
