@@ -12,7 +12,7 @@ from handlers.router import Router
 from tests.conftest import Chat, all_text, services_for
 
 
-async def _shop(store: Store, *, owner: int | None = None) -> dict[str, int]:
+async def seed_shop(store: Store, *, owner: int | None = None) -> dict[str, int]:
     """Ten tea drinkers bought a Blue mug and a Red teapot (six of them Tea leaves too); five
     coffee drinkers a Grinder and Beans; Ann only a Blue mug; Newbie nothing."""
     async with store.write("test") as tx:
@@ -44,7 +44,7 @@ async def _shop(store: Store, *, owner: int | None = None) -> dict[str, int]:
 
 
 async def test_planted_co_purchases_are_offered_with_their_reasons(chat: Chat, store: Store) -> None:
-    await _shop(store)
+    await seed_shop(store)
     reply = await chat.say("recommend ann")
     assert reply.title.startswith("Next to offer: Ann Smith")
     assert [i.text for i in reply.items[:2]] == ["1. Red teapot (POT)", "2. Tea leaves (TEA)"]
@@ -57,7 +57,7 @@ async def test_planted_co_purchases_are_offered_with_their_reasons(chat: Chat, s
 async def test_what_was_bought_after_the_model_was_built_is_not_offered(
     chat: Chat, store: Store, services: Services
 ) -> None:
-    ids = await _shop(store)
+    ids = await seed_shop(store)
     await services.recommender.rebuild(store)
     async with store.write("test") as tx:
         await tx.orders.add_with_lines(customer_id=ids["ann"], lines=[(ids["Red teapot"], 1, 2500)])
@@ -66,7 +66,7 @@ async def test_what_was_bought_after_the_model_was_built_is_not_offered(
 
 
 async def test_no_history_gets_the_best_sellers(chat: Chat, store: Store) -> None:
-    await _shop(store)
+    await seed_shop(store)
     reply = await chat.say("recommend newbie 3")
     assert "no order history yet" in reply.text
     assert [i.text for i in reply.items] == [
@@ -80,7 +80,7 @@ async def test_no_history_gets_the_best_sellers(chat: Chat, store: Store) -> Non
 async def test_the_card_names_the_next_products_once_the_model_is_built(
     chat: Chat, store: Store, services: Services
 ) -> None:
-    await _shop(store)
+    await seed_shop(store)
     before = await chat.say("show ann")
     assert "Next to offer" not in all_text(before)  # the card never waits for a build
     await services.recommender.rebuild(store)
@@ -97,14 +97,14 @@ async def test_unknown_customer_empty_catalogue_and_bad_input_get_clear_answers(
         await tx.customers.add(name="Ann Smith")
     empty = await chat.say("recommend ann")
     assert "No products have been sold yet" in empty.text and not empty.items
-    await _shop(store)
+    await seed_shop(store)
     assert "No customer matches 'ann 99'" in (await chat.say("recommend ann 99")).text
 
 
 async def test_owner_scoping_refuses_another_reps_customer(
     store: Store, rep: Actor, other_rep: Actor
 ) -> None:
-    ids = await _shop(store, owner=other_rep.rep_id)
+    ids = await seed_shop(store, owner=other_rep.rep_id)
     chat = Chat(Router(services_for(store, customer_access="owner")), rep)
     reply = await chat.say(f"recommend #{ids['ann']}")
     assert reply.is_error and "Teapot" not in all_text(reply) and "teapot" not in all_text(reply)
