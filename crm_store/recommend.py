@@ -47,19 +47,21 @@ class RecommendRepo(Repo):
             .join(customers, customers.c.id == order_lines.c.customer_id)
             .where(customers.c.deleted_at.is_(None))
         )
-        ids: list[tuple[int, int, int, int]] = []
-        days: list[float] = []
+        # Each batch becomes arrays at once, so a book of millions of lines never sits in
+        # memory as Python tuples.
+        tables: list[npt.NDArray[np.int64]] = [np.zeros((0, 4), dtype=np.int64)]
+        days: list[npt.NDArray[np.float64]] = [np.zeros(0)]
         result = await self.conn.stream(query.execution_options(yield_per=_BATCH))
         async for part in result.partitions(_BATCH):
-            ids.extend((int(r[0]), int(r[1]), int(r[2]), int(r[3])) for r in part)
-            days.extend(day_of(r[4]) for r in part)
-        table = np.array(ids, dtype=np.int64).reshape(-1, 4)
+            tables.append(np.array([tuple(r[:4]) for r in part], dtype=np.int64).reshape(-1, 4))
+            days.append(np.fromiter((day_of(r[4]) for r in part), dtype=np.float64, count=len(part)))
+        table = np.concatenate(tables)
         return LineColumns(
             customer_ids=table[:, 0].copy(),
             product_ids=table[:, 1].copy(),
             quantities=table[:, 2].copy(),
             order_ids=table[:, 3].copy(),
-            days=np.array(days, dtype=np.float64),
+            days=np.concatenate(days),
         )
 
     async def held(self, customer_id: int) -> dict[int, float]:
