@@ -19,7 +19,7 @@ class RecommendSettings:
     # similarity(i -> j) = together(i, j) / (buyers(i)^alpha * buyers(j)^(1 - alpha)): 0.5 is cosine,
     # 1 the share of i's buyers who bought j; in between favours popular candidates a little.
     alpha: float = 0.7  # measured best of 0.3-0.85 on both bench data sets (see the README)
-    min_together: int = 1  # pairs bought by fewer customers together are ignored
+    min_together: int = 2  # pairs fewer customers bought together are noise: ignored
     # A consumable: at least this many customers re-ordered it, and this share of its buyers.
     rebuy_min_buyers: int = 5
     rebuy_min_share: float = 0.3
