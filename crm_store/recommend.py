@@ -8,8 +8,9 @@ from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 
+from crm_store import tables
 from crm_store.customers import visible_to
 from crm_store.repo import Repo
 from crm_store.tables import customers, order_lines
@@ -86,16 +87,49 @@ class RecommendRepo(Repo):
         return [int(r[0]) for r in await self.conn.execute(query)]
 
     async def segment_of(self, customer_id: int) -> str | None:
-        """The customer's segment name. Segments are built by another area; until their table
-        is merged this is None and best sellers are the whole book's."""
-        del customer_id
-        return None
+        """The name of the customer's segment; None when they are in none, or until the
+        segments area's tables are part of the store."""
+        found = _segment_tables()
+        if found is None:
+            return None
+        segments, members = found
+        query = (
+            select(segments.c.name)
+            .join(members, members.c.segment_id == segments.c.id)
+            .where(members.c.customer_id == customer_id)
+        )
+        name = (await self.conn.execute(query)).scalar_one_or_none()
+        return None if name is None else str(name)
 
     async def segments(self) -> dict[int, str]:
         """Every customer's segment name, in bulk (empty until segments exist)."""
-        return {}
+        found = _segment_tables()
+        if found is None:
+            return {}
+        segments, members = found
+        query = select(members.c.customer_id, segments.c.name).join(
+            segments, members.c.segment_id == segments.c.id
+        )
+        return {int(r[0]): str(r[1]) for r in await self.conn.execute(query)}
 
     async def segment_members(self, segment: str) -> list[int]:
-        """The ids of a segment's members (empty until segments exist)."""
-        del segment
-        return []
+        """The ids of a segment's members, by its name (empty until segments exist)."""
+        found = _segment_tables()
+        if found is None:
+            return []
+        segments, members = found
+        query = (
+            select(members.c.customer_id)
+            .join(segments, members.c.segment_id == segments.c.id)
+            .where(segments.c.name == segment)
+        )
+        return [int(r[0]) for r in await self.conn.execute(query)]
+
+
+def _segment_tables() -> tuple[Table, Table] | None:
+    """(segments, customer_segments) once the segments area (built in parallel) has added them
+    to crm_store.tables; None before, so best sellers are the whole book's until then."""
+    segments, members = getattr(tables, "segments", None), getattr(tables, "customer_segments", None)
+    if isinstance(segments, Table) and isinstance(members, Table):
+        return segments, members
+    return None

@@ -212,7 +212,7 @@ class ItemRecommender:
             rows = np.unique(at[inside][ids[at[inside]] == among[inside]])
             if len(rows):
                 counts = np.asarray(self.f.bought[rows].getnnz(axis=0), dtype=np.int64)
-                total, group = len(rows), f" in {segment}"
+                total, group = len(np.unique(among)), f" in {segment}"
         order = np.lexsort((self.f.product_ids, -counts))
         found: list[Recommendation] = []
         for col in order.tolist():

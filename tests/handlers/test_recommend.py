@@ -5,6 +5,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, insert
+
+from crm_store import tables
 from crm_store.store import Store
 from handlers.context import Services
 from handlers.messages import Actor
@@ -33,14 +37,16 @@ async def seed_shop(store: Store, *, owner: int | None = None) -> dict[str, int]
             if n < 6:
                 lines.append((ids["Tea leaves"], 2, 600))
             await tx.orders.add_with_lines(customer_id=buyer.id, lines=lines, ordered_at=when)
+        coffee = {}
         for n in range(5):
             buyer = await tx.customers.add(name=f"Coffee drinker {n}")
+            coffee[f"coffee {n}"] = buyer.id
             lines = [(ids["Grinder"], 1, 4000), (ids["Beans"], 3, 900)]
             await tx.orders.add_with_lines(customer_id=buyer.id, lines=lines, ordered_at=when)
         ann = await tx.customers.add(name="Ann Smith", owner_rep_id=owner)
         await tx.orders.add_with_lines(customer_id=ann.id, lines=[(ids["Blue mug"], 1, 800)], ordered_at=when)
         newbie = await tx.customers.add(name="Newbie Jones")
-    return {**ids, "ann": ann.id, "newbie": newbie.id}
+    return {**ids, **coffee, "ann": ann.id, "newbie": newbie.id}
 
 
 async def test_planted_co_purchases_are_offered_with_their_reasons(chat: Chat, store: Store) -> None:
@@ -108,3 +114,46 @@ async def test_owner_scoping_refuses_another_reps_customer(
     chat = Chat(Router(services_for(store, customer_access="owner")), rep)
     reply = await chat.say(f"recommend #{ids['ann']}")
     assert reply.is_error and "Teapot" not in all_text(reply) and "teapot" not in all_text(reply)
+
+
+async def test_no_history_gets_the_best_sellers_of_the_customers_segment(
+    chat: Chat, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    segments = getattr(tables, "segments", None)
+    members = getattr(tables, "customer_segments", None)
+    if segments is None or members is None:  # the segments area is not merged: stand-ins of its tables
+        meta = MetaData()
+        segments = Table(
+            "segments",
+            meta,
+            Column("id", Integer, primary_key=True),
+            Column("slug", String(64)),
+            Column("name", String(100)),
+            Column("size", Integer),
+            Column("computed_at", DateTime),
+        )
+        members = Table(
+            "customer_segments",
+            meta,
+            Column("customer_id", Integer, primary_key=True),
+            Column("segment_id", Integer),
+            Column("moved_at", DateTime),
+        )
+        async with store.engine.begin() as conn:
+            await conn.run_sync(meta.create_all)
+        monkeypatch.setattr(tables, "segments", segments, raising=False)
+        monkeypatch.setattr(tables, "customer_segments", members, raising=False)
+    ids = await seed_shop(store)
+    async with store.write("test") as tx:
+        await tx.conn.execute(
+            insert(segments).values(
+                id=1, slug="coffee-lovers", name="Coffee lovers", size=6, computed_at=tx.now
+            )
+        )
+        for customer_id in (*(ids[f"coffee {n}"] for n in range(5)), ids["newbie"]):
+            await tx.conn.execute(
+                insert(members).values(customer_id=customer_id, segment_id=1, moved_at=tx.now)
+            )
+    reply = await chat.say("recommend newbie 2")
+    assert [i.text for i in reply.items] == ["1. Grinder (GRD)", "2. Beans (BNS)"]
+    assert reply.items[0].detail == "a best seller: bought by 5 of the 6 customers in Coffee lovers"
