@@ -183,7 +183,7 @@ def popularity(model: ItemRecommender, customers: np.ndarray, k: int) -> tuple[n
     rows = np.searchsorted(f.customer_ids, customers)
     rows = np.minimum(rows, len(f.customer_ids) - 1)
     known = f.customer_ids[rows] == customers
-    held = f.bought[rows].toarray()[:, ranked] > 0
+    held = f.bought[rows][:, ranked].toarray() > 0
     held[~known] = False
     pick = np.argsort(held, axis=1, kind="stable")[:, :k]
     chosen = ranked[pick]
@@ -195,10 +195,14 @@ def oracle(model: ItemRecommender, book: Book, customers: np.ndarray, held: np.n
     has not bought (on a sample of customers), which no model of the data alone can beat."""
     rng = np.random.default_rng(SEED)
     sample = rng.choice(customers, size=min(ORACLE_SAMPLE, len(customers)), replace=False)
-    rows = np.searchsorted(model.f.customer_ids, sample)
-    chance = book.chance[book.group[sample - 1]][:, model.f.product_ids - 1]
-    chance[model.f.bought[rows].toarray() > 0] = -1
-    top = np.argsort(-chance, axis=1, kind="stable")[:, :K]
+    tops = []
+    for start in range(0, len(sample), 1_000):  # a dense block of 1,000 customers at a time
+        part = sample[start : start + 1_000]
+        rows = np.searchsorted(model.f.customer_ids, part)
+        chance = book.chance[book.group[part - 1]][:, model.f.product_ids - 1]
+        chance[model.f.bought[rows].toarray() > 0] = -1
+        tops.append(np.argsort(-chance, axis=1, kind="stable")[:, :K])
+    top = np.concatenate(tops)
     return hit_rate(sample, np.repeat(sample, K), model.f.product_ids[top].ravel(), held)
 
 
