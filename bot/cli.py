@@ -1,4 +1,4 @@
-"""The `crm-bot` command: run, console, migrate, import, export, jobs, privacy, demo-data."""
+"""The `crm-bot` command: run, console, migrate, import, export, jobs, recommend, privacy, demo-data."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TextIO, TypeVar
 
 import typer
 
@@ -616,6 +616,46 @@ def segments_recompute(ctx: typer.Context, db: DbOption = None) -> None:
             await store.close()
 
     typer.echo(asyncio.run(_go()))
+
+
+@cli.command()
+def recommend(
+    ctx: typer.Context,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="CSV file to write (default: standard output).", dir_okay=False),
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="Products per customer (1-20).", min=1, max=20)] = 5,
+    db: DbOption = None,
+) -> None:
+    """Every customer's next products to offer, as CSV: customer_id, rank, sku, product, score,
+    reason (the model is built from every order line first)."""
+    from handlers.recommend import NOTHING_SOLD, Written, write_csv
+
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+
+    async def _go(handle: TextIO) -> Written:
+        async with _running(settings) as app:
+            return await write_csv(app.store, app.services.recommender, handle, top=top)
+
+    if out is None:
+        written = asyncio.run(_go(sys.stdout))
+    else:
+        try:
+            with out.open("w", newline="", encoding="utf-8") as handle:
+                written = asyncio.run(_go(handle))
+        except OSError as exc:
+            typer.echo(f"Could not write {out}: {exc.strerror or exc}.", err=True)
+            raise typer.Exit(1) from None
+    if written.products == 0:
+        typer.echo(NOTHING_SOLD, err=True)
+        raise typer.Exit(1)
+    typer.echo(
+        f"Wrote the top {top} products for {written.customers} customers ({written.rows} rows, "
+        f"{written.products} products in the model){f' to {out}' if out else ''}.",
+        err=True,
+    )
 
 
 @cli.command()

@@ -36,6 +36,7 @@ from crm_store.outbox import OutboxRepo
 from crm_store.pending import PendingActionRepo
 from crm_store.people import PeopleRepo
 from crm_store.privacy import PrivacyRepo
+from crm_store.recommend import RecommendRepo
 from crm_store.relationships import RelationshipRepo
 from crm_store.reminders import ReminderRepo
 from crm_store.reports import ReportRepo
@@ -107,6 +108,7 @@ class Tx:
         self.privacy = PrivacyRepo(conn, self.audit, now=now)
         self.handled = HandledRepo(conn, self.audit, now=now)
         self.meta = MetaRepo(conn, self.audit, now=now)
+        self.recommend = RecommendRepo(conn, self.audit, now=now)
         self.catalog = ProductRepo(conn, self.audit, now=now)
         self.relationships = RelationshipRepo(conn, self.audit, now=now)
         self.analysis = AnalysisRepo(conn, self.audit, now=now)

@@ -13,6 +13,7 @@ from handlers.fields import FieldChanges, check_name, parse_fields
 from handlers.lookup import LOADING_NOTE
 from handlers.messages import Button, Field, ListItem, Reply
 from handlers.parsing import format_money, one_line, split_key_values, take_flag
+from handlers.recommend import card_line
 from handlers.registry import Area, ButtonVerb, Command, Misfit
 from handlers.segment_filter import parse_segment_filter
 from handlers.segments import find_in_segment, segment_field
@@ -74,6 +75,8 @@ async def show_card(ctx: Context, customer_id: int, *, note: str = "") -> Reply:
     reply = replace(reply, fields=(*reply.fields, in_segment)) if in_segment else reply
     if related:
         reply = replace(reply, fields=(*reply.fields, *relations.card_fields(ctx, customer_id, related)))
+    if (offer := await card_line(ctx, customer_id)) is not None:
+        reply = replace(reply, fields=(*reply.fields, offer))
     if note:
         return Reply(
             title=reply.title,
