@@ -21,6 +21,7 @@ from crm_store.digests import DigestRepo
 from crm_store.engine import WRITE_OPTION, PoolSettings, create_engine, is_sqlite
 from crm_store.events import EventRepo
 from crm_store.feedback import FeedbackRepo
+from crm_store.forecast import ForecastRepo
 from crm_store.handled import AlreadyHandled, HandledRepo
 from crm_store.inbox import InboxRepo
 from crm_store.interactions import InteractionRepo
@@ -103,6 +104,7 @@ class Tx:
         self.privacy = PrivacyRepo(conn, self.audit, now=now)
         self.handled = HandledRepo(conn, self.audit, now=now)
         self.meta = MetaRepo(conn, self.audit, now=now)
+        self.forecast = ForecastRepo(conn, self.audit, now=now)
 
     @property
     def people_changed(self) -> bool:

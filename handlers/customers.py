@@ -10,6 +10,7 @@ from handlers.common import acting_rep, ago, describe, pick_customer
 from handlers.context import Context
 from handlers.errors import NotFound, UsageError, UserError
 from handlers.fields import FieldChanges, check_name, parse_fields
+from handlers.forecast import card_forecast
 from handlers.lookup import LOADING_NOTE
 from handlers.messages import Button, Field, ListItem, Reply
 from handlers.parsing import format_money, one_line, split_key_values, take_flag
@@ -64,9 +65,11 @@ def card(ctx: Context, summary: CustomerSummary) -> Reply:
 async def show_card(ctx: Context, customer_id: int, *, note: str = "") -> Reply:
     async with ctx.store.read() as tx:
         summary = await tx.customers.summary(customer_id)
+        outlook = await card_forecast(tx, customer_id)
     if summary is None:
         raise NotFound(f"There is no customer #{customer_id}.")
     reply = card(ctx, summary)
+    reply = reply if outlook is None else replace(reply, context=f"{reply.context}\n{outlook}")
     if note:
         return Reply(
             title=reply.title,

@@ -20,6 +20,7 @@ from handlers.channels import resolve_channel
 from handlers.charts import NO_SENTIMENT, NO_TICKETS, trend_png
 from handlers.context import Context, zone
 from handlers.errors import UsageError, UserError
+from handlers.forecast import revenue_at_risk_item
 from handlers.loyalty import risk_item
 from handlers.messages import Button, Field, ListItem, Reply
 from handlers.parsing import format_money, one_line
@@ -145,6 +146,7 @@ async def build_digest(
         latest_said = await tx.feedback.written_between(
             since, until, limit=TOP_FEEDBACK, visible_to_rep=visible_to_rep
         )
+        risky_revenue = await tx.forecast.revenue_at_risk(limit=TOP_AT_RISK, visible_to_rep=visible_to_rep)
     days, sentiment, opened, resolved = daily_series(figures, zone_info)
     median = figures.median_first_response
     fields = (
@@ -173,6 +175,8 @@ async def build_digest(
     items += [alert_item(score) for score in alerts]
     items += [risk_item(score) for score in risky]
     items += [feedback_item(record) for record in latest_said]
+    if cadence == "weekly":  # the forecast's top revenue at risk: (1 - p_active) x expected value
+        items += [revenue_at_risk_item(f) for f in risky_revenue]
     start_label = since.astimezone(zone_info).strftime("%d %b %H:%M")
     end_label = until.astimezone(zone_info).strftime("%d %b %H:%M")
     per_day = "; ".join(
@@ -281,9 +285,7 @@ async def subscribe(ctx: Context) -> Reply:
             timezone=tz,
             current_period=current_period(cadence, hhmm, tz, ctx.now()).key,
         )
-    return Reply(
-        text=f"Subscribed: the digest comes {_describe(sub, where)}. `unsubscribe digest` stops it."
-    )
+    return Reply(text=f"Subscribed: the digest comes {_describe(sub, where)}. `unsubscribe digest` stops it.")
 
 
 async def unsubscribe(ctx: Context) -> Reply:

@@ -7,13 +7,14 @@ from datetime import timedelta
 from handlers.context import Context
 from handlers.digests import daily_series
 from handlers.errors import UsageError, UserError
+from handlers.forecast import revenue_report
 from handlers.loyalty import AT_RISK_MEANS, risk_item
 from handlers.messages import Field, ListItem, Reply
 from handlers.parsing import format_money
 from handlers.registry import Area, Command
 
-REPORT_USAGE = "report satisfaction|loyalty|activity|tickets [days]"
-KINDS = ("satisfaction", "loyalty", "activity", "tickets")
+REPORT_USAGE = "report satisfaction|loyalty|activity|tickets|revenue [days]"
+KINDS = ("satisfaction", "loyalty", "activity", "tickets", "revenue")
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
 TOP_AT_RISK = 5
@@ -29,6 +30,8 @@ async def report(ctx: Context) -> Reply:
             raise UserError(f"Days must be 1 to {MAX_DAYS}.", usage=REPORT_USAGE)
         days = int(words[1])
     kind = words[0]
+    if kind == "revenue":  # the forecast's report (handlers/forecast.py)
+        return await revenue_report(ctx, days)
     until = ctx.now() + timedelta(seconds=1)  # what happened this second counts
     since = until - timedelta(days=days)
     async with ctx.store.read() as tx:

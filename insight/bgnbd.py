@@ -42,7 +42,8 @@ class BgNbd:
             log_odds = (
                 np.log(a)
                 - np.log(np.maximum(b + x - 1.0, 1e-12))
-                + (r + x) * (np.log(alpha + big_t) - np.log(alpha + t_x))
+                # log((alpha + T) / (alpha + t_x)), exact even when alpha dwarfs T
+                + (r + x) * np.log1p((big_t - t_x) / (alpha + t_x))
             )
             odds = np.exp(np.minimum(log_odds, 700.0))
         return np.where(x > 0, odds, 0.0)
@@ -55,7 +56,7 @@ class BgNbd:
         z = t / (alpha + big_t + t)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             head = (a + b + x - 1.0) / (a - 1.0)
-            decay = ((alpha + big_t) / (alpha + big_t + t)) ** (r + x)
+            decay = np.exp(-(r + x) * np.log1p(t / (alpha + big_t)))
             hyper = hyp2f1(r + x, b + x, a + b + x - 1.0, z)
             value = head * (1.0 - decay * hyper) / (1.0 + self._dropout_odds(x, t_x, big_t))
         # The series can lose precision for long horizons on heavy buyers: fall back to the
@@ -71,7 +72,7 @@ class BgNbd:
         (a live customer drops out only right after a purchase, so stays alive until then)."""
         t = horizon_days / DAYS_PER_UNIT
         weeks_t = big_t / DAYS_PER_UNIT
-        silent = ((self.alpha + weeks_t) / (self.alpha + weeks_t + t)) ** (self.r + x)
+        silent = np.exp(-(self.r + x) * np.log1p(t / (self.alpha + weeks_t)))
         return np.asarray(self.p_alive(x, t_x, big_t) * (1.0 - silent))
 
 
@@ -103,7 +104,8 @@ def fit_bgnbd(x: Array, t_x: Array, big_t: Array) -> BgNbd:
     total = weight.sum()
 
     def loss(log_params: Array) -> float:
-        params = np.exp(log_params)
+        # Bounded: a book of near-identical buyers drives r and alpha off to infinity together.
+        params = np.exp(np.clip(log_params, -12.0, 12.0))
         params[2] = 1.0 + params[2]  # a > 1 keeps the expected count finite
         value = -bgnbd_log_likelihood(params, gx, gtx, gt, weight) / total
         return value if np.isfinite(value) else 1e10
@@ -114,7 +116,7 @@ def fit_bgnbd(x: Array, t_x: Array, big_t: Array) -> BgNbd:
     )
     polished = minimize(loss, best.x, method="L-BFGS-B")
     chosen = polished.x if polished.fun <= best.fun else best.x
-    r, alpha, a_less_one, b = np.exp(chosen)
+    r, alpha, a_less_one, b = np.exp(np.clip(chosen, -12.0, 12.0))
     return BgNbd(r=float(r), alpha=float(alpha), a=float(1.0 + a_less_one), b=float(b))
 
 
@@ -143,7 +145,7 @@ def fit_gamma_gamma(n: Array, mean_spend: Array) -> GammaGamma:
     m = m / scale
 
     def loss(log_params: Array) -> float:
-        p, q_less_one, g = np.exp(log_params)
+        p, q_less_one, g = np.exp(np.clip(log_params, -12.0, 12.0))
         q = 1.0 + q_less_one  # q > 1: the expected spend is finite
         ll = (
             gammaln(p * n + q)
@@ -160,5 +162,5 @@ def fit_gamma_gamma(n: Array, mean_spend: Array) -> GammaGamma:
     best = minimize(loss, np.log([2.0, 2.0, 1.0]), method="Nelder-Mead", options={"maxiter": 4000})
     polished = minimize(loss, best.x, method="L-BFGS-B")
     chosen = polished.x if polished.fun <= best.fun else best.x
-    p, q_less_one, g = np.exp(chosen)
+    p, q_less_one, g = np.exp(np.clip(chosen, -12.0, 12.0))
     return GammaGamma(p=float(p), q=float(1.0 + q_less_one), gamma=float(g * scale))

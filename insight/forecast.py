@@ -36,6 +36,8 @@ class ForecastSettings:
     min_buyers: int = 30  # buyers in the windows' targets needed to learn anything
     max_training_rows: int = 200_000
     seed: int = 0
+    # OpenMP threads for the boosters: on a busy shared machine one is faster than spinning.
+    threads: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,17 +63,27 @@ class Forecast:
 
     def total_interval(self, *, z: float = 1.645) -> tuple[float, float, float]:
         """The book's expected revenue over the horizon (these customers plus new ones), and a
-        90% interval: purchase-count noise (Poisson) and the model's error on held-back data."""
-        total = float(self.expected_revenue.sum() + self.new_customer_revenue)
-        spend = np.divide(
-            self.expected_revenue,
+        90% interval (see ``revenue_interval``)."""
+        return revenue_interval(
             self.expected_orders,
-            out=np.zeros_like(self.expected_revenue),
-            where=self.expected_orders > 1e-9,
+            self.expected_revenue,
+            self.total_error,
+            extra=self.new_customer_revenue,
+            z=z,
         )
-        noise = float(np.sum(self.expected_orders * spend**2))
-        spread = z * float(np.sqrt(noise + (self.total_error * total) ** 2))
-        return total, max(total - spread, 0.0), total + spread
+
+
+def revenue_interval(
+    orders: Array, revenue: Array, relative_error: float, *, extra: float = 0.0, z: float = 1.645
+) -> tuple[float, float, float]:
+    """Total expected revenue of these customers (plus ``extra``) and an interval around it:
+    the chance in how many orders come (Poisson, at each customer's expected spend) and the
+    model's relative error on held-back data, added in quadrature."""
+    total = float(revenue.sum() + extra)
+    spend = np.divide(revenue, orders, out=np.zeros_like(revenue), where=orders > 1e-9)
+    noise = float(np.sum(orders * spend**2))
+    spread = z * float(np.sqrt(noise + (relative_error * total) ** 2))
+    return total, max(total - spread, 0.0), total + spread
 
 
 def naive_forecast(snap: Snapshot, horizon_days: int) -> tuple[Array, Array, Array]:
@@ -215,6 +227,13 @@ def forecast(purchases: Purchases, as_of: int, settings: ForecastSettings | None
     The regression when the history gives ``min_windows`` rolling windows with enough buyers;
     BG/NBD otherwise (``note`` says why); TooLittleHistory when even that cannot be fitted."""
     settings = settings or ForecastSettings()
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=settings.threads, user_api="openmp"):
+        return _forecast(purchases, as_of, settings)
+
+
+def _forecast(purchases: Purchases, as_of: int, settings: ForecastSettings) -> Forecast:
     purchases = purchases.until(as_of)
     if len(purchases.day) == 0:
         raise TooLittleHistory("no orders on or before that day")
