@@ -27,6 +27,7 @@ from handlers.messages import Button, Field, ListItem, Reply
 from handlers.parsing import one_line
 from handlers.registry import Area, Command
 from insight.forecast import BGNBD, revenue_interval
+from insight.forecast_features import Snapshot
 
 FORECAST_USAGE = "forecast <customer>|team [days]"
 HISTORY_MONTHS = 12
@@ -106,10 +107,10 @@ async def forecast_command(ctx: Context) -> Reply:
     return customer_reply(book, found.id, describe(found), days)
 
 
-def _why(snap_row: np.ndarray) -> str:
-    """The customer's history in a rep's words, from the snapshot's feature row."""
-    recency, _, orders, _, _, orders_365, *_ = snap_row
-    gap = snap_row[9]
+def _why(snap: Snapshot, index: int) -> str:
+    """The customer's history in a rep's words, from the snapshot's features."""
+    orders = snap.orders[index]
+    recency, orders_365, gap = (snap.feature(n)[index] for n in ("recency_days", "orders_365", "gap_mean"))
     parts = [f"{orders:.0f} order{'s' if orders != 1 else ''} so far, {orders_365:.0f} in the last year"]
     parts.append(f"last one {recency:.0f} days ago")
     if np.isfinite(gap):
@@ -136,7 +137,6 @@ def customer_reply(book: BookForecast, customer_id: int, name: str, days: int) -
     spend = revenue / orders if orders > 1e-9 else 0.0
     low, high = (float(q) * spend for q in poisson.ppf([0.05, 0.95], max(orders, 1e-9)))
     index = np.flatnonzero(fitted.snapshot.present)[at]
-    row = fitted.snapshot.features[index]
     months, actual = monthly_history(
         book.rows, until=book.as_of, months=HISTORY_MONTHS, customer_ids=np.array([customer_id])
     )
@@ -153,7 +153,7 @@ def customer_reply(book: BookForecast, customer_id: int, name: str, days: int) -
             Field("Expected orders", f"{orders:.1f}"),
             Field("Expected revenue", about(revenue)),
             Field("Likely to order", f"{p:.0%}"),
-            Field("Average order", about(float(np.expm1(row[8])))),
+            Field("Average order", about(float(fitted.snapshot.mean_spend[index]))),
             Field("Model", _model_words(book)),
         ),
         items=tuple(
@@ -162,7 +162,7 @@ def customer_reply(book: BookForecast, customer_id: int, name: str, days: int) -
             if v
         )
         + tuple(ListItem(f"{m.strftime('%b %Y')}: {about(v)} forecast") for m, v in spread),
-        context=f"Why: {_why(row)}. As of {book.as_of}.",
+        context=f"Why: {_why(fitted.snapshot, index)}. As of {book.as_of}.",
         image=revenue_forecast_png(
             months,
             [v / 100 for v in actual],

@@ -91,7 +91,7 @@ def naive_forecast(snap: Snapshot, horizon_days: int) -> tuple[Array, Array, Arr
     at least one horizon long) carried forward, at their average spend."""
     tenure = np.where(snap.present, snap.cutoff - snap.first, 0.0)
     window = np.clip(tenure, horizon_days, 365.0)
-    recent = np.where(window >= 365.0, snap.features[:, 5], snap.orders)  # orders_365 or all
+    recent = np.where(window >= 365.0, snap.feature("orders_365"), snap.orders)
     orders = recent / window * horizon_days
     revenue = orders * snap.mean_spend
     return orders, revenue, 1.0 - np.exp(-orders)

@@ -12,15 +12,15 @@ from numpy.typing import NDArray
 IntArray = NDArray[np.int64]
 Array = NDArray[np.float64]
 
-# The features, in the words the README and the bot use for them.
+# The features, in the words the README and the bot use for them. Running totals (orders and
+# revenue so far) are left out: they only grow, so the latest customers would sit beyond every
+# training window, where trees answer with whoever had the most there (rates carry the same news).
 FEATURES: tuple[tuple[str, str], ...] = (
     ("recency_days", "days since the last order"),
     ("tenure_days", "days since the first order"),
-    ("orders", "orders so far"),
     ("orders_90", "orders in the last 90 days"),
     ("orders_prev_90", "orders in the 90 days before that"),
     ("orders_365", "orders in the last year"),
-    ("log_revenue", "log of everything spent"),
     ("log_revenue_365", "log of what was spent in the last year"),
     ("log_mean_spend", "log of the average order"),
     ("gap_mean", "average days between orders"),
@@ -89,6 +89,9 @@ class Snapshot:
     revenue: Array
     features: Array  # (n_customers, len(FEATURES))
 
+    def feature(self, name: str) -> Array:
+        return np.asarray(self.features[:, FEATURE_NAMES.index(name)])
+
     @property
     def repeat(self) -> Array:
         """BG/NBD's x: purchases after the first."""
@@ -156,11 +159,9 @@ def snapshot(purchases: Purchases, cutoff: int, *, horizon_days: int) -> Snapsho
     columns = (
         recency,
         tenure,
-        orders,
         orders_90,
         orders_prev_90,
         orders_365,
-        np.log1p(np.maximum(revenue, 0.0)),
         np.log1p(np.maximum(revenue_365, 0.0)),
         np.log1p(np.maximum(mean_spend, 0.0)),
         gap_mean,
