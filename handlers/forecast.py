@@ -228,10 +228,12 @@ async def team_forecast(ctx: Context, days: int, *, title: str = "") -> Reply:
     )
 
 
-async def revenue_report(ctx: Context, days: int) -> Reply:
-    """`report revenue [days]`: monthly revenue with the forecast over the next ``days``
-    (90 when the report's default period is asked for)."""
-    horizon = days if 7 <= days <= MAX_HORIZON and days != 30 else DEFAULT_HORIZON
+async def revenue_report(ctx: Context, days: int | None) -> Reply:
+    """`report revenue [days]`: monthly revenue with the forecast over the next ``days`` (90
+    when not given)."""
+    horizon = DEFAULT_HORIZON if days is None else days
+    if not 7 <= horizon <= MAX_HORIZON:
+        raise UserError(f"Days must be 7 to {MAX_HORIZON} for the revenue forecast.", usage=FORECAST_USAGE)
     return await team_forecast(
         ctx, horizon, title=f"Revenue report: the last {HISTORY_MONTHS} months and the next {horizon} days"
     )

@@ -31,7 +31,7 @@ async def report(ctx: Context) -> Reply:
         days = int(words[1])
     kind = words[0]
     if kind == "revenue":  # the forecast's report (handlers/forecast.py)
-        return await revenue_report(ctx, days)
+        return await revenue_report(ctx, days if len(words) == 2 else None)
     until = ctx.now() + timedelta(seconds=1)  # what happened this second counts
     since = until - timedelta(days=days)
     async with ctx.store.read() as tx:

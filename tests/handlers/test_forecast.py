@@ -76,7 +76,11 @@ async def test_team_forecast_and_revenue_report(router: Router, store: Store, ma
     assert any("forecast" in item.text for item in team.items)
     assert any("actual" in item.text for item in team.items)
     report = await chat.say("report revenue")
-    assert report.title.startswith("Revenue report") and report.image is not None
+    assert (
+        report.title == "Revenue report: the last 12 months and the next 90 days" and report.image is not None
+    )
+    assert "next 30 days" in (await chat.say("report revenue 30")).title
+    assert "Days must be 7 to 365" in (await chat.say("report revenue 3")).text
 
 
 async def test_team_under_owner_scoping_counts_only_the_reps_book(store: Store, rep: Actor) -> None:
