@@ -15,6 +15,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crm_store.audit import AuditRepo
+from crm_store.catalog import ProductRepo
 from crm_store.conversations import ConversationRepo
 from crm_store.customers import CustomerRepo
 from crm_store.digests import DigestRepo
@@ -104,6 +105,7 @@ class Tx:
         self.privacy = PrivacyRepo(conn, self.audit, now=now)
         self.handled = HandledRepo(conn, self.audit, now=now)
         self.meta = MetaRepo(conn, self.audit, now=now)
+        self.catalog = ProductRepo(conn, self.audit, now=now)
         self.forecast = ForecastRepo(conn, self.audit, now=now)
 
     @property
