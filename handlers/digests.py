@@ -175,7 +175,9 @@ async def build_digest(
     items += [alert_item(score) for score in alerts]
     items += [risk_item(score) for score in risky]
     items += [feedback_item(record) for record in latest_said]
-    if cadence == "weekly":  # the forecast's top revenue at risk: (1 - p_active) x expected value
+    # Weekly: the forecast's top revenue at risk, (1 - p_active) x the revenue if they order.
+    risky_revenue_shown = cadence == "weekly" and bool(risky_revenue)
+    if risky_revenue_shown:
         items += [revenue_at_risk_item(f) for f in risky_revenue]
     start_label = since.astimezone(zone_info).strftime("%d %b %H:%M")
     end_label = until.astimezone(zone_info).strftime("%d %b %H:%M")
@@ -192,7 +194,8 @@ async def build_digest(
         fields=fields,
         items=tuple(items),
         context=f"Interactions by rep, the period's loyalty alerts, the top {TOP_AT_RISK} at-risk "
-        f"customers, then the latest {TOP_FEEDBACK} pieces of feedback.",
+        f"customers, then the latest {TOP_FEEDBACK} pieces of feedback"
+        + (f", then the top {TOP_AT_RISK} by revenue at risk (forecast)." if risky_revenue_shown else "."),
         image=trend_png(days, sentiment, opened, resolved, title=f"{title}: sentiment and tickets"),
         image_name="digest-trend.png",
         ephemeral=False,
