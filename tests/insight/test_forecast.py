@@ -126,3 +126,16 @@ def test_naive_carries_the_rate_forward() -> None:
     assert orders[0] == pytest.approx(3 * 73 / 365)
     assert revenue[0] == pytest.approx(orders[0] * 10.0)
     assert 0 < p[0] < 1
+
+
+def test_forecast_models_import_no_store_and_no_chat() -> None:
+    """insight/ is pure arrays (DESIGN.md): no SQL, no handlers, no chat libraries."""
+    from pathlib import Path
+
+    from tests.test_layering import imported_modules
+
+    root = Path(__file__).resolve().parents[2] / "insight"
+    banned = ("crm_store", "handlers", "bot", "sqlalchemy", "slack_bolt", "slack_sdk", "telegram")
+    for name in ("forecast.py", "forecast_features.py", "bgnbd.py"):
+        found = imported_modules(root / name)
+        assert not [m for m in found if m.split(".")[0] in banned], name
