@@ -658,6 +658,67 @@ def recommend(
     )
 
 
+forecast_cli = typer.Typer(
+    help="Sales forecast: expected orders, revenue and p_active.", no_args_is_help=True
+)
+cli.add_typer(forecast_cli, name="forecast")
+
+
+@forecast_cli.command("customers")
+def forecast_customers(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str, typer.Option("--as-of", help="Forecast from orders dated on or before this day (YYYY-MM-DD).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write.", dir_okay=False)],
+    horizon_days: Annotated[
+        int, typer.Option("--horizon-days", help="Days after --as-of to forecast.", min=7, max=365)
+    ] = 90,
+    db: DbOption = None,
+) -> None:
+    """Every customer's expected orders, revenue and p_active over the horizon, as CSV:
+    customer_id, external_ref, email, expected_orders, expected_revenue, p_active."""
+    import csv
+    from datetime import date
+
+    try:
+        day = date.fromisoformat(as_of)
+    except ValueError:
+        raise typer.BadParameter(f"{as_of!r} is not a day like 2026-06-30.", param_hint="--as-of") from None
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+
+    async def _go() -> tuple[str, list[list[str]]]:
+        from handlers.forecast_book import TooLittleHistory, customer_table
+
+        async with _running(settings) as app:
+            try:
+                book, table = await customer_table(app.store, as_of=day, horizon_days=horizon_days)
+            except TooLittleHistory as exc:
+                typer.echo(
+                    f"Too little order history to forecast as of {day} ({exc}): the forecast needs "
+                    "customers who have ordered more than once.",
+                    err=True,
+                )
+                raise typer.Exit(1) from None
+            fitted = book.forecast
+            model = fitted.model if not fitted.note else f"{fitted.model}: {fitted.note}"
+            return model, table
+
+    from handlers.forecast_book import CSV_COLUMNS
+
+    model, table = asyncio.run(_go())
+    try:
+        with out.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(CSV_COLUMNS)
+            writer.writerows(table)
+    except OSError as exc:
+        typer.echo(f"Could not write {out}: {exc.strerror or exc}.", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Forecast {len(table)} customers for {horizon_days} days after {day} ({model}); wrote {out}.")
+
+
 @cli.command()
 def digest(
     ctx: typer.Context,

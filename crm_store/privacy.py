@@ -16,6 +16,7 @@ from crm_store.repo import Repo
 from crm_store.tables import (
     audit_log,
     conversations,
+    customer_forecasts,
     customers,
     feedback,
     handled_messages,
@@ -152,6 +153,11 @@ class PrivacyRepo(Repo):
                 .where(loyalty_alerts.c.customer_id.in_(ids))
                 .order_by(loyalty_alerts.c.run_date)
             ),
+            "customer_forecasts": await self._rows(
+                select(customer_forecasts)
+                .where(customer_forecasts.c.customer_id.in_(ids))
+                .order_by(customer_forecasts.c.run_date)
+            ),
             "link_tokens": await self._rows(
                 select(*_LINK_TOKEN_COLUMNS)
                 .where(link_tokens.c.customer_id.in_(ids))
@@ -244,6 +250,11 @@ class PrivacyRepo(Repo):
         )
         counts["loyalty_alerts"] = _count(
             await self.conn.execute(delete(loyalty_alerts).where(loyalty_alerts.c.customer_id.in_(ids)))
+        )
+        counts["customer_forecasts"] = _count(
+            await self.conn.execute(
+                delete(customer_forecasts).where(customer_forecasts.c.customer_id.in_(ids))
+            )
         )
         # Every reminder about them: a pending one would push their name to a rep tomorrow.
         counts["reminders"] = _count(

@@ -23,6 +23,7 @@ from crm_store.digests import DigestRepo
 from crm_store.engine import WRITE_OPTION, PoolSettings, create_engine, is_sqlite
 from crm_store.events import EventRepo
 from crm_store.feedback import FeedbackRepo
+from crm_store.forecast import ForecastRepo
 from crm_store.handled import AlreadyHandled, HandledRepo
 from crm_store.inbox import InboxRepo
 from crm_store.interactions import InteractionRepo
@@ -113,6 +114,7 @@ class Tx:
         self.relationships = RelationshipRepo(conn, self.audit, now=now)
         self.analysis = AnalysisRepo(conn, self.audit, now=now)
         self.segments = SegmentRepo(conn, self.audit, now=now)
+        self.forecast = ForecastRepo(conn, self.audit, now=now)
 
     @property
     def people_changed(self) -> bool:

@@ -10,6 +10,7 @@ from handlers.common import acting_rep, ago, describe, pick_customer
 from handlers.context import Context
 from handlers.errors import NotFound, UsageError, UserError
 from handlers.fields import FieldChanges, check_name, parse_fields
+from handlers.forecast import card_forecast
 from handlers.lookup import LOADING_NOTE
 from handlers.messages import Button, Field, ListItem, Reply
 from handlers.parsing import format_money, one_line, split_key_values, take_flag
@@ -68,6 +69,7 @@ async def show_card(ctx: Context, customer_id: int, *, note: str = "") -> Reply:
     async with ctx.store.read() as tx:
         summary = await tx.customers.summary(customer_id)
         in_segment = segment_field(await tx.segments.of_customer(customer_id))
+        outlook = await card_forecast(tx, customer_id)
         related = await tx.relationships.for_customer(customer_id) if summary is not None else []
     if summary is None:
         raise NotFound(f"There is no customer #{customer_id}.")
@@ -77,6 +79,7 @@ async def show_card(ctx: Context, customer_id: int, *, note: str = "") -> Reply:
         reply = replace(reply, fields=(*reply.fields, *relations.card_fields(ctx, customer_id, related)))
     if (offer := await card_line(ctx, customer_id)) is not None:
         reply = replace(reply, fields=(*reply.fields, offer))
+    reply = reply if outlook is None else replace(reply, context=f"{reply.context}\n{outlook}")
     if note:
         return Reply(
             title=reply.title,
