@@ -86,8 +86,14 @@ class BotProcess:
     url: str
     log: Path
 
-    def log_counts(self) -> dict[str, int]:
-        text = self.log.read_text(errors="replace")
+    def log_size(self) -> int:
+        return self.log.stat().st_size
+
+    def log_counts(self, since: int = 0) -> dict[str, int]:
+        """What the log says from byte ``since`` on."""
+        with self.log.open("rb") as handle:
+            handle.seek(since)
+            text = handle.read().decode(errors="replace")
         return {
             "database_is_locked": text.count("database is locked"),
             "tracebacks": text.count("Traceback (most recent call last)"),
