@@ -157,7 +157,9 @@ def _agreement(ours: SentimentClassifier, texts: Sequence[str]) -> dict[str, Any
     }
 
 
-def _speed(ours: SentimentClassifier, texts: Sequence[str], *, rounds: int, single: int) -> dict[str, Any]:
+def _speed(
+    ours: SentimentClassifier, texts: Sequence[str], *, rounds: int, single: int
+) -> dict[str, Any]:
     pipeline = ours.pipeline
     sample = texts[:single]
     batched: dict[str, list[float]] = {"cold": [], "warm": [], "baseline": []}
