@@ -10,14 +10,17 @@ import re
 import time
 import traceback
 from collections.abc import Callable, Mapping
+from functools import partial
 
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from bot.admission import Admission
+from bot.batch import WriteBatcher
 from bot.slack.payload import JSON, Malformed, parse
-from crm_store.store import Store
+from crm_store.store import Store, Tx
 
 _LOGGER = logging.getLogger(__name__)
 # The largest body Slack sends is a modal's submission (up to 100 blocks and their state); ten
@@ -54,20 +57,30 @@ class SlackGate:
         signing_secret: str,
         clock: Callable[[], float] = time.time,
         max_body_bytes: int = MAX_BODY_BYTES,
+        admission: Admission | None = None,
     ) -> None:
         self.bolt = bolt
         self.store = store
         self._secret = signing_secret.encode()
         self.clock = clock
         self.max_body_bytes = max_body_bytes
+        self.admission = admission or Admission()
+        # First uses of signatures arriving together are recorded in one transaction.
+        self._signatures = WriteBatcher(store, actor="slack:gate")
 
     async def handle(self, request: Request) -> Response:
         try:
             raw = await self._read(request)
             signature = self._verify(raw, request.headers)
             payload = parse(raw, request.headers.get("content-type", ""))
+            if not self.admission.admit():
+                raise Refused(503, "busy")
             await self._first_use(signature)
         except Refused as refused:
+            if refused.status == 503 and refused.reason == "busy":
+                # Counted and logged (once in a while) by the admission; Slack may retry.
+                retry = {"Retry-After": str(self.admission.retry_after)}
+                return JSONResponse({"error": "busy"}, status_code=503, headers=retry)
             _LOGGER.warning("refused a Slack request (%s): %s", refused.status, refused.reason)
             return JSONResponse({"error": refused.reason}, status_code=refused.status)
         except Malformed as malformed:
@@ -81,6 +94,9 @@ class SlackGate:
             # A payload the checks let through but bolt could not read: a gap in bot.slack.payload.
             _LOGGER.error("slack request not dispatched: %s at %s", type(exc).__name__, _origin(exc))
             return JSONResponse({"error": "not dispatched"}, status_code=500)
+
+    async def close(self) -> None:
+        await self._signatures.close()
 
     async def _read(self, request: Request) -> bytes:
         declared = request.headers.get("content-length", "")
@@ -116,13 +132,16 @@ class SlackGate:
         """A signature is good for one request: the same body and headers again are a replay.
         Kept in the store, so a replay to another replica or after a restart is refused too."""
         try:
-            async with self.store.write("slack:gate") as tx:
-                first = await tx.events.claim(SIGNATURES, signature)
+            first = await self._signatures.run(partial(_claim, signature=signature))
         except Exception as exc:
             _LOGGER.error("slack request not checked for replay: %s at %s", type(exc).__name__, _origin(exc))
             raise Refused(503, "store unavailable") from None
         if not first:
             raise Refused(401, "signature already used")
+
+
+async def _claim(tx: Tx, *, signature: str) -> bool:
+    return await tx.events.claim(SIGNATURES, signature)
 
 
 def _origin(exc: BaseException) -> str:
