@@ -22,7 +22,7 @@ class Admission:
     def __init__(
         self,
         *,
-        workers: int = 16,
+        workers: int = 8,
         max_backlog: int = 1000,
         retry_after: int = RETRY_AFTER_SECONDS,
         clock: Callable[[], float] = time.monotonic,

@@ -50,11 +50,14 @@ class UpdateInbox:
             return False
         return await self.handle_claimed(event_id, payload)
 
-    async def handle_claimed(self, event_id: str, payload: Mapping[str, Any]) -> bool:
-        """Handle an update this worker has claimed; True once it is done. Marking it done
+    async def handle_claimed(
+        self, event_id: str, payload: Mapping[str, Any], *, handle: Handle | None = None
+    ) -> bool:
+        """Handle an update this worker has claimed (with ``handle`` instead of the inbox's own,
+        e.g. one that has the payload parsed already); True once it is done. Marking it done
         shares a transaction with the other updates finishing at the same time."""
         try:
-            await self.handle(payload)
+            await (handle or self.handle)(payload)
         except Exception as exc:
             # The type only: the message of an exception may quote what the customer wrote.
             async with self.store.write(self._actor) as tx:

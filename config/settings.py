@@ -42,7 +42,7 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(30.0, alias="CRM_DB_POOL_TIMEOUT", gt=0)
     # Chat work at once (Slack requests and Telegram updates being handled), and how many may
     # wait beyond those before a request is refused with 503 and Retry-After.
-    workers: int = Field(16, alias="CRM_WORKERS", ge=1, le=1000)
+    workers: int = Field(8, alias="CRM_WORKERS", ge=1, le=1000)
     max_backlog: int = Field(1000, alias="CRM_MAX_BACKLOG", ge=1, le=1_000_000)
     # Who may work which customer: "team" (all staff, every customer) or "owner" (reps and
     # managers their own customers and unowned ones; admins everyone).

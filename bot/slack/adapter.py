@@ -285,9 +285,11 @@ class SlackFrontEnd:
     async def _answer(self, incoming: Incoming) -> bool:
         """Handle and answer; True once the answer reached Slack."""
         try:
-            async with self.admission.work():
-                actor = await self._actor(incoming.user_id)
-                reply = await self.router.handle(incoming.message(actor))
+            async with self.admission.held():
+                async with self.admission.slot():
+                    actor = await self._actor(incoming.user_id)
+                    reply = await self.router.handle(incoming.message(actor))
+                # Posting the answer is waiting on Slack, not work: the place goes to the next.
                 await self.deliver(incoming, reply)
         except Exception as exc:
             _log_failure("answer", exc)

@@ -204,7 +204,8 @@ class TelegramFrontEnd:
             return Response(status_code=403)
         try:
             data = intake.read_json(await request.body())
-            delivery = intake.delivery_of(intake.parse_update(data), bot_username=self.username)
+            update = intake.parse_update(data)
+            delivery = intake.delivery_of(update, bot_username=self.username)
         except (ValueError, RecursionError) as exc:
             # Not JSON (bad UTF-8 too), nested past the parser's depth, or no update of Telegram's.
             _LOGGER.warning("refused a malformed Telegram webhook body (%s)", type(exc).__name__)
@@ -225,22 +226,30 @@ class TelegramFrontEnd:
         if new:
             # Stored and claimed: answered after the 200, by a worker; a failure stays in the
             # inbox for the worker's retry.
-            task = asyncio.create_task(self._handle_claimed(event_id, data, str(delivery.incoming.chat_id)))
+            chat = str(delivery.incoming.chat_id)
+            task = asyncio.create_task(self._handle_claimed(event_id, data, chat, update))
             self._handling.add(task)
             task.add_done_callback(self._handling.discard)
         else:
             _LOGGER.info("telegram update %s delivered again; already in the inbox", event_id)
         return Response(status_code=200)
 
-    async def _handle_claimed(self, event_id: str, data: Mapping[str, Any], chat: str) -> None:
-        """A chat's updates one after the other, in arrival order; other chats' beside them."""
+    async def _handle_claimed(
+        self, event_id: str, data: Mapping[str, Any], chat: str, update: Update
+    ) -> None:
+        """A chat's updates one after the other, in arrival order; other chats' beside them (the
+        update as the webhook parsed it: not parsed again from what was stored)."""
+
+        async def parsed(_: Mapping[str, Any]) -> None:
+            await self.handle_update(update)
+
         turn = self._chats.get(chat)
         if turn is None:
             turn = self._chats[chat] = _ChatTurn()
         turn.users += 1
         try:
             async with self.admission.held(), turn.lock, self.admission.slot():
-                await self.inbox.handle_claimed(event_id, data)
+                await self.inbox.handle_claimed(event_id, data, handle=parsed)
         except Exception as exc:  # handle_claimed logs handler failures; this is the store's
             _LOGGER.error("telegram update %s not finished: %s", event_id, type(exc).__name__)
         finally:
