@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from crm_store.store import Store, Tx
+from crm_store.store import Store, StoreBusy, Tx
 
 _LOGGER = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -47,19 +47,34 @@ class WriteBatcher:
         while self._waiting:
             batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
             try:
-                async with self.store.write(self.actor) as tx:
-                    results = [await op(tx) for op, _ in batch]
+                await self._write(batch)
             except Exception as exc:
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            self.transactions += 1
-            for (_, future), result in zip(batch, results, strict=True):
-                if not future.done():
-                    future.set_result(result)
+                if len(batch) == 1 or isinstance(exc, StoreBusy):
+                    # No turn to write (or one write alone): trying each again would only wait longer.
+                    _fail(batch, exc)
+                    continue
+                # One bad write must not sink the others: each again in a transaction of its own.
+                for one in batch:
+                    try:
+                        await self._write([one])
+                    except Exception as single:
+                        _fail([one], single)
+
+    async def _write(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
+        async with self.store.write(self.actor) as tx:
+            results = [await op(tx) for op, _ in batch]
+        self.transactions += 1
+        for (_, future), result in zip(batch, results, strict=True):
+            if not future.done():
+                future.set_result(result)
 
     async def close(self) -> None:
         """Let the batch under way finish (its callers are waiting for it)."""
         if self._flusher is not None and not self._flusher.done():
             await asyncio.shield(self._flusher)
+
+
+def _fail(batch: list[tuple[Op, asyncio.Future[Any]]], exc: BaseException) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(exc)

@@ -26,6 +26,7 @@ class UpdateInbox:
         self.handle = handle
         self._actor = f"{platform}:inbox"
         self._finishes = WriteBatcher(store, actor=self._actor)
+        self._receives = WriteBatcher(store, actor=self._actor)
 
     async def receive(
         self,
@@ -38,9 +39,17 @@ class UpdateInbox:
         """Store the raw update; False for a re-delivery of one already stored, under the same
         ``event_id`` or with the same ``dedupe_key`` (the message or press it carries). With
         ``claim`` a new update is this worker's at once: hand it to ``handle_claimed``."""
-        ttl = CLAIM_TTL if claim else None
-        async with self.store.write(self._actor) as tx:
-            return await tx.inbox.add(self.platform, event_id, payload, dedupe_key=dedupe_key, claim_ttl=ttl)
+        if not claim:
+            async with self.store.write(self._actor) as tx:
+                return await tx.inbox.add(self.platform, event_id, payload, dedupe_key=dedupe_key)
+        # Webhook deliveries arriving together are stored in one transaction.
+        return bool(
+            await self._receives.run(
+                partial(
+                    _add_claimed, platform=self.platform, event_id=event_id, payload=payload, key=dedupe_key
+                )
+            )
+        )
 
     async def process(self, event_id: str, *, due_only: bool = True) -> bool:
         """Handle one stored update if no one else has or is; True if this call handled it."""
@@ -70,6 +79,7 @@ class UpdateInbox:
         return True
 
     async def close(self) -> None:
+        await self._receives.close()
         await self._finishes.close()
 
     async def drain(self, *, due_only: bool = True) -> int:
@@ -90,3 +100,9 @@ class UpdateInbox:
 
 async def _finish(tx: Tx, *, platform: str, event_id: str) -> None:
     await tx.inbox.finish(platform, event_id)
+
+
+async def _add_claimed(
+    tx: Tx, *, platform: str, event_id: str, payload: Mapping[str, Any], key: str | None
+) -> bool:
+    return await tx.inbox.add(platform, event_id, payload, dedupe_key=key, claim_ttl=CLAIM_TTL)
