@@ -77,10 +77,18 @@ class App:
         telegram_endpoint = (
             self.telegram.webhook if self.telegram and self.telegram.settings.webhook_url else None
         )
+        # The server on a thread of its own: /healthz answers there however busy this loop is,
+        # and the chat requests come over to this loop.
         server = HttpServer(
-            build_asgi(slack=slack_endpoint, telegram=telegram_endpoint, health=self.health),
+            build_asgi(
+                slack=slack_endpoint,
+                telegram=telegram_endpoint,
+                health=self.health,
+                loop=asyncio.get_running_loop(),
+            ),
             host=self.settings.http_host,
             port=self.settings.http_port,
+            threaded=True,
         )
         url = await server.start()
         try:
