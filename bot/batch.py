@@ -23,9 +23,10 @@ class WriteBatcher:
     for the next. Each caller gets its own op's result; if the transaction fails, every op of that
     batch gets the error, and none of its writes stand."""
 
-    def __init__(self, store: Store, *, actor: str, max_batch: int = MAX_BATCH) -> None:
+    def __init__(self, store: Store, *, actor: str, urgent: bool = False, max_batch: int = MAX_BATCH) -> None:
         self.store = store
         self.actor = actor
+        self.urgent = urgent  # requests stored before their acknowledgement: ahead of other writes
         self.max_batch = max_batch
         self._waiting: list[tuple[Op, asyncio.Future[Any]]] = []
         self._flusher: asyncio.Task[None] | None = None
@@ -61,7 +62,7 @@ class WriteBatcher:
                         _fail([one], single)
 
     async def _write(self, batch: list[tuple[Op, asyncio.Future[Any]]]) -> None:
-        async with self.store.write(self.actor) as tx:
+        async with self.store.write(self.actor, urgent=self.urgent) as tx:
             results = [await op(tx) for op, _ in batch]
         self.transactions += 1
         for (_, future), result in zip(batch, results, strict=True):

@@ -26,7 +26,7 @@ class UpdateInbox:
         self.handle = handle
         self._actor = f"{platform}:inbox"
         self._finishes = WriteBatcher(store, actor=self._actor)
-        self._receives = WriteBatcher(store, actor=self._actor)
+        self._receives = WriteBatcher(store, actor=self._actor, urgent=True)
 
     async def receive(
         self,

@@ -66,7 +66,7 @@ class SlackGate:
         self.max_body_bytes = max_body_bytes
         self.admission = admission or Admission()
         # First uses of signatures arriving together are recorded in one transaction.
-        self._signatures = WriteBatcher(store, actor="slack:gate")
+        self._signatures = WriteBatcher(store, actor="slack:gate", urgent=True)
 
     async def handle(self, request: Request) -> Response:
         try:
