@@ -10,15 +10,15 @@ import json
 import os
 import sqlite3
 import sys
+import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-
-import aiohttp
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
@@ -136,24 +136,37 @@ async def bot_process(env: dict[str, str], cwd: Path, log: Path) -> AsyncIterato
 
 @dataclass(slots=True)
 class HealthPoll:
-    """GET /healthz every HEALTH_EVERY s; each poll's start and latency (s)."""
+    """GET /healthz every HEALTH_EVERY s from a thread of its own (so the bench's busy loop does
+    not delay the polls it times); each poll's start and latency (s)."""
 
     url: str
     samples: list[tuple[float, float]] = field(default_factory=list)
     failures: int = 0
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
 
-    async def run(self, session: aiohttp.ClientSession) -> None:
-        while True:
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="healthz", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=35)
+
+    def _run(self) -> None:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        while not self._stop.is_set():
             started = time.monotonic()
             try:
-                async with session.get(self.url + "/healthz") as response:
-                    await response.read()
+                with opener.open(self.url + "/healthz", timeout=30) as response:
+                    response.read()
                     if response.status != 200:
                         self.failures += 1
-            except aiohttp.ClientError:
+            except OSError:
                 self.failures += 1
             self.samples.append((started, time.monotonic() - started))
-            await asyncio.sleep(HEALTH_EVERY)
+            self._stop.wait(HEALTH_EVERY)
 
     def between(self, start: float, end: float) -> dict[str, Any]:
         taken = [latency for at, latency in self.samples if start <= at <= end]

@@ -231,24 +231,23 @@ async def run_variant(
             async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
                 ready = await wait_ready(session, bot.url, sink, messages[0].text.removeprefix("find "))
                 health = HealthPoll(bot.url)
-                async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as health_session:
-                    poller = asyncio.create_task(health.run(health_session))
-                    try:
-                        sink.record_calls = False
-                        offset = 0
-                        warm = Stage("warm", 10, messages[: args.warm], sink)
-                        await _stage(warm, session, bot.url)
-                        offset = args.warm
-                        for rate in args.rates:
-                            count = int(rate * args.seconds)
-                            stage = Stage(f"r{rate:g}", rate, messages[offset : offset + count], sink)
-                            offset += count
-                            begin, last = await _stage(stage, session, bot.url)
-                            figures = stage.figures(begin=begin, last=last, health=health)
-                            stages[f"{rate:g}_per_second"] = figures
-                            await asyncio.sleep(args.pause)
-                    finally:
-                        poller.cancel()
+                health.start()
+                try:
+                    sink.record_calls = False
+                    offset = 0
+                    warm = Stage("warm", 10, messages[: args.warm], sink)
+                    await _stage(warm, session, bot.url)
+                    offset = args.warm
+                    for rate in args.rates:
+                        count = int(rate * args.seconds)
+                        stage = Stage(f"r{rate:g}", rate, messages[offset : offset + count], sink)
+                        offset += count
+                        begin, last = await _stage(stage, session, bot.url)
+                        figures = stage.figures(begin=begin, last=last, health=health)
+                        stages[f"{rate:g}_per_second"] = figures
+                        await asyncio.sleep(args.pause)
+                finally:
+                    health.stop()
             counts = bot.log_counts()
     finally:
         await sink.stop()

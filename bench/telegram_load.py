@@ -13,7 +13,9 @@ At each rate (open loop, latencies from the scheduled time): webhook response p5
 statuses (5xx; 429/503 with Retry-After count as shed, not as errors), updates answered within
 20 s of the stage's last request, answer p50/p99 (an update's answer: the next sendMessage or
 editMessageText in its chat; a press also needs its answerCallbackQuery), lost (unanswered) and
-doubled (more answers in a chat than updates, or a press answered twice). Then the same at twice
+doubled per stage (an answer after the stage's 20 s counts against the next stage's: the
+figures over the whole run, once everything is answered, are ``exactly_once_over_the_run``).
+Then the same at twice
 the highest rate that met the targets (webhook p99 < 300 ms, no 5xx, all answered once, answer
 p99 < 1 s): shed or queued, and the "database is locked" lines of the bot's log, which must be 0.
 
@@ -137,6 +139,7 @@ class Plan:
         self.rated = rated
         self.next_id = 1
         self.turn = 0
+        self.sent: list[Update] = []
 
     def make(self, count: int) -> list[Update]:
         kinds, weights = zip(*MIX.items(), strict=True)
@@ -181,6 +184,7 @@ class Plan:
                     message["entities"] = [{"type": "bot_command", "offset": 0, "length": 7}]
                 data = {"update_id": uid, "message": message}
             out.append(Update(uid, user, kind, json.dumps(data).encode(), callback_id))
+        self.sent += out
         return out
 
 
@@ -309,6 +313,31 @@ async def _stage(
     return stage.figures(begin=begin, last=last, health=health, log=bot.log_counts(since))
 
 
+async def _exactly_once(plan: Plan, sink: BotApiSink, *, within: float = 90.0) -> dict[str, Any]:
+    """After the last stage (and what is still queued) is answered: every update sent answered
+    exactly once, counted per chat over the whole run (a late answer counts for its own update,
+    not as a second one for a later stage's), and every press's callback answered once."""
+    deadline = time.monotonic() + within
+    while len(sink.received) + len(sink.edits) < len(plan.sent) and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)  # a second answer would come right after
+    expected: dict[str, int] = {}
+    for update in plan.sent:
+        expected[str(update.user)] = expected.get(str(update.user), 0) + 1
+    arrived: dict[str, int] = {}
+    for answer in [*sink.received, *sink.edits]:
+        arrived[answer.chat_id] = arrived.get(answer.chat_id, 0) + 1
+    presses = [u.callback_id for u in plan.sent if u.callback_id is not None]
+    return {
+        "updates": len(plan.sent),
+        "answers": len(sink.received) + len(sink.edits),
+        "lost": sum(max(0, n - arrived.get(chat, 0)) for chat, n in expected.items()),
+        "doubled": sum(max(0, n - expected.get(chat, 0)) for chat, n in arrived.items()),
+        "presses_answered_not_once": sum(len(sink.callbacks.get(p, [])) != 1 for p in presses),
+        "waited_seconds": round(within - max(0.0, deadline - time.monotonic()), 1),
+    }
+
+
 async def run_variant(
     *,
     database_url: str,
@@ -336,12 +365,9 @@ async def run_variant(
         async with bot_process(env, work, work / "bot.log") as bot:
             connector = aiohttp.TCPConnector(limit=1000)
             timeout = aiohttp.ClientTimeout(total=60)
-            async with (
-                aiohttp.ClientSession(connector=connector, timeout=timeout) as session,
-                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30)) as health_session,
-            ):
+            async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
                 health = HealthPoll(bot.url)
-                poller = asyncio.create_task(health.run(health_session))
+                health.start()
                 try:
                     await _stage(Stage("warm", 10, plan.make(args.warm), sink), session, bot, health)
                     for rate in args.rates:
@@ -353,8 +379,9 @@ async def run_variant(
                     rate = 2 * sustainable
                     stage = Stage("over", rate, plan.make(int(rate * args.seconds)), sink)
                     overload = await _stage(stage, session, bot, health)
+                    overall = await _exactly_once(plan, sink)
                 finally:
-                    poller.cancel()
+                    health.stop()
             log = bot.log_counts()
     finally:
         await sink.stop()
@@ -363,6 +390,7 @@ async def run_variant(
         "stages": stages,
         "highest_rate_meeting_targets": max(met) if met else None,
         "overload": {"at_twice_sustainable": rate, **overload},
+        "exactly_once_over_the_run": overall,
         "log": log,
     }
 
