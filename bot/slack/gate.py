@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -67,6 +68,7 @@ class SlackGate:
         self.admission = admission or Admission()
         # First uses of signatures arriving together are recorded in one transaction.
         self._signatures = WriteBatcher(store, actor="slack:gate", urgent=True)
+        self._dispatching: set[asyncio.Task[None]] = set()
 
     async def handle(self, request: Request) -> Response:
         try:
@@ -88,6 +90,13 @@ class SlackGate:
             return JSONResponse({"error": str(malformed)}, status_code=400)
         headers = {k: v for k, v in request.headers.items() if k not in ("content-type", "content-length")}
         checked = AsyncBoltRequest(body=json.dumps(payload), headers={**headers, "content-type": JSON})
+        if acknowledged_at_once(payload):
+            # Its answer is an empty 200 whatever the listener does: given now, and bolt (whose
+            # listeners ack at once anyway) runs after it, so a busy bot still answers in time.
+            task = asyncio.create_task(self._dispatch(checked))
+            self._dispatching.add(task)
+            task.add_done_callback(self._dispatching.discard)
+            return Response(status_code=200)
         try:
             return to_starlette_response(await self.bolt.async_dispatch(checked))
         except Exception as exc:
@@ -95,7 +104,16 @@ class SlackGate:
             _LOGGER.error("slack request not dispatched: %s at %s", type(exc).__name__, _origin(exc))
             return JSONResponse({"error": "not dispatched"}, status_code=500)
 
+    async def _dispatch(self, checked: AsyncBoltRequest) -> None:
+        try:
+            await self.bolt.async_dispatch(checked)
+        except Exception as exc:
+            _LOGGER.error("slack request not dispatched: %s at %s", type(exc).__name__, _origin(exc))
+
     async def close(self) -> None:
+        """Let the requests already acknowledged reach their listeners, then the last batch."""
+        if self._dispatching:
+            await asyncio.gather(*self._dispatching, return_exceptions=True)
         await self._signatures.close()
 
     async def _read(self, request: Request) -> bytes:
@@ -138,6 +156,16 @@ class SlackGate:
             raise Refused(503, "store unavailable") from None
         if not first:
             raise Refused(401, "signature already used")
+
+
+# What Slack sends whose answer is an empty 200 from our listeners: they all ack() at once with
+# nothing. A form submission (its answer may carry errors) and Slack's URL and SSL checks wait
+# for bolt.
+_ACK_AT_ONCE = frozenset({"block_actions", "event_callback", "shortcut", "message_action", "view_closed"})
+
+
+def acknowledged_at_once(payload: Mapping[str, object]) -> bool:
+    return "command" in payload or payload.get("type") in _ACK_AT_ONCE
 
 
 async def _claim(tx: Tx, *, signature: str) -> bool:

@@ -413,3 +413,39 @@ async def test_signatures_arriving_together_are_recorded_in_few_transactions(
     await fake_slack.wait_for("response_url", 20)
     assert await _count(store, processed_events) == 20
     assert frontend.http_handler._signatures.transactions < 20
+
+
+async def test_a_command_is_acknowledged_before_bolt_runs_and_answered_after(
+    frontend: SlackFrontEnd, slack: SlackRequests, fake_slack: FakeSlackApi, monkeypatch: Any
+) -> None:
+    import asyncio
+
+    assert frontend.http_handler is not None
+    bolt = frontend.http_handler.bolt
+    dispatch = bolt.async_dispatch
+    release = asyncio.Event()
+    started: list[bool] = []
+
+    async def held(request: Any) -> Any:
+        started.append(True)
+        await release.wait()
+        return await dispatch(request)
+
+    monkeypatch.setattr(bolt, "async_dispatch", held)
+    response = await slack.command("help")
+    assert (response.status_code, response.content) == (200, b"")
+    assert not fake_slack.of("response_url")
+    release.set()
+    answer = (await fake_slack.wait_for("response_url"))[0]
+    assert started == [True] and "Commands" in answer.params["text"]
+
+
+async def test_a_form_submission_still_waits_for_bolt_to_say_what_is_wrong(
+    slack: SlackRequests, fake_slack: FakeSlackApi
+) -> None:
+    from bot.slack import modals
+
+    view = modals.view("log", customer="#1")
+    response = await slack.submit(view, {"customer": "", "kind": "call", "text": ""})
+    assert response.status_code == 200
+    assert response.json()["response_action"] == "errors"
