@@ -85,6 +85,7 @@ async def test_the_housekeeping_job_purges_through_the_scheduler_without_waking_
         ScheduleSettings(tick_seconds=3600, sweep_seconds=3600, housekeeping_seconds=0.05),
         wake=lambda: wakes.append(1),
     )
+
     async def purged() -> bool:
         async with store.read() as tx:
             left = (await tx.conn.exec_driver_sql("SELECT COUNT(*) FROM processed_events")).scalar_one()
