@@ -72,6 +72,9 @@ def test_segment_best_sellers_count_only_the_segment() -> None:
     offered = model.best_sellers(1, among=among, segment="Champions")
     assert offered[0].sku == "SKU-4"
     assert offered[0].reason == "a best seller: bought by 20 of the 20 customers in Champions"
+    # Kept with the model: the members need not be read again.
+    assert model.knows_segment("Champions") and not model.knows_segment("Others")
+    assert model.best_sellers(1, segment="Champions") == offered
 
 
 def test_a_consumable_is_offered_again_when_due_and_not_before_or_long_after() -> None:
