@@ -210,7 +210,7 @@ class ItemRecommender:
         """The products most customers bought (of ``among`` when given and any of them bought
         something), skipping the model columns in ``exclude``."""
         skip = set(exclude)
-        counts, total, group = self.f.buyers, self.customers, ""
+        counts, total, group = self.f.buyers, self.customers, " who have ordered"
         if segment and among is not None and segment not in self._segments:
             ids = self.f.customer_ids
             at = np.searchsorted(ids, among)
@@ -422,7 +422,7 @@ class ItemRecommender:
                 out_scores[i] = f.repeat_share[col]
                 kind_names.append("rebuy")
             else:
-                reasons.append(f"a best seller: bought by {int(buyers[col])} of the {total}")
+                reasons.append(f"a best seller: bought by {int(buyers[col])} of the {total} who have ordered")
                 out_scores[i] = share[col]
                 kind_names.append("best_seller")
         return Batch(
