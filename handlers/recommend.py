@@ -41,11 +41,16 @@ async def offers_for(
     ctx: Context, customer_id: int, model: ItemRecommender, *, k: int
 ) -> list[Recommendation]:
     """The customer's top ``k`` from what they hold now (the store's history, fresher than the
-    model's), with their segment's best sellers when they have bought nothing."""
+    model's), with their segment's best sellers when they have bought nothing (its members are
+    read once per model)."""
+    segment: str | None = None
+    members: list[int] = []
     async with ctx.store.read() as tx:
         held = await tx.recommend.held(customer_id)
-        segment = await tx.recommend.segment_of(customer_id)
-        members = await tx.recommend.segment_members(segment) if segment else []
+        if not held:
+            segment = await tx.recommend.segment_of(customer_id)
+            if segment and not model.knows_segment(segment):
+                members = await tx.recommend.segment_members(segment)
     from insight.recommend import History
 
     return model.recommend(

@@ -105,6 +105,12 @@ class ItemRecommender:
         # Ties go to the product more customers bought (then the lower id), online and in batch.
         self._pop_rank = np.empty(len(popular), dtype=np.int64)
         self._pop_rank[popular] = np.arange(len(popular))
+        # Per segment name: its members' buyer counts per product (None: no member bought) and size.
+        self._segments: dict[str, tuple[IntArray | None, int]] = {}
+
+    def knows_segment(self, segment: str) -> bool:
+        """Whether the best sellers of ``segment`` are known (its members need not be read)."""
+        return segment in self._segments
 
     @classmethod
     def fit(
@@ -204,15 +210,21 @@ class ItemRecommender:
         """The products most customers bought (of ``among`` when given and any of them bought
         something), skipping the model columns in ``exclude``."""
         skip = set(exclude)
-        counts, total, group = self.f.buyers, self.customers, ""
-        if among is not None and segment:
+        counts, total, group = self.f.buyers, self.customers, " who have ordered"
+        if segment and among is not None and segment not in self._segments:
             ids = self.f.customer_ids
             at = np.searchsorted(ids, among)
             inside = at < len(ids)
             rows = np.unique(at[inside][ids[at[inside]] == among[inside]])
-            if len(rows):
-                counts = np.asarray(self.f.bought[rows].getnnz(axis=0), dtype=np.int64)
-                total, group = len(np.unique(among)), f" in {segment}"
+            found_counts = (
+                np.asarray(self.f.bought[rows].getnnz(axis=0), dtype=np.int64) if len(rows) else None
+            )
+            # Kept with the model: segments are recomputed in the same nightly run, before it.
+            self._segments[segment] = (found_counts, len(np.unique(among)))
+        if segment and segment in self._segments:
+            segment_counts, segment_total = self._segments[segment]
+            if segment_counts is not None:
+                counts, total, group = segment_counts, segment_total, f" in {segment}"
         order = np.lexsort((self.f.product_ids, -counts))
         found: list[Recommendation] = []
         for col in order.tolist():
@@ -410,7 +422,7 @@ class ItemRecommender:
                 out_scores[i] = f.repeat_share[col]
                 kind_names.append("rebuy")
             else:
-                reasons.append(f"a best seller: bought by {int(buyers[col])} of the {total}")
+                reasons.append(f"a best seller: bought by {int(buyers[col])} of the {total} who have ordered")
                 out_scores[i] = share[col]
                 kind_names.append("best_seller")
         return Batch(

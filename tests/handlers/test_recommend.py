@@ -80,7 +80,7 @@ async def test_no_history_gets_the_best_sellers(chat: Chat, store: Store) -> Non
         "2. Red teapot (POT)",
         "3. Tea leaves (TEA)",
     ]
-    assert reply.items[0].detail == "a best seller: bought by 11 of the 16 customers"
+    assert reply.items[0].detail == "a best seller: bought by 11 of the 16 customers who have ordered"
 
 
 async def test_the_card_names_the_next_products_once_the_model_is_built(

@@ -61,7 +61,7 @@ def test_no_history_gets_best_sellers_with_their_counts() -> None:
     offered = model.recommend(None, k=2, today=200.0)
     assert [r.kind for r in offered] == ["best_seller", "best_seller"]
     assert [r.sku for r in offered] == ["SKU-1", "SKU-2"]  # 20 buyers each; lower id first
-    assert offered[0].reason == "a best seller: bought by 20 of the 50 customers"
+    assert offered[0].reason == "a best seller: bought by 20 of the 50 customers who have ordered"
     unknown = model.recommend(History.of({999: 10.0}), k=1, today=200.0)
     assert unknown[0].kind == "best_seller"
 
@@ -72,6 +72,9 @@ def test_segment_best_sellers_count_only_the_segment() -> None:
     offered = model.best_sellers(1, among=among, segment="Champions")
     assert offered[0].sku == "SKU-4"
     assert offered[0].reason == "a best seller: bought by 20 of the 20 customers in Champions"
+    # Kept with the model: the members need not be read again.
+    assert model.knows_segment("Champions") and not model.knows_segment("Others")
+    assert model.best_sellers(1, segment="Champions") == offered
 
 
 def test_a_consumable_is_offered_again_when_due_and_not_before_or_long_after() -> None:
