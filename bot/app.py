@@ -216,7 +216,11 @@ def build_app(
         services.channels = app.slack.channels
     app.telegram = _telegram(settings, app)
     app.scheduler = Scheduler(
-        store, job_settings(settings, services.settings), schedule_settings(settings), wake=app.wake_delivery
+        store,
+        job_settings(settings, services.settings),
+        schedule_settings(settings),
+        wake=app.wake_delivery,
+        recommender=services.recommender,
     )
     senders: list[Sender] = [fe.sender for fe in (app.slack, app.telegram) if fe is not None]
     if senders:

@@ -35,18 +35,24 @@ def _identity(row: RowMapping) -> IdentityRecord:
 
 
 # Who an account is, in one statement built once.
-_SPEAKER_QUERY = select(
-    identities,
-    reps.c.display_name.label("rep_display_name"),
-    reps.c.role.label("rep_role"),
-    reps.c.timezone.label("rep_timezone"),
-    reps.c.created_at.label("rep_created_at"),
-    customers.c.timezone.label("customer_timezone"),
-).select_from(
-    identities.outerjoin(reps, reps.c.id == identities.c.rep_id).outerjoin(
-        customers, and_(customers.c.id == identities.c.customer_id, customers.c.deleted_at.is_(None))
+_SPEAKER_QUERY = (
+    select(
+        identities,
+        reps.c.display_name.label("rep_display_name"),
+        reps.c.role.label("rep_role"),
+        reps.c.timezone.label("rep_timezone"),
+        reps.c.created_at.label("rep_created_at"),
+        customers.c.timezone.label("customer_timezone"),
     )
-).where(identities.c.platform == bindparam("platform"), identities.c.external_id == bindparam("external_id"))
+    .select_from(
+        identities.outerjoin(reps, reps.c.id == identities.c.rep_id).outerjoin(
+            customers, and_(customers.c.id == identities.c.customer_id, customers.c.deleted_at.is_(None))
+        )
+    )
+    .where(
+        identities.c.platform == bindparam("platform"), identities.c.external_id == bindparam("external_id")
+    )
+)
 
 
 class PeopleRepo(Repo):

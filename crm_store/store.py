@@ -23,6 +23,7 @@ from crm_store.digests import DigestRepo
 from crm_store.engine import WRITE_OPTION, PoolSettings, create_engine, is_sqlite
 from crm_store.events import EventRepo
 from crm_store.feedback import FeedbackRepo
+from crm_store.forecast import ForecastRepo
 from crm_store.handled import AlreadyHandled, HandledRepo
 from crm_store.inbox import InboxRepo
 from crm_store.interactions import InteractionRepo
@@ -36,8 +37,11 @@ from crm_store.outbox import OutboxRepo
 from crm_store.pending import PendingActionRepo
 from crm_store.people import PeopleRepo
 from crm_store.privacy import PrivacyRepo
+from crm_store.recommend import RecommendRepo
+from crm_store.relationships import RelationshipRepo
 from crm_store.reminders import ReminderRepo
 from crm_store.reports import ReportRepo
+from crm_store.segments import SegmentRepo
 from crm_store.sla import SlaRepo
 from crm_store.speakers import Speaker, SpeakerCache
 from crm_store.tickets import TicketRepo
@@ -105,8 +109,12 @@ class Tx:
         self.privacy = PrivacyRepo(conn, self.audit, now=now)
         self.handled = HandledRepo(conn, self.audit, now=now)
         self.meta = MetaRepo(conn, self.audit, now=now)
+        self.recommend = RecommendRepo(conn, self.audit, now=now)
         self.catalog = ProductRepo(conn, self.audit, now=now)
+        self.relationships = RelationshipRepo(conn, self.audit, now=now)
         self.analysis = AnalysisRepo(conn, self.audit, now=now)
+        self.segments = SegmentRepo(conn, self.audit, now=now)
+        self.forecast = ForecastRepo(conn, self.audit, now=now)
 
     @property
     def people_changed(self) -> bool:

@@ -10,7 +10,14 @@ from zoneinfo import ZoneInfo
 from crm_store.store import Store
 
 # Imported for their one register(...) line each: the built-in kinds beside activity and tickets.
-from handlers import report_correlation, report_loyalty, report_needs, report_satisfaction  # noqa: F401
+from handlers import (  # noqa: F401
+    forecast,
+    report_correlation,
+    report_loyalty,
+    report_needs,
+    report_satisfaction,
+    segments,
+)
 from handlers.context import Context
 from handlers.errors import UsageError, UserError
 from handlers.messages import Field, ListItem, Reply
