@@ -140,3 +140,12 @@ def find_topics(
         for row in components
     )
     return TopicModel(topics=topics, assignment=_assign(matrix, components), silhouette=scores)
+
+
+def fixed_k_assignment(texts: Sequence[str], k: int, *, seed: int = 0) -> NDArray[np.int64] | None:
+    """The baseline the silhouette choice is measured against: the same TF-IDF and NMF with ``k``
+    topics fixed in advance; per text its strongest topic (-1: none). None without words."""
+    matrix, vocabulary = _vectorize(texts, min_df=2 if len(texts) < 2_000 else 3)
+    if matrix is None or len(vocabulary) < k:
+        return None
+    return _assign(matrix, _fit(matrix, k, seed))

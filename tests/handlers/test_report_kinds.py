@@ -17,18 +17,18 @@ async def test_a_kind_registered_from_another_module_answers_report_name(
     monkeypatch.setattr(report_kinds, "_KINDS", dict(report_kinds._KINDS))  # undone after the test
     asked: list[ReportRequest] = []
 
-    async def revenue(request: ReportRequest) -> Reply:
+    async def sandbox(request: ReportRequest) -> Reply:
         asked.append(request)
-        return Reply(title=request.title("revenue"), text="monthly revenue")
+        return Reply(title=request.title("sandbox"), text="a trial report")
 
-    register(ReportKind("revenue", revenue, "monthly revenue and the forecast", default_days=400 // 2))
+    register(ReportKind("sandbox", sandbox, "a trial report", default_days=200))
     boss = Chat(router, manager)
-    assert (await boss.say("report revenue")).title == "Revenue report, last 200 days"
-    assert (await boss.say("report REVENUE 7")).title == "Revenue report, last 7 days"
+    assert (await boss.say("report sandbox")).title == "Sandbox report, last 200 days"
+    assert (await boss.say("report SANDBOX 7")).title == "Sandbox report, last 7 days"
     assert [r.days for r in asked] == [200, 7]
     assert asked[0].owner_filter is None and (asked[0].until - asked[0].since).days == 200
     unknown = await boss.say("report nosuch")
-    assert unknown.is_error and "revenue" in unknown.text
+    assert unknown.is_error and "sandbox" in unknown.text
 
 
 def test_names_must_be_words_and_unique() -> None:

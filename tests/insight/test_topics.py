@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from insight.topics import MIN_TEXTS, find_topics
+from insight.topics import MIN_TEXTS, find_topics, fixed_k_assignment
 
 PLANTED = {
     "delivery": "delivery late parcel courier shipping arrived tracking package delayed",
@@ -68,3 +68,10 @@ def test_a_text_sharing_no_word_with_any_topic_is_unassigned() -> None:
     assert model is not None
     assert model.assignment[-1] == -1
     assert (model.assignment[:-1] >= 0).all()
+
+
+def test_the_fixed_k_baseline_splits_or_merges_planted_topics() -> None:
+    texts, _ = planted(3, 40, seed=4)
+    baseline = fixed_k_assignment(texts, 5)
+    assert baseline is not None and len(set(baseline.tolist())) > 3  # five topics where three were planted
+    assert fixed_k_assignment(["the and of"] * 40, 3) is None
