@@ -1,4 +1,5 @@
-"""CSV import and export: bad rows by line number, good rows in one transaction, --strict."""
+"""CSV import and export: bad rows by line number, good rows in one transaction, --strict, the
+four defects of issue 13 (swallowed line, semicolons, non-ASCII emails, export -> import)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ import csv
 import io
 
 from crm_store.store import Store
+from crm_store.tables import customers as customers_table
 from handlers.exports import export
-from handlers.imports import import_customers, import_orders
+from handlers.imports import ImportReport, import_customers, import_orders
 
 CUSTOMERS = """name,email,phone,company,status,tags,industry
 Acme Corp,ops@acme.example,+1 555 0100,Acme Corp,active,"vip,enterprise",logistics
@@ -25,7 +27,7 @@ async def test_import_customers_reports_bad_rows_and_imports_good(store: Store) 
     assert sorted(report.errors) == [
         (3, "'not-an-email' is not an email address (like name@example.com)."),
         (5, "name is empty"),
-        (6, "a customer with this email already exists; row skipped"),
+        (6, "a customer with this email already exists; row skipped (--upsert-by email updates it)"),
         (7, "status must be one of lead, prospect, active, inactive, churned; got 'vip'."),
     ]
     async with store.read() as tx:
@@ -103,4 +105,107 @@ async def test_import_orders_names_ids_beyond_64_bits_as_missing(store: Store) -
         (2, "There is no customer #99999999999999999999."),
         (3, "no single customer #1234567890123; row skipped"),
         (4, "There is no customer #-1."),
+    ]
+
+
+async def _book(store: Store) -> list[tuple[object, ...]]:
+    async with store.read() as tx:
+        return [
+            (c.name, c.company, c.email, c.phone, c.status, c.tags, c.custom, c.external_ref, c.country)
+            async for c in tx.customers.iter_all()
+        ]
+
+
+def _accounted(report: ImportReport) -> int:
+    return report.imported + report.updated + report.unchanged + report.rejected
+
+
+async def test_a_malformed_line_does_not_swallow_the_next_one(store: Store) -> None:
+    text = (
+        'name,email\n"Acme Corp,ops@acme.example\nGlobex,hank@globex.example\nInitech,bill@initech.example\n'
+    )
+    report = await import_customers(store, text, actor="cli:test")
+    assert report.errors == [(2, 'a quote (") opened on this line is never closed; line skipped')]
+    assert [row[0] for row in await _book(store)] == ["Globex", "Initech"]
+    assert report.rows == 3 and _accounted(report) == 3
+
+
+async def test_a_quoted_line_break_is_one_cell_and_too_many_values_name_the_line(store: Store) -> None:
+    text = (
+        'name,email,note\n"Acme\nCorp",ops@acme.example,"two\nlines"\n'
+        "Globex,hank@globex.example,a,b\nInitech,,\n"
+    )
+    report = await import_customers(store, text, actor="cli:test")
+    assert report.errors == [(5, "4 values for 3 columns; row skipped")]
+    book = await _book(store)
+    assert [(row[0], row[6]) for row in book] == [("Acme Corp", {"note": "two\nlines"}), ("Initech", {})]
+
+
+async def test_a_semicolon_file_imports_every_row(store: Store) -> None:
+    text = (
+        "name;email;company;industry\n"
+        "Acme Corp;ops@acme.example;Acme, Inc.;logistics\nGlobex;hank@globex.example;;retail\n"
+    )
+    report = await import_customers(store, text, actor="cli:test")
+    assert (report.imported, report.errors, report.delimiter) == (2, [], ";")
+    assert (await _book(store))[0][1:3] == ("Acme, Inc.", "ops@acme.example")
+
+
+async def test_a_tab_file_with_blank_lines_accounts_for_them(store: Store) -> None:
+    text = "name\temail\n\nAcme Corp\tops@acme.example\n\n"
+    report = await import_customers(store, text, actor="cli:test")
+    assert (report.imported, report.blank, report.delimiter) == (1, 2, "\t")
+
+
+async def test_non_ascii_and_idna_emails_are_addresses(store: Store) -> None:
+    text = (
+        "name,email\nChloé,chloé@exemple.fr\nBücher,info@bücher.example\n"
+        "Puny,a@xn--bcher-kva.example\nBad,chloé@\n"
+    )
+    report = await import_customers(store, text, actor="cli:test")
+    assert report.imported == 3 and [line for line, _ in report.errors] == [5]
+    assert [row[2] for row in await _book(store)] == [
+        "chloé@exemple.fr",
+        "info@bücher.example",
+        "a@xn--bcher-kva.example",
+    ]
+
+
+async def test_what_export_writes_imports_again_into_the_same_book(store: Store, db_url: str) -> None:
+    await import_customers(store, CUSTOMERS, actor="cli:test")
+    async with store.write("t") as tx:
+        await tx.customers.add(name="=SUM(A1)", email="f@x.example", external_ref="ERP-7", country="France")
+        await tx.customers.add(name="Multi", company="Two, Words", custom={"note": 'say "hi";\nbye'})
+    before = await _book(store)
+    out = io.StringIO()
+    await export(store, "customers", out)
+    again = await import_customers(store, out.getvalue(), actor="cli:test")
+    assert (again.imported, again.updated, again.unchanged, again.errors) == (0, 0, 4, [])
+    assert await _book(store) == before
+    # Into an empty book: the same customers again.
+    async with store.write("t") as tx:
+        for c in [c async for c in tx.customers.iter_all()]:
+            await tx.customers.soft_delete(c.id, reason="test")
+    async with store.write("t") as tx:
+        await tx.conn.execute(customers_table.update().values(external_ref=None))
+    fresh = await import_customers(store, out.getvalue(), actor="cli:test")
+    assert (fresh.imported, fresh.errors) == (4, [])
+    assert await _book(store) == before
+
+
+async def test_upsert_by_email_updates_and_dry_run_writes_nothing(store: Store) -> None:
+    await import_customers(store, "name,email,industry\nAcme,ops@acme.example,retail\n", actor="cli:test")
+    text = (
+        "name,email,industry,phone\nAcme,OPS@acme.example,logistics,\n"
+        "New One,new@x.example,,\nNew One,new@x.example,,+1 555 0100\n"
+    )
+    dry = await import_customers(store, text, actor="cli:test", upsert_by="email", dry_run=True)
+    assert (dry.imported, dry.updated, dry.unchanged, dry.errors) == (1, 2, 0, [])
+    assert "nothing was written" in dry.summary()
+    assert [row[6] for row in await _book(store)] == [{"industry": "retail"}]
+    done = await import_customers(store, text, actor="cli:test", upsert_by="email")
+    assert (done.imported, done.updated, done.errors) == (1, 2, [])
+    assert [(row[0], row[3], row[6]) for row in await _book(store)] == [
+        ("Acme", "", {"industry": "logistics"}),
+        ("New One", "+15550100", {}),
     ]
