@@ -62,10 +62,12 @@ def sniff_delimiter(header: str) -> str:
     return best if counts[best] else ","
 
 
-def _open_quote(text: str, delimiter: str, quoted: bool) -> bool:
-    """Whether a quoted cell is still open at the end of ``text``, with the csv module's rules:
-    a quote opens a cell only at its start; inside, a doubled quote is a quote."""
+def _open_quote(text: str, delimiter: str, quoted: bool) -> tuple[bool, bool]:
+    """Whether a quoted cell is still open at the end of ``text``, with the csv module's rules
+    (a quote opens a cell only at its start; inside, a doubled quote is a quote), and whether
+    every closing quote was followed by a delimiter or the end of the line."""
     at_start = not quoted
+    clean = True
     i, n = 0, len(text)
     while i < n:
         c = text[i]
@@ -75,11 +77,12 @@ def _open_quote(text: str, delimiter: str, quoted: bool) -> bool:
                     i += 1
                 else:
                     quoted = False
+                    clean = clean and (i + 1 == n or text[i + 1] in (delimiter, "\r", "\n"))
         elif c == '"' and at_start:
             quoted = True
         at_start = not quoted and c in (delimiter, "\n", "\r")
         i += 1
-    return quoted
+    return quoted, clean
 
 
 def _cells(text: str, delimiter: str) -> list[str]:
@@ -120,16 +123,17 @@ def records(lines: Iterable[str]) -> Iterator[Record]:
                 continue
             delimiter = sniff_delimiter(text)
         taken = [first]
-        quoted = _open_quote(text, delimiter, False)
+        quoted, clean = _open_quote(text, delimiter, False)
         while quoted and len(taken) < MAX_RECORD_LINES:
             more = next_line()
             if more is None:
                 break
             taken.append(more)
-            quoted = _open_quote(more[1], delimiter, True)
+            quoted, tidy = _open_quote(more[1], delimiter, True)
+            clean = clean and tidy
         body = "".join(t for _, t in taken)
         cells = _cells(body, delimiter) if body.strip() else []
-        if len(taken) > 1 and (quoted or (width and len(cells) != width)):
+        if len(taken) > 1 and (quoted or not clean or (width and len(cells) != width)):
             # An unclosed quote: this line alone is bad; the lines it took are read again.
             pending.extendleft(reversed(taken[1:]))
             yield Record(

@@ -4,6 +4,7 @@ Salesforce and Pipedrive contact export presets; every other column becomes a cu
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from handlers.errors import UserError
@@ -88,7 +89,8 @@ _KEY_CHARS = re.compile(r"[^a-z0-9]+")
 
 def custom_key(header: str) -> str:
     """A column header as a custom field name: ``Job Title`` -> ``job_title``."""
-    key = _KEY_CHARS.sub("_", header.strip().lower()).strip("_")[:32].rstrip("_")
+    plain = unicodedata.normalize("NFKD", header.strip().lower()).encode("ascii", "ignore").decode()
+    key = _KEY_CHARS.sub("_", plain).strip("_")[:32].rstrip("_")
     if not key:
         return ""
     return key if key[0].isalpha() else ("f_" + key)[:32]
