@@ -152,6 +152,9 @@ def resolve(headers: list[str], *, mapping: dict[str, str], preset: str | None) 
     for target, column in mapping.items():
         if column.strip().lower() not in by_name:
             raise UserError(f"--map {target}={column}: the file has no column {column!r}.")
+        # A column mapped by hand feeds that field only, not also the field it is named after.
+        for other in [t for t, c in wanted.items() if c.strip().lower() == column.strip().lower()]:
+            del wanted[other]
         wanted[target] = column
     taken: set[int] = set()
     for target, column in wanted.items():

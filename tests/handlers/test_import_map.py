@@ -114,7 +114,7 @@ async def test_map_names_the_columns_and_the_rest_become_custom_fields(store: St
     )
     assert (report.imported, report.errors) == (1, [])
     got = await _only(store)
-    assert got[:2] == ("Acme Corp", "ops@acme.example")
+    assert got[:4] == ("Acme Corp", "ops@acme.example", "", "")
     assert got[-1] == {"industry": "logistics", "notes_internal": "call Mon"}
 
 
