@@ -377,6 +377,9 @@ def import_(
             strict=strict,
         )
         return
+    if kind is not ImportKind.customers and (preset or upsert_by or dry_run):
+        typer.echo("Nothing imported: --preset, --upsert-by and --dry-run are for customers.", err=True)
+        raise typer.Exit(1)
     if kind is ImportKind.customers:
         _import_customers(
             settings,

@@ -174,6 +174,8 @@ def resolve(headers: list[str], *, mapping: dict[str, str], preset: str | None) 
         if i in taken:
             continue
         key = custom_key(h)
+        if key in SYSTEM_COLUMNS:
+            continue  # our own export's record-keeping columns: nothing to say about them
         if not key or key in _NOT_CUSTOM or key in seen_keys:
             cmap.ignored.append(h)
             continue

@@ -78,7 +78,10 @@ def _rows(source: str | Iterable[str], report: ImportReport) -> Iterator[tuple[i
             report.blank += 1
         else:
             report.delimiter = record.delimiter
-            yield record.line, [_unguarded(clean_input(c).strip()) for c in record.cells]
+            cells = [_unguarded(clean_input(c).strip()) for c in record.cells]
+            if record.line == 1 and cells:
+                cells[0] = cells[0].lstrip("\ufeff")  # a byte order mark read as text
+            yield record.line, cells
 
 
 def _dict_rows(source: str | Iterable[str], report: ImportReport) -> Iterator[tuple[int, dict[str, str]]]:

@@ -146,5 +146,6 @@ def test_headers_become_custom_field_names() -> None:
         "",
         "unicode",
     ]
-    cmap = resolve(["name", "id", "source", "created_at", "Source"], mapping={}, preset=None)
-    assert cmap.fields == {"id": 1, "name": 0} and cmap.ignored == ["source", "created_at", "Source"]
+    cmap = resolve(["name", "id", "source", "Created At", "custom", "Job", "job"], mapping={}, preset=None)
+    assert cmap.fields == {"id": 1, "name": 0} and cmap.ignored == ["custom", "job"]
+    assert cmap.custom == {5: "job"}

@@ -152,7 +152,7 @@ async def test_a_semicolon_file_imports_every_row(store: Store) -> None:
 
 
 async def test_a_tab_file_with_blank_lines_accounts_for_them(store: Store) -> None:
-    text = "name\temail\n\nAcme Corp\tops@acme.example\n\n"
+    text = "\ufeffname\temail\n\nAcme Corp\tops@acme.example\n\n"
     report = await import_customers(store, text, actor="cli:test")
     assert (report.imported, report.blank, report.delimiter) == (1, 2, "\t")
 
