@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+
 from crm_store.store import Store
 from crm_store.tables import customers as customers_table
 from handlers.exports import export
@@ -209,3 +211,44 @@ async def test_upsert_by_email_updates_and_dry_run_writes_nothing(store: Store) 
         ("Acme", "", {"industry": "logistics"}),
         ("New One", "+15550100", {}),
     ]
+
+
+async def test_an_id_of_someone_else_never_overwrites_them_and_external_ref_upserts(store: Store) -> None:
+    async with store.write("t") as tx:
+        await tx.customers.add(name="Globex", email="hank@globex.example")
+        gone = await tx.customers.add(name="Gone", external_ref="ERP-9")
+        await tx.customers.soft_delete(gone.id, reason="test")
+    text = (
+        "id,name,email,external_ref,country\n"
+        "1,Initech,bill@initech.example,ERP-1,\n"  # id 1 is Globex: not this customer
+        ",Initech Ltd,,ERP-1,Germany\n"  # the same external_ref: an update of the row above
+        ",Nobody,,ERP-9,\n"  # a deleted customer's reference
+        ",No Ref,,,\n"
+    )
+    dry = await import_customers(store, text, actor="cli:test", upsert_by="external_ref", dry_run=True)
+    assert (dry.imported, dry.updated) == (1, 1)
+    report = await import_customers(store, text, actor="cli:test", upsert_by="external_ref")
+    assert (report.imported, report.updated, report.unchanged) == (1, 1, 0)
+    assert report.errors == [
+        (4, "external_ref ERP-9 belongs to a deleted customer; row skipped"),
+        (5, "no external_ref to match on (--upsert-by external_ref); row skipped"),
+    ]
+    assert dry.errors == report.errors
+    book = await _book(store)
+    assert [(row[0], row[2], row[7], row[8]) for row in book] == [
+        ("Globex", "hank@globex.example", None, ""),
+        ("Initech Ltd", "bill@initech.example", "ERP-1", "Germany"),
+    ]
+
+
+async def test_strict_rolls_back_rows_already_written_in_earlier_batches(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("handlers.imports.IMPORT_CHUNK", 2)
+    text = "name,email\nA,a@x.example\nB,b@x.example\nC,c@x.example\nD,not-an-email\n"
+    report = await import_customers(store, text, actor="cli:test", strict=True)
+    assert report.strict_aborted and report.errors[0][0] == 5
+    async with store.read() as tx:
+        assert await tx.customers.count() == 0
+    done = await import_customers(store, text, actor="cli:test")
+    assert (done.imported, done.rows, done.rejected) == (3, 4, 1)
