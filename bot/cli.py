@@ -391,7 +391,11 @@ def import_(
             strict=strict,
         )
         return
-    text = file.read_text(encoding="utf-8-sig")
+    from handlers.csv_read import detect_encoding
+
+    with file.open("rb") as raw:
+        encoding = detect_encoding(iter(lambda: raw.read(1 << 20), b""))
+    text = file.read_text(encoding=encoding, errors="replace")
     total = max(text.count("\n") - 1, 0)
 
     async def _go() -> object:

@@ -76,3 +76,15 @@ def test_a_windows_semicolon_file_with_a_hubspot_header_imports_and_dry_run_writ
     text = out.read_text(encoding="utf-8")
     assert "Chloé Dupont" in text and "chloé@exemple.fr" in text and "Zoë Weiß" in text
     assert "Nobody Here" in text and "Open deal" in text and ",101," in text
+
+
+def test_a_windows_1252_semicolon_orders_file_imports(db_url: str, tmp_path: Path) -> None:
+    people = tmp_path / "people.csv"
+    people.write_text("name,email\nCafé Crème,cafe@exemple.fr\n", encoding="utf-8")
+    assert crm_bot(db_url, "import", "customers", str(people)).returncode == 0
+    orders = tmp_path / "orders.csv"
+    orders.write_bytes("customer_email;amount;note\ncafe@exemple.fr;12.50;crème brûlée\n".encode("cp1252"))
+    done = crm_bot(db_url, "import", "orders", str(orders))
+    assert done.returncode == 0 and "Imported 1 orders; 0 row(s) rejected." in done.stdout, done.stderr
+    refused = crm_bot(db_url, "import", "orders", str(orders), "--dry-run")
+    assert refused.returncode == 1 and "are for customers" in refused.stderr
