@@ -11,7 +11,7 @@ from dataclasses import dataclass
 DELIMITERS = (",", ";", "\t")
 # A quoted cell may hold line breaks, but a record that runs on for this many lines is taken to be
 # an unclosed quote, so one bad line can never swallow the rest of the file.
-MAX_RECORD_LINES = 50
+MAX_RECORD_LINES = 200
 
 
 @dataclass(frozen=True, slots=True)
