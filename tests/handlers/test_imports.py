@@ -8,6 +8,7 @@ import io
 
 import pytest
 
+from crm_store.migrate import upgrade
 from crm_store.store import Store
 from crm_store.tables import customers as customers_table
 from handlers.exports import export
@@ -252,3 +253,23 @@ async def test_strict_rolls_back_rows_already_written_in_earlier_batches(
         assert await tx.customers.count() == 0
     done = await import_customers(store, text, actor="cli:test")
     assert (done.imported, done.rows, done.rejected) == (3, 4, 1)
+
+
+async def test_the_round_trip_and_upserts_work_on_postgres(pg_url: str) -> None:
+    pg = Store.open(pg_url)
+    try:
+        await upgrade(pg.engine)
+        text = CUSTOMERS + "Chloé,chloé@exemple.fr,,Café,,,\n"
+        first = await import_customers(pg, text, actor="cli:test")
+        assert (first.imported, first.rejected) == (3, 4)
+        out = io.StringIO()
+        await export(pg, "customers", out)
+        again = await import_customers(pg, out.getvalue(), actor="cli:test")
+        assert (again.imported, again.updated, again.unchanged, again.errors) == (0, 0, 3, [])
+        moved = await import_customers(
+            pg, "name,email,city\nChloé,CHLOÉ@exemple.fr,Lyon\n", actor="cli:test", upsert_by="email"
+        )
+        assert (moved.imported, moved.updated) == (0, 1)
+        assert (await _book(pg))[2][6] == {"city": "Lyon"}
+    finally:
+        await pg.close()
