@@ -168,6 +168,15 @@ class CustomerPlan:
             if isinstance(target, str):
                 report.errors.append((cand.line, target))
                 continue
+            holder = by_ref.get(cand.external_ref) if cand.external_ref else None
+            if target is not None and target >= 0 and holder is not None and holder != target:
+                report.errors.append(
+                    (
+                        cand.line,
+                        f"external_ref {cand.external_ref} belongs to customer #{holder}; row skipped",
+                    )
+                )
+                continue
             keys |= own
             if target is None:
                 creates.append(cand.create)
@@ -207,6 +216,14 @@ class CustomerPlan:
             )
             if record is not None and record.deleted_at is None and same:
                 return record.id
+        if self.upsert_by == "email" and cand.email:
+            owners = by_email.get(cand.email, [])
+            if len(owners) > 1:
+                return f"{len(owners)} customers have this email; row skipped"
+            if owners:
+                return owners[0]
+            if f"email:{cand.email}" in self.dry_created:
+                return -1
         if cand.external_ref:
             if cand.external_ref in by_ref:
                 record = known.get(by_ref[cand.external_ref])
@@ -217,14 +234,7 @@ class CustomerPlan:
                 return -1
             if self.upsert_by == "external_ref":
                 return None
-        if cand.email:
-            owners = by_email.get(cand.email, [])
-            if self.upsert_by == "email":
-                if len(owners) > 1:
-                    return f"{len(owners)} customers have this email; row skipped"
-                if owners:
-                    return owners[0]
-                return -1 if f"email:{cand.email}" in self.dry_created else None
-            if owners or f"email:{cand.email}" in self.dry_created:
-                return "a customer with this email already exists; row skipped (--upsert-by email updates it)"
+        taken = bool(by_email.get(cand.email)) or f"email:{cand.email}" in self.dry_created
+        if cand.email and self.upsert_by != "email" and taken:
+            return "a customer with this email already exists; row skipped (--upsert-by email updates it)"
         return None

@@ -273,3 +273,13 @@ async def test_the_round_trip_and_upserts_work_on_postgres(pg_url: str) -> None:
         assert (await _book(pg))[2][6] == {"city": "Lyon"}
     finally:
         await pg.close()
+
+
+async def test_a_reference_held_by_another_customer_is_refused_not_crashed_on(store: Store) -> None:
+    async with store.write("t") as tx:
+        await tx.customers.add(name="Acme", email="ops@acme.example")
+        await tx.customers.add(name="Globex", external_ref="ERP-2")
+    text = "name,email,external_ref\nAcme,ops@acme.example,ERP-2\nInitech,bill@initech.example,\n"
+    report = await import_customers(store, text, actor="cli:test", upsert_by="email")
+    assert report.errors == [(2, "external_ref ERP-2 belongs to customer #2; row skipped")]
+    assert (report.imported, report.updated) == (1, 0)
