@@ -335,12 +335,29 @@ def import_(
         str | None,
         typer.Option(
             "--map",
-            help="order-lines: field=Column pairs, e.g. order_ref=InvoiceNo,sku=StockCode,"
+            help="customers: field=Column pairs, e.g. name=Company,email=E-mail; "
+            "order-lines: e.g. order_ref=InvoiceNo,sku=StockCode,"
             "product=Description,quantity=Quantity,unit_price=UnitPrice,ordered_at=InvoiceDate,customer_ref=CustomerID,country=Country",
         ),
     ] = None,
     create_customers: Annotated[
         bool, typer.Option("--create-customers", help="order-lines: create customers no reference matches.")
+    ] = False,
+    preset: Annotated[
+        str | None,
+        typer.Option("--preset", help="customers: a contact export of hubspot, salesforce or pipedrive."),
+    ] = None,
+    upsert_by: Annotated[
+        str | None,
+        typer.Option(
+            "--upsert-by", help="customers: update the customer with the same email or external_ref."
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="customers: say what would be created, updated, skipped; write nothing."
+        ),
     ] = False,
     currency: Annotated[str, typer.Option("--currency", help="order-lines: the prices' currency.")] = "USD",
     db: DbOption = None,
@@ -360,18 +377,37 @@ def import_(
             strict=strict,
         )
         return
-    text = file.read_text(encoding="utf-8-sig")
+    if kind is not ImportKind.customers and (preset or upsert_by or dry_run):
+        typer.echo("Nothing imported: --preset, --upsert-by and --dry-run are for customers.", err=True)
+        raise typer.Exit(1)
+    if kind is ImportKind.customers:
+        _import_customers(
+            settings,
+            file,
+            mapping=mapping,
+            preset=preset,
+            upsert_by=upsert_by,
+            dry_run=dry_run,
+            strict=strict,
+        )
+        return
+    from handlers.csv_read import detect_encoding
+
+    with file.open("rb") as raw:
+        encoding = detect_encoding(iter(lambda: raw.read(1 << 20), b""))
+    text = file.read_text(encoding=encoding, errors="replace")
     total = max(text.count("\n") - 1, 0)
 
     async def _go() -> object:
-        from handlers.imports import import_customers, import_orders
+        from handlers.imports import import_orders
 
         async with _running(settings) as app:
-            runner = import_customers if kind is ImportKind.customers else import_orders
             with typer.progressbar(
                 length=total or 1, label=f"Importing {kind.value}", file=sys.stderr
             ) as bar:
-                return await runner(app.store, text, actor="cli:import", strict=strict, progress=bar.update)
+                return await import_orders(
+                    app.store, text, actor="cli:import", strict=strict, progress=bar.update
+                )
 
     from handlers.errors import UserError
     from handlers.imports import ImportReport
@@ -388,6 +424,71 @@ def import_(
         typer.echo(f"Nothing imported: {report.rejected} bad row(s) and --strict was given.", err=True)
         raise typer.Exit(1)
     typer.echo(f"Imported {report.imported} {kind.value}; {report.rejected} row(s) rejected.")
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+def _import_customers(
+    settings: Settings,
+    file: Path,
+    *,
+    mapping: str | None,
+    preset: str | None,
+    upsert_by: str | None,
+    dry_run: bool,
+    strict: bool,
+) -> None:
+    """Streams the file in its detected encoding; a progress line only on a terminal."""
+    from handlers.csv_read import detect_encoding
+    from handlers.errors import UserError
+    from handlers.import_map import parse_map
+    from handlers.imports import import_customers
+
+    with file.open("rb") as raw:
+        encoding = detect_encoding(iter(lambda: raw.read(1 << 20), b""))
+    done = 0
+    tty = sys.stderr.isatty()
+
+    def progress(rows: int) -> None:
+        nonlocal done
+        done += rows
+        sys.stderr.write(f"\rImporting customers: {done:,} rows")
+        sys.stderr.flush()
+
+    async def _go() -> object:
+        async with _running(settings) as app:
+            with file.open(encoding=encoding, errors="replace", newline="") as handle:
+                return await import_customers(
+                    app.store,
+                    handle,
+                    actor="cli:import",
+                    strict=strict,
+                    dry_run=dry_run,
+                    mapping=parse_map(mapping),
+                    preset=preset,
+                    upsert_by=upsert_by,
+                    progress=progress if tty else None,
+                )
+
+    try:
+        report = asyncio.run(_go())
+    except UserError as exc:
+        typer.echo(f"Nothing imported: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        if tty and done:
+            sys.stderr.write("\n")
+    from handlers.imports import ImportReport
+
+    assert isinstance(report, ImportReport)
+    for line, reason in report.errors:
+        typer.echo(f"line {line}: {reason}", err=True)
+    if report.ignored_columns:
+        typer.echo(f"Columns not read: {', '.join(report.ignored_columns)}", err=True)
+    if report.strict_aborted:
+        typer.echo(f"Nothing imported: {report.rejected} bad row(s) and --strict was given.", err=True)
+        raise typer.Exit(1)
+    typer.echo(report.summary(encoding))
     if report.rejected:
         raise typer.Exit(1)
 

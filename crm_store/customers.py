@@ -14,7 +14,18 @@ from crm_store.records import CustomerRecord, CustomerSummary
 from crm_store.repo import Repo
 from crm_store.tables import customers, interactions, orders, reminders, reps, tickets
 
-BUILTIN_COLUMNS = ("name", "company", "email", "phone", "owner_rep_id", "status", "tags", "timezone")
+BUILTIN_COLUMNS = (
+    "name",
+    "company",
+    "email",
+    "phone",
+    "owner_rep_id",
+    "status",
+    "tags",
+    "timezone",
+    "external_ref",
+    "country",
+)
 
 
 def visible_to(rep_id: int) -> ColumnElement[bool]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,10 @@ STATUSES = ("lead", "prospect", "active", "inactive", "churned")
 MAX_NAME = 200
 MAX_CUSTOM_VALUE = 500
 MAX_CUSTOM_FIELDS = 50
-_EMAIL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
+# RFC 6531: the local part may hold any non-ASCII letter (chloé@…); the domain may be an
+# internationalised one (bücher.example), checked through its IDNA (xn--) form.
+_EMAIL_LOCAL = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+$")
+_DOMAIN_ASCII = re.compile(r"^[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 _PHONE_CHARS = re.compile(r"^\+?[\d\s().-]+$")
 _CUSTOM_KEY = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 _TAG = re.compile(r"^[\w-]{1,32}$")
@@ -30,9 +34,22 @@ class FieldChanges:
     owner: str | None = None
 
 
+def _valid_email(email: str) -> bool:
+    local, at, domain = email.rpartition("@")
+    if not at or not local or not _EMAIL_LOCAL.match(local) or len(local.encode()) > 64:
+        return False
+    try:
+        ascii_domain = domain.encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    return bool(_DOMAIN_ASCII.match(ascii_domain)) and not any(
+        part.startswith("-") or part.endswith("-") for part in ascii_domain.split(".")
+    )
+
+
 def normalise_email(value: str) -> str:
-    email = value.strip().lower()
-    if len(email) > 254 or not _EMAIL.match(email):
+    email = unicodedata.normalize("NFC", value.strip()).lower()
+    if len(email) > 254 or any(c.isspace() for c in email) or not _valid_email(email):
         raise UserError(f"{value!r} is not an email address (like name@example.com).")
     return email
 
