@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy bot handlers crm_store nlp config
+	$(BIN)/mypy bot handlers crm_store nlp insight config
 
 pytest: $(STAMP)
 	$(BIN)/python -m pytest

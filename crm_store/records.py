@@ -196,3 +196,18 @@ class ProductSummary:
     returns: int  # return lines
     buyers: int
     top_buyers: tuple[TopBuyer, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RelationshipRecord:
+    """``from`` is ``kind`` of ``to``: "Jane works-at Acme", "Globex subsidiary Initech"."""
+
+    id: int
+    from_customer_id: int
+    from_name: str
+    to_customer_id: int
+    to_name: str
+    kind: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    created_at: datetime

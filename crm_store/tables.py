@@ -503,3 +503,19 @@ customer_segments = Table(
     Index("ix_customer_segments_segment", "segment_id", "customer_id"),
     Index("ix_customer_segments_moved", "moved_at"),
 )
+
+# -- forecast (issue 11): each run's per-customer forecast over its horizon; the card, the
+# weekly digest's revenue at risk and the loyalty run's churn risk read the latest run.
+customer_forecasts = Table(
+    "customer_forecasts",
+    metadata,
+    Column("run_date", String(10), primary_key=True),  # the run's UTC date, YYYY-MM-DD
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
+    Column("horizon_days", Integer, nullable=False),
+    Column("expected_orders", Float, nullable=False),
+    Column("expected_revenue_cents", BigInteger, nullable=False),
+    Column("p_active", Float, nullable=False),
+    Column("model", String(16), nullable=False),  # regression or bgnbd
+    _ts("computed_at", nullable=False),
+    Index("ix_customer_forecasts_customer", "customer_id", "run_date"),
+)

@@ -82,6 +82,53 @@ def trend_png(
     return out.getvalue()
 
 
+# -- forecast (issue 11) --------------------------------------------------------------------
+
+
+def revenue_forecast_png(
+    months: Sequence[date],
+    actual: Sequence[float],
+    forecast: Sequence[tuple[date, float, float, float]],
+    *,
+    title: str,
+    unit: str = "$",
+) -> bytes:
+    """Monthly revenue as bars, and the forecast's months as lighter bars (stacked on what a
+    month already has) with their 90% interval as error bars. ``forecast``: (month, expected,
+    low, high)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 4.2), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    axes.set_title(title)
+    labels = sorted({*months, *(f[0] for f in forecast)})
+    position = {m: i for i, m in enumerate(labels)}
+    have = dict(zip(months, actual, strict=True))
+    axes.bar([position[m] for m in months], list(actual), 0.7, color="#1565c0", label="revenue")
+    bottoms = [have.get(m, 0.0) for m, *_ in forecast]
+    xs = [position[m] for m, *_ in forecast]
+    expected = [f[1] for f in forecast]
+    axes.bar(xs, expected, 0.7, bottom=bottoms, color="#90caf9", label="forecast")
+    tops = [b + e for b, e in zip(bottoms, expected, strict=True)]
+    lower = [max(t - (b + f[2]), 0.0) for t, b, f in zip(tops, bottoms, forecast, strict=True)]
+    upper = [max((b + f[3]) - t, 0.0) for t, b, f in zip(tops, bottoms, forecast, strict=True)]
+    axes.errorbar(
+        xs, tops, yerr=[lower, upper], fmt="none", ecolor="#424242", capsize=3, label="90% interval"
+    )
+    axes.set_ylabel(f"revenue ({unit})")
+    axes.set_xticks(
+        range(len(labels)),
+        [m.strftime("%b %y") for m in labels],
+        rotation=45 if len(labels) > 8 else 0,
+        fontsize="small",
+    )
+    axes.legend(loc="upper left", fontsize="small")
+    figure.tight_layout()
+    return _png(figure)
+
+
 # -- segments (issue 11) ----------------------------------------------------------------------
 
 

@@ -17,6 +17,7 @@ from handlers import actions, notify
 from handlers.access import staff_scope
 from handlers.context import HandlerSettings, zone
 from handlers.digests import Period, build_digest, current_period, span_until
+from handlers.forecast_book import run_forecast
 from handlers.lateness import Deadline, with_deadline
 from handlers.loyalty import reasons
 from handlers.messages import Button, Reply, reply_to_dict
@@ -149,7 +150,9 @@ def loyalty_alert(score: LoyaltyScore) -> Reply:
 
 async def run_loyalty(store: Store, settings: JobSettings, *, run_date: str | None = None) -> LoyaltyRun:
     """Recompute every score in bulk, then alert each slipping customer's owner once per run
-    date (the idempotency key makes a second run that day alert nobody twice)."""
+    date (the idempotency key makes a second run that day alert nobody twice). The sales
+    forecast runs first: its p_active is part of the churn risk."""
+    await run_forecast(store)
     async with store.write(ACTOR) as tx:
         day = run_date or run_date_of(tx.now)
         scored = await tx.loyalty.recompute(settings.loyalty, run_date=day)

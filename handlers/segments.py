@@ -5,8 +5,10 @@ segment moves."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from crm_store.segments import SegmentMove, SegmentRecord
+from crm_store.store import Store
 from handlers import actions
 from handlers.charts import segments_png
 from handlers.common import describe
@@ -15,6 +17,7 @@ from handlers.errors import NotFound, UsageError, UserError
 from handlers.messages import Button, Field, ListItem, Reply
 from handlers.parsing import format_money, one_line
 from handlers.registry import Area, ButtonVerb, Command
+from handlers.report_kinds import ReportKind, ReportRequest, register
 from handlers.segment_filter import NOT_YET, SegmentFilter, resolve_segment
 from insight.segment_features import FEATURES
 
@@ -71,15 +74,13 @@ def segment_item(segment: SegmentRecord, total: int) -> ListItem:
     )
 
 
-async def overview(ctx: Context, *, title: str, moves_since: datetime | None = None) -> Reply:
-    """The segments table with its chart; with ``moves_since``, who moved since then too."""
-    async with ctx.store.read() as tx:
+async def overview(
+    store: Store, tz: ZoneInfo, until: datetime, *, title: str, moves_since: datetime | None = None
+) -> Reply:
+    """The segments table with its chart; with ``moves_since``, who moved since then (to ``until``)."""
+    async with store.read() as tx:
         live = await tx.segments.live()
-        moves = (
-            await tx.segments.moves_between(moves_since, ctx.now() + timedelta(seconds=1))
-            if moves_since is not None
-            else []
-        )
+        moves = await tx.segments.moves_between(moves_since, until) if moves_since is not None else []
     if not live:
         return Reply(text=NOT_YET)
     total = sum(s.size for s in live)
@@ -87,7 +88,7 @@ async def overview(ctx: Context, *, title: str, moves_since: datetime | None = N
     chosen = f"k = {first.get('k', len(live))}"
     if first.get("silhouette") is not None:
         chosen += f", silhouette {float(first['silhouette']):.2f}"
-    computed = max(s.computed_at for s in live).astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M")
+    computed = max(s.computed_at for s in live).astimezone(tz).strftime("%Y-%m-%d %H:%M")
     sizes = "; ".join(f"{s.name} {s.size:,} ({_share(s.size, total)})" for s in live)
     z = [[float(v) for v in s.z()] for s in live]
     profiles = "; ".join(
@@ -120,16 +121,21 @@ async def segments(ctx: Context) -> Reply:
         raise UsageError(
             "`segments` takes no arguments; `segment <name>` lists one's members.", usage=SEGMENTS_USAGE
         )
-    return await overview(ctx, title="Customer segments")
+    return await overview(ctx.store, ctx.tz, ctx.now() + timedelta(seconds=1), title="Customer segments")
 
 
-async def report(ctx: Context, days: int) -> Reply:
+async def report(request: ReportRequest) -> Reply:
     """`report segments [days]`: the table, chart, and the moves of the last ``days`` days."""
     return await overview(
-        ctx,
-        title=f"Segments report, moves over the last {days} day{'s' if days != 1 else ''}",
-        moves_since=ctx.now() - timedelta(days=days),
+        request.store,
+        request.tz,
+        request.until,
+        title=f"Segments report, moves over the {request.period_words}",
+        moves_since=request.since,
     )
+
+
+register(ReportKind("segments", report, "segment sizes and profiles, and who moved between segments"))
 
 
 async def members_page(ctx: Context, segment: SegmentRecord, offset: int) -> Reply:
