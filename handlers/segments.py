@@ -93,7 +93,10 @@ async def overview(
     z = [[float(v) for v in s.z()] for s in live]
     profiles = "; ".join(
         f"{s.name}: "
-        + ", ".join(f"{LABELS[f]} {v:+.1f}" for f, v in zip(FEATURES, row, strict=True) if abs(v) >= 0.5)
+        + (
+            ", ".join(f"{LABELS[f]} {v:+.1f}" for f, v in zip(FEATURES, row, strict=True) if abs(v) >= 0.5)
+            or "close to the book on every figure"
+        )
         for s, row in zip(live, z, strict=True)
     )
     items = [segment_item(s, total) for s in live]
