@@ -5,6 +5,7 @@ customer's forecast for the card, the digest and the churn risk."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -68,9 +69,30 @@ async def book_forecast(store: Store, *, as_of: date, horizon_days: int = DEFAUL
         rows = await tx.forecast.order_rows(until=end_of_day(as_of))
     if not rows.days:
         raise TooLittleHistory("no orders on or before that day")
-    settings = ForecastSettings(horizon_days=horizon_days)
-    fitted = await asyncio.to_thread(forecast, purchases_of(rows), day_number(as_of), settings)
+    purchases = purchases_of(rows)
+    key = (store.url, as_of, horizon_days, _digest(purchases))
+    fitted = _FITTED.get(key)
+    if fitted is None:
+        settings = ForecastSettings(horizon_days=horizon_days)
+        fitted = await asyncio.to_thread(forecast, purchases, day_number(as_of), settings)
+        while len(_FITTED) >= _KEEP:
+            _FITTED.pop(next(iter(_FITTED)))
+        _FITTED[key] = fitted
     return BookForecast(fitted, rows)
+
+
+# Fitted forecasts by (store, as-of day, horizon, digest of the orders they were fitted on): a
+# second `forecast` the same day on an unchanged book answers at once instead of refitting
+# (minutes on a big book). Any order added, changed or hidden changes the digest.
+_FITTED: dict[tuple[str, date, int, str], Forecast] = {}
+_KEEP = 4
+
+
+def _digest(purchases: Purchases) -> str:
+    hasher = hashlib.blake2b(digest_size=16)
+    for array in (purchases.ids, purchases.customer, purchases.day, purchases.amount):
+        hasher.update(np.ascontiguousarray(array).tobytes())
+    return hasher.hexdigest()
 
 
 async def scoped_mask(store: Store, fitted: Forecast, visible_to_rep: int | None) -> NDArray[np.bool_]:

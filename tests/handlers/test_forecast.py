@@ -146,3 +146,26 @@ async def test_run_forecast_on_an_empty_book_stores_nothing(store: Store) -> Non
 @pytest.mark.parametrize("days", ["0", "6", "366"])
 async def test_days_out_of_range(chat: Chat, days: str) -> None:
     assert "Days must be 7 to 365" in (await chat.say(f"forecast team {days}")).text
+
+
+async def test_same_day_same_book_is_fitted_once(
+    chat: Chat, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import handlers.forecast_book as book
+
+    await seed_book(store)
+    fits: list[int] = []
+    real = book.forecast
+
+    def counting(*args: object, **kwargs: object) -> object:
+        fits.append(1)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(book, "forecast", counting)
+    first = await chat.say("forecast steady 3 co")
+    again = await chat.say("forecast steady 3 co")
+    assert len(fits) == 1 and first.text == again.text
+    async with store.write("test") as tx:
+        await tx.orders.add(customer_id=4, rep_id=None, amount_cents=1_000)
+    await chat.say("forecast steady 3 co")
+    assert len(fits) == 2  # a new order: fitted again
