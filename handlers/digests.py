@@ -25,7 +25,7 @@ from handlers.loyalty import risk_item
 from handlers.messages import Button, Field, ListItem, Reply
 from handlers.parsing import format_money, one_line
 from handlers.registry import Area, Command
-from handlers.segments import move_item
+from handlers.segments import move_items
 
 SUBSCRIBE_USAGE = "subscribe digest daily|weekly [HH:MM] [in #channel]"
 UNSUBSCRIBE_USAGE = "unsubscribe digest"
@@ -182,7 +182,7 @@ async def build_digest(
     items += [alert_item(score) for score in alerts]
     items += [risk_item(score) for score in risky]
     items += [feedback_item(record) for record in latest_said]
-    items += [move_item(move) for move in moved]
+    items += move_items(moved)
     # Weekly: the forecast's top revenue at risk, (1 - p_active) x the revenue if they order.
     risky_revenue_shown = cadence == "weekly" and bool(risky_revenue)
     if risky_revenue_shown:

@@ -24,6 +24,7 @@ from insight.segment_features import FEATURES
 SEGMENTS_USAGE = "segments"
 SEGMENT_USAGE = "segment <name>"
 PAGE = 10
+TOP_MOVES = 10
 SEARCH_POOL = 50
 MORE_VERB = "segment-more"
 # Short labels for the chart's columns, in FEATURES order.
@@ -93,11 +94,14 @@ async def overview(
     z = [[float(v) for v in s.z()] for s in live]
     profiles = "; ".join(
         f"{s.name}: "
-        + ", ".join(f"{LABELS[f]} {v:+.1f}" for f, v in zip(FEATURES, row, strict=True) if abs(v) >= 0.5)
+        + (
+            ", ".join(f"{LABELS[f]} {v:+.1f}" for f, v in zip(FEATURES, row, strict=True) if abs(v) >= 0.5)
+            or "close to the book on every figure"
+        )
         for s, row in zip(live, z, strict=True)
     )
     items = [segment_item(s, total) for s in live]
-    items += [move_item(m) for m in moves]
+    items += move_items(moves)
     return Reply(
         title=title,
         text=f"{total:,} customers in {len(live)} segments (computed {computed}; {chosen}).\n"
@@ -214,6 +218,17 @@ def segment_field(found: SegmentRecord | None) -> Field | None:
     if found is None:
         return None
     return Field("Segment", f"{found.name} — {found.description}")
+
+
+def move_items(moves: list[SegmentMove]) -> list[ListItem]:
+    """The largest TOP_MOVES segment changes, one line each, and a line counting the rest (a
+    Slack message holds 50 blocks; 8 segments make up to 56 kinds of move)."""
+    lines = [move_item(m) for m in moves[:TOP_MOVES]]
+    rest = moves[TOP_MOVES:]
+    if rest:
+        moved = sum(m.customers for m in rest)
+        lines.append(ListItem(f"Segment changes: {moved:,} more customers in {len(rest)} smaller moves"))
+    return lines
 
 
 def move_item(move: SegmentMove) -> ListItem:

@@ -17,6 +17,8 @@ MATCH_DISTANCE = 1.0
 # A figure sets a segment apart when its centre is at least this many standard deviations out.
 NOTABLE_Z = 0.5
 MAX_PHRASES = 4
+# "Ordered in the last N days" and "new to us" are said of medians up to this many days.
+RECENT_DAYS = 90
 NEVER_ORDERED = "leads"
 
 
@@ -81,6 +83,10 @@ ARCHETYPES: tuple[Archetype, ...] = (
 )
 
 
+# A segment with no figure NOTABLE_Z out is the book's middle, not any archetype.
+TYPICAL = Archetype("typical", "Typical customers", {})
+
+
 @dataclass(frozen=True, slots=True)
 class PreviousSegment:
     slug: str
@@ -111,7 +117,14 @@ def _phrase(feature: str, z: float, median: float) -> str:
     high = z > 0
     match feature:
         case "recency_days":
-            return f"ordered in the last {_days(median)}" if not high else f"nothing for {_days(median)}"
+            if high:
+                return f"nothing for {_days(median)}"
+            # Recent for this book, which may not be recent at all (an old shop export).
+            return (
+                f"ordered in the last {_days(median)}"
+                if median <= RECENT_DAYS
+                else "ordered more recently than most"
+            )
         case "frequency":
             if not high and median < 0.5:
                 return "never ordered"
@@ -123,7 +136,9 @@ def _phrase(feature: str, z: float, median: float) -> str:
         case "monetary":
             return "spend high" if high else "spend little"
         case "tenure_days":
-            return f"customers for {_days(median)}" if high else "new to us"
+            if high:
+                return f"customers for {_days(median)}"
+            return "new to us" if median <= RECENT_DAYS else "newer than most"
         case "aov":
             return "large baskets" if high else "small baskets"
         case "breadth":
@@ -195,7 +210,11 @@ def name_segments(z: Matrix, medians: Matrix, previous: Sequence[PreviousSegment
     kept = match_previous(z, previous)
     taken = {p.slug for p in kept.values()} | {p.name for p in kept.values()}
     free = [a for a in ARCHETYPES if a.slug not in taken and a.name not in taken]
-    fresh = [j for j in range(k) if j not in kept]
+    typical = [j for j in range(k) if j not in kept and float(np.abs(z[j]).max(initial=0.0)) < NOTABLE_Z]
+    if TYPICAL.slug in taken or TYPICAL.name in taken:
+        typical = []
+    typical = typical[:1]  # the largest such segment; any other is named like the rest
+    fresh = [j for j in range(k) if j not in kept and j not in typical]
     chosen: dict[int, Archetype] = {}
     if fresh and free:
         leans = np.vstack([_lean_vector(a) for a in free])
@@ -216,7 +235,7 @@ def name_segments(z: Matrix, medians: Matrix, previous: Sequence[PreviousSegment
         if j in kept:
             names.append(SegmentName(kept[j].slug, kept[j].name, description, kept=True))
             continue
-        archetype = chosen.get(j)
+        archetype = TYPICAL if j in typical else chosen.get(j)
         if archetype is not None:
             slug, name = archetype.slug, archetype.name
         else:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from sklearn.metrics import adjusted_rand_score
 from sqlalchemy import func, insert, select, update
@@ -13,6 +15,8 @@ from handlers.segment_run import recompute_segments
 from insight.segment_features import COLUMN
 from tests.conftest import FakeClock
 from tests.segment_book import plant
+
+RETAIL_SAMPLE = Path(__file__).resolve().parents[2] / "data" / "retail" / "online_retail_sample.csv"
 
 
 async def test_features_are_read_per_customer_as_documented(store: Store) -> None:
@@ -156,3 +160,25 @@ async def test_too_small_a_book_is_not_segmented(store: Store) -> None:
     assert run.skipped and "too few" in run.summary()
     async with store.read() as tx:
         assert await tx.segments.live() == []
+
+
+async def test_the_retail_sample_is_segmented_the_same_way_twice(store: Store, clock: FakeClock) -> None:
+    from handlers.order_import import MAP_EXAMPLE, import_order_lines, parse_mapping
+
+    await import_order_lines(
+        store,
+        RETAIL_SAMPLE.read_text(encoding="latin-1"),
+        actor="t",
+        mapping=parse_mapping(MAP_EXAMPLE),
+        create_customers=True,
+        currency="GBP",
+    )
+    first = await recompute_segments(store)
+    async with store.read() as tx:
+        buyers = (await tx.conn.execute(select(func.count()).select_from(customers))).scalar_one()
+    assert not first.skipped and first.customers == buyers and sum(s.size for s in first.segments) == buyers
+    assert len({s.name for s in first.segments}) == len(first.segments) >= 2
+    clock.advance(days=1)
+    second = await recompute_segments(store)
+    assert [(s.name, s.size) for s in second.segments] == [(s.name, s.size) for s in first.segments]
+    assert second.moved == 0

@@ -187,3 +187,17 @@ async def _two_runs_with_a_move(store: Store, clock: FakeClock) -> None:
                 labels=np.array(labels),
             )
         clock.advance(days=1)
+
+
+def test_only_the_largest_moves_get_a_line_each() -> None:
+    from crm_store.segments import SegmentMove
+    from handlers.segments import TOP_MOVES, move_items
+
+    moves = [SegmentMove(f"S{i}", f"T{i}", 100 - i) for i in range(TOP_MOVES + 3)]
+    lines = move_items(moves)
+    assert len(lines) == TOP_MOVES + 1
+    assert lines[0].text == "Segment change: 100 customers moved S0 → T0"
+    assert (
+        lines[-1].text
+        == f"Segment changes: {sum(m.customers for m in moves[TOP_MOVES:])} more customers in 3 smaller moves"
+    )

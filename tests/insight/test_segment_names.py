@@ -84,3 +84,19 @@ def test_only_a_segment_that_never_ordered_is_called_leads() -> None:
     names = name_segments(z, medians)
     assert names[0].name == "Leads who never ordered"
     assert names[1].name != "Leads who never ordered"
+
+
+def test_a_segment_like_the_book_is_typical_and_old_dates_are_not_called_recent() -> None:
+    z = np.zeros((2, len(FEATURES)))
+    z[0, COLUMN["monetary"]] = 0.2  # nothing notable
+    z[1, COLUMN["recency_days"]] = -1.6
+    z[1, COLUMN["tenure_days"]] = -1.7
+    medians = np.ones_like(z)
+    medians[1, COLUMN["recency_days"]] = 5_842  # an old shop export: "recent" is 16 years ago
+    medians[1, COLUMN["tenure_days"]] = 5_900
+    names = name_segments(z, medians)
+    assert (names[0].name, names[0].description) == (
+        "Typical customers",
+        "close to the book's average on every figure",
+    )
+    assert names[1].description == "newer than most, ordered more recently than most"
