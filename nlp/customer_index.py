@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
 
@@ -69,6 +69,8 @@ MIN_SPLIT_WORD = 6
 # relative to the book so that the rebuilds' total cost stays linear in the number of writes.
 REBUILD_MIN = 50_000
 REBUILD_FRACTION = 0.25
+# Query words whose dictionary spellings are kept (see CustomerIndex._spellings): a few MB at most.
+SPELLINGS_KEPT = 4_096
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,8 +214,19 @@ class CustomerIndex:
         slots = self._candidates(parsed)
         if not len(slots):
             return []
-        columns = list(zip(*(self._records[s].split(SEP) for s in slots.tolist()), strict=True))
-        scores, fields = score_columns(parsed, *columns)
+        names, companies, emails, phones = zip(
+            *(self._records[s].split(SEP) for s in slots.tolist()), strict=True
+        )
+        # The words of name and company come from the index's own word ids (as
+        # _word_candidates reads them): the same words in the same order as splitting the
+        # texts, without splitting and weighing every word again.
+        scores, fields = score_columns(
+            parsed,
+            self._word_column(NAME, slots, names),
+            self._word_column(COMPANY, slots, companies),
+            emails,
+            phones,
+        )
         ids = self._ids.view()[slots]
         keep = np.flatnonzero(scores >= min_score)
         # Best score first; equal scores by customer id so that results are reproducible.
@@ -246,6 +259,19 @@ class CustomerIndex:
         merged = np.unique(np.concatenate([np.asarray(f, dtype=np.int32) for f in found]))
         live: NDArray[np.int32] = merged[alive[merged]]
         return live
+
+    def _word_column(self, field: int, slots: NDArray[np.int32], texts: Sequence[str]) -> WordColumn:
+        """One field of ``slots`` as a WordColumn over their dictionary words."""
+        word_ids, counts = self._forward[field].gather(slots.astype(np.int64))
+        distinct, local = np.unique(word_ids, return_inverse=True)
+        vocab = self._vocab
+        return WordColumn(
+            vocab.array.view()[distinct],
+            local.astype(np.int64),
+            counts,
+            texts,
+            word_weights=vocab.weights.view()[distinct],
+        )
 
     def _word_candidates(self, text: str, alive: NDArray[np.bool_]) -> NDArray[np.int32]:
         """Records (as slots) whose name or company best aligns with the query's words."""
@@ -336,7 +362,24 @@ class CustomerIndex:
         return found
 
     def _spellings(self, word: str, *, prefix: bool) -> dict[int, float]:
-        """Dictionary words the query word may stand for, with their similarity (0..1]."""
+        """Dictionary words the query word may stand for, with their similarity (0..1].
+
+        They depend on the dictionary alone, which only grows: the answers are kept until a
+        word is added (most query words are names asked for again and again), the oldest
+        dropped first beyond SPELLINGS_KEPT. The dict returned is shared: read it only."""
+        cache = self._spelling_cache
+        if self._spelling_words != len(self._vocab.words):
+            cache.clear()
+            self._spelling_words = len(self._vocab.words)
+        key = (word, prefix)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = self._spell(word, prefix=prefix)
+            if len(cache) > SPELLINGS_KEPT:
+                del cache[next(iter(cache))]
+        return found
+
+    def _spell(self, word: str, *, prefix: bool) -> dict[int, float]:
         vocab = self._vocab
         found: dict[int, float] = {}
         exact = vocab.ids.get(word)
@@ -401,6 +444,8 @@ class CustomerIndex:
         memory-mapped arrays stay mapped."""
         size = len(arrays["ids"])
         self._built_arrays = arrays
+        self._spelling_cache: dict[tuple[str, bool], dict[int, float]] = {}
+        self._spelling_words = -1
         self._records = Records(arrays["records"], arrays["record_ends"])
         self._ids = Growable(np.int64, arrays["ids"])
         self._alive = Growable(np.bool_, np.ones(size, dtype=np.bool_))
