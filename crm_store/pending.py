@@ -27,20 +27,21 @@ class PendingActionRepo(Repo):
         self, *, actor_key: str, actions: Sequence[tuple[str, str]], ttl: timedelta = DEFAULT_TTL
     ) -> list[str]:
         """A token for each (command, label), in order, written in one statement."""
+        tokens = [secrets.token_urlsafe(12) for _ in actions]
         rows = [
             {
-                "token": secrets.token_urlsafe(12),
+                "token": token,
                 "actor_key": actor_key,
                 "command": command,
                 "label": label[:200],
                 "created_at": self.now,
                 "expires_at": self.now + ttl,
             }
-            for command, label in actions
+            for token, (command, label) in zip(tokens, actions, strict=True)
         ]
         if rows:
             await self.conn.execute(_ADD, rows)
-        return [row["token"] for row in rows]
+        return tokens
 
     async def usable(self, token: str, *, actor_key: str) -> PendingActionRecord | None:
         """The action if it is this actor's and unexpired, left in place (see ``take``)."""

@@ -131,6 +131,8 @@ class CustomerIndex:
     _forward: list[Forward]
     _sorted: list[SortedField]
     _phone_suffixes: SortedField
+    _spelling_cache: dict[tuple[str, bool], dict[int, float]]
+    _spelling_words: int
 
     def __init__(self, *, auto_rebuild: bool = True) -> None:
         self.auto_rebuild = auto_rebuild
@@ -215,7 +217,7 @@ class CustomerIndex:
         if not len(slots):
             return []
         names, companies, emails, phones = zip(
-            *(self._records[s].split(SEP) for s in slots.tolist()), strict=True
+            *(record.split(SEP) for record in self._records.many(slots.tolist())), strict=True
         )
         # The words of name and company come from the index's own word ids (as
         # _word_candidates reads them): the same words in the same order as splitting the
@@ -444,7 +446,7 @@ class CustomerIndex:
         memory-mapped arrays stay mapped."""
         size = len(arrays["ids"])
         self._built_arrays = arrays
-        self._spelling_cache: dict[tuple[str, bool], dict[int, float]] = {}
+        self._spelling_cache = {}
         self._spelling_words = -1
         self._records = Records(arrays["records"], arrays["record_ends"])
         self._ids = Growable(np.int64, arrays["ids"])
