@@ -160,7 +160,11 @@ def aligned_scores(query_words: Sequence[str], column: WordColumn) -> NDArray[np
     scores = np.zeros(len(column), dtype=np.float64)
     if not query_words or not len(column.starts):
         return scores
-    similarity = cdist(query_words, column.words, scorer=fuzz.ratio, dtype=np.float32) / 100.0
+    # Scores under the floor earn nothing, so rapidfuzz may give up on them early (0).
+    similarity = (
+        cdist(query_words, column.words, scorer=fuzz.ratio, dtype=np.float32, score_cutoff=100.0 * WORD_FLOOR)
+        / 100.0
+    )
     credit = np.where(similarity > WORD_FLOOR, similarity, np.float32(0.0))  # query x word
     word_ids, starts = column.word_ids, column.starts
     covered = np.zeros(len(starts), dtype=np.float64)
