@@ -233,9 +233,7 @@ class CustomerIndex:
         keep = np.flatnonzero(scores >= min_score)
         # Best score first; equal scores by customer id so that results are reproducible.
         order = keep[np.lexsort((ids[keep], -scores[keep]))][:limit]
-        return [
-            Match(int(ids[i]), round(float(scores[i]), 2), FIELDS[int(fields[i])]) for i in order
-        ]
+        return [Match(int(ids[i]), round(float(scores[i]), 2), FIELDS[int(fields[i])]) for i in order]
 
     def _candidates(self, query: Query) -> NDArray[np.int32]:
         alive = self._alive.view()
