@@ -296,6 +296,11 @@ class Store:
         if turns is None:
             turns = self._turns[loop] = _Turns(asyncio.Lock(), asyncio.Semaphore(self.pool.size))
         turn: asyncio.Lock | asyncio.Semaphore = turns.writer if write else turns.readers
+        # Free, with nobody queued (a lock just released still has its woken waiter queued):
+        # taken at once, so no timer to arm and cancel.
+        if not turn.locked() and not getattr(turn, "_waiters", None):
+            await turn.acquire()
+            return turn
         try:
             async with asyncio.timeout(self.pool.timeout):
                 await turn.acquire()
