@@ -17,28 +17,20 @@ _BEGINS = frozenset({"BEGIN", "BEGIN IMMEDIATE"})
 _Outcome = tuple[Any, int, int | None, list[Any]]
 
 
-def _run(
-    conn: sqlite3.Connection, sql: str, parameters: Any, *, begin: str | None, many: bool
-) -> tuple[_Outcome, bool]:
-    """On the connection's thread: the statement, all its rows, and what the cursor reports;
-    and whether the transaction so far is a plain BEGIN that changed nothing."""
+def _run(conn: sqlite3.Connection, sql: str, parameters: Any, *, begin: str | None, many: bool) -> _Outcome:
+    """On the connection's thread: the statement, all its rows, and what the cursor reports."""
     cursor = conn.cursor()
     try:
         if begin is not None:
             cursor.execute(begin)
-        before = conn.total_changes
         if many:
             cursor.executemany(sql, parameters)
         else:
             cursor.execute(sql, () if parameters is None else parameters)
         rows = cursor.fetchall() if cursor.description else []
-        return (cursor.description, cursor.rowcount, cursor.lastrowid, rows), conn.total_changes == before
+        return cursor.description, cursor.rowcount, cursor.lastrowid, rows
     finally:
         cursor.close()
-
-
-def _is_select(sql: str) -> bool:
-    return sql.lstrip()[:6].upper() == "SELECT"
 
 
 class OneTripCursor:
@@ -93,29 +85,17 @@ class OneTripCursor:
 
 class OneTripConnection(aiosqlite.Connection):
     """An aiosqlite connection whose cursors make one trip per statement; a BEGIN waits for the
-    transaction's first statement and goes with it; the COMMIT of a transaction that only read
-    is sent without waiting for it (it cannot fail, and whatever the connection runs next
-    queues behind it on the same thread)."""
+    transaction's first statement and goes with it."""
 
     pending_begin: str | None = None
-    # The open transaction began with a plain BEGIN and no statement of it changed a row.
-    _only_read = False
-    # A read transaction's COMMIT is on its way to the thread: nothing is open any more.
-    _read_committed = False
 
     def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
 
     async def run(self, sql: str, parameters: Any, *, many: bool) -> _Outcome:
         begin, self.pending_begin = self.pending_begin, None
-        self._read_committed = False
         work = partial(_run, self._conn, sql, parameters, begin=begin, many=many)
-        outcome, unchanged = await self._execute(work)  # type: ignore[no-untyped-call]
-        if begin is not None:
-            self._only_read = begin == "BEGIN"
-        # A SELECT that changed no row (DDL changes none either, so the verb counts too).
-        self._only_read = self._only_read and unchanged and not many and _is_select(sql)
-        result: _Outcome = outcome
+        result: _Outcome = await self._execute(work)  # type: ignore[no-untyped-call]
         return result
 
     def _idle(self) -> bool:
@@ -124,21 +104,13 @@ class OneTripConnection(aiosqlite.Connection):
         if self.pending_begin is not None:
             self.pending_begin = None  # nothing ran: the transaction never began
             return True
-        if self._read_committed:
-            return True
         # Read between statements, never while one runs on the thread: this connection is
         # used by one task at a time.
         return not self._conn.in_transaction
 
     async def commit(self) -> None:
-        if self._idle():
-            return
-        if self._only_read and self._running and self._connection is not None:
-            self._only_read = False
-            self._read_committed = True
-            self._tx.put_nowait((None, self._conn.commit))
-            return
-        await super().commit()
+        if not self._idle():
+            await super().commit()
 
     async def rollback(self) -> None:
         if not self._idle():

@@ -83,33 +83,3 @@ async def test_a_failing_statement_raises_and_the_transaction_can_be_rolled_back
         assert await cursor.fetchall() == [(0,)]
     finally:
         await connection.close()
-
-
-async def test_a_read_transactions_commit_is_not_waited_for_but_a_writing_ones_is(tmp_path: Path) -> None:
-    connection = await sqlite_driver.connect(tmp_path / "d.db")
-    other = sqlite3.connect(tmp_path / "d.db")
-    try:
-        cursor = connection.cursor()
-        await cursor.execute("CREATE TABLE t (n INTEGER)")
-        trips = _Trips(connection)
-        await cursor.execute("BEGIN")
-        await cursor.execute("SELECT count(*) FROM t")
-        await connection.commit()  # sent to the thread, not waited for
-        assert trips.count == 1
-        await connection.rollback()  # the pool's reset after it: nothing open, no trip
-        assert trips.count == 1
-        await cursor.execute("SELECT 1")  # queued behind that COMMIT: the transaction has ended
-        assert trips.count == 2 and not connection._conn.in_transaction
-        # A row written, or the schema changed, in a plain BEGIN: the COMMIT is waited for.
-        for statement in ("INSERT INTO t VALUES (1)", "CREATE TABLE u (n INTEGER)"):
-            await cursor.execute("BEGIN")
-            await cursor.execute(statement)
-            await cursor.execute("SELECT count(*) FROM t")
-            await connection.commit()
-            assert not connection._conn.in_transaction
-        assert trips.count == 8
-        assert other.execute("SELECT count(*) FROM t").fetchone() == (1,)
-        assert other.execute("SELECT count(*) FROM sqlite_master WHERE name = 'u'").fetchone() == (1,)
-    finally:
-        other.close()
-        await connection.close()
