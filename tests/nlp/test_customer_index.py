@@ -135,9 +135,7 @@ def test_email_lookup(index: CustomerIndex) -> None:
         ("+1 555 0199", 7, 98.0),  # stored without the country code
     ],
 )
-def test_phone_lookup(
-    index: CustomerIndex, query: str, expected: int | None, score: float | None
-) -> None:
+def test_phone_lookup(index: CustomerIndex, query: str, expected: int | None, score: float | None) -> None:
     match = top(index, query)
     assert match.field == "phone"
     if expected is not None:
@@ -318,3 +316,12 @@ def test_upsert_anything_then_search(customer: IndexedCustomer, query: str) -> N
 
 SHARED = CustomerIndex()
 SHARED.upsert_many(BOOK)
+
+
+def test_kept_spellings_follow_words_added_to_the_dictionary() -> None:
+    index = CustomerIndex(auto_rebuild=False)
+    index.upsert_many([IndexedCustomer(1, "Anna Berg"), IndexedCustomer(2, "Carl Dunn")])
+    assert [m.customer_id for m in index.search("Quintavalle")] == []  # its spellings are kept now
+    index.upsert(IndexedCustomer(3, "Marco Quintavalle"))
+    assert [m.customer_id for m in index.search("Quintavalle")] == [3]
+    assert [m.customer_id for m in index.search("Quintavale")] == [3]  # a typo of the new word
