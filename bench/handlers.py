@@ -411,12 +411,19 @@ async def measure(
     share = {"pooled": 1.0, "baseline": args.baseline_share}
     per_round = args.messages // ROUNDS
     seconds = dict.fromkeys(runners, 0.0)
+    # CPU while each store's rounds run: the whole process (the store's threads too) and the
+    # event loop's thread alone; on a shared machine steadier than messages/s.
+    cpu = dict.fromkeys(runners, 0.0)
+    loop_cpu = dict.fromkeys(runners, 0.0)
     closed: dict[str, list[float]] = {v: [] for v in runners}
     for r in range(ROUNDS):
         chunk = rest[r * per_round : (r + 1) * per_round]
         order = list(runners) if r % 2 == 0 else list(reversed(runners))
         for variant in order:
+            cpu_before, loop_before = time.process_time(), time.thread_time()
             took, latencies = await runners[variant].closed_loop(chunk[: int(len(chunk) * share[variant])])
+            cpu[variant] += time.process_time() - cpu_before
+            loop_cpu[variant] += time.thread_time() - loop_before
             seconds[variant] += took
             closed[variant] += latencies
     rest = rest[ROUNDS * per_round :]
@@ -424,6 +431,8 @@ async def measure(
     for variant, runner in runners.items():
         results[variant] = {
             "messages_per_second": round(len(closed[variant]) / seconds[variant], 1),
+            "cpu_ms_per_message": round(1000 * cpu[variant] / len(closed[variant]), 2),
+            "event_loop_cpu_ms_per_message": round(1000 * loop_cpu[variant] / len(closed[variant]), 2),
             "p50_ms": _ms(closed[variant], 50),
             "p99_ms": _ms(closed[variant], 99),
             "failures": runner.failures,

@@ -11,6 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from crm_store.records import AuditRecord
 from crm_store.tables import audit_log
 
+# Built once: every write records an entry (the values go in as parameters).
+_RECORD = insert(audit_log)
+
 
 class AuditRepo:
     def __init__(self, conn: AsyncConnection, *, actor: str, now: datetime) -> None:
@@ -20,14 +23,15 @@ class AuditRepo:
 
     async def record(self, action: str, entity: str, entity_id: object = None, **detail: Any) -> None:
         await self.conn.execute(
-            insert(audit_log).values(
-                actor=self.actor,
-                action=action,
-                entity=entity,
-                entity_id=None if entity_id is None else str(entity_id),
-                detail=detail,
-                at=self.now,
-            )
+            _RECORD,
+            {
+                "actor": self.actor,
+                "action": action,
+                "entity": entity,
+                "entity_id": None if entity_id is None else str(entity_id),
+                "detail": detail,
+                "at": self.now,
+            },
         )
 
     async def recent(

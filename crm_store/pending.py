@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from datetime import timedelta
 
 from sqlalchemy import delete, insert, select
@@ -12,24 +13,35 @@ from crm_store.repo import Repo
 from crm_store.tables import pending_actions
 
 DEFAULT_TTL = timedelta(days=2)
+# Built once (a pick list adds several per message); the values go in as parameters.
+_ADD = insert(pending_actions)
 
 
 class PendingActionRepo(Repo):
     async def add(
         self, *, actor_key: str, command: str, label: str = "", ttl: timedelta = DEFAULT_TTL
     ) -> str:
-        token = secrets.token_urlsafe(12)
-        await self.conn.execute(
-            insert(pending_actions).values(
-                token=token,
-                actor_key=actor_key,
-                command=command,
-                label=label[:200],
-                created_at=self.now,
-                expires_at=self.now + ttl,
-            )
-        )
-        return token
+        return (await self.add_many(actor_key=actor_key, actions=[(command, label)], ttl=ttl))[0]
+
+    async def add_many(
+        self, *, actor_key: str, actions: Sequence[tuple[str, str]], ttl: timedelta = DEFAULT_TTL
+    ) -> list[str]:
+        """A token for each (command, label), in order, written in one statement."""
+        tokens = [secrets.token_urlsafe(12) for _ in actions]
+        rows = [
+            {
+                "token": token,
+                "actor_key": actor_key,
+                "command": command,
+                "label": label[:200],
+                "created_at": self.now,
+                "expires_at": self.now + ttl,
+            }
+            for token, (command, label) in zip(tokens, actions, strict=True)
+        ]
+        if rows:
+            await self.conn.execute(_ADD, rows)
+        return tokens
 
     async def usable(self, token: str, *, actor_key: str) -> PendingActionRecord | None:
         """The action if it is this actor's and unexpired, left in place (see ``take``)."""

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from crm_store.records import ReminderRecord
@@ -37,10 +37,15 @@ def _record(row: RowMapping) -> ReminderRecord:
     )
 
 
+# Built once (statements are immutable: each .where() makes a new one).
+_SELECT: Select[tuple[object, ...]] = select(reminders, customers.c.name.label("customer_name")).outerjoin(
+    customers, customers.c.id == reminders.c.customer_id
+)
+_GET = _SELECT.where(reminders.c.id == bindparam("reminder_id"))
+
+
 def _select() -> Select[tuple[object, ...]]:
-    return select(reminders, customers.c.name.label("customer_name")).outerjoin(
-        customers, customers.c.id == reminders.c.customer_id
-    )
+    return _SELECT
 
 
 class ReminderRepo(Repo):
@@ -67,7 +72,7 @@ class ReminderRepo(Repo):
         return found
 
     async def get(self, reminder_id: int) -> ReminderRecord | None:
-        row = (await self.conn.execute(_select().where(reminders.c.id == reminder_id))).mappings().first()
+        row = (await self.conn.execute(_GET, {"reminder_id": reminder_id})).mappings().first()
         return None if row is None else _record(row)
 
     async def open_for_rep(self, rep_id: int, *, limit: int = 50) -> list[ReminderRecord]:

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -64,6 +65,10 @@ _HANDLING: ContextVar[_Handling | None] = ContextVar("crm_handling", default=Non
 _WRITER: ContextVar[asyncio.Task[Any] | None] = ContextVar("crm_writer", default=None)
 
 
+# The repositories whose writes can change who a chat account is (see Tx.people_changed).
+_CHANGE_PEOPLE = ("people", "privacy", "customers")
+
+
 class StoreBusy(TimeoutError):
     """No connection, or on SQLite no turn to write, within CRM_DB_POOL_TIMEOUT seconds."""
 
@@ -115,45 +120,133 @@ def utc_now() -> datetime:
 
 
 class Tx:
-    """One transaction's repositories; writes are audited under ``actor``."""
+    """One transaction's repositories; writes are audited under ``actor``.
+
+    Each repository is made on first use: a transaction touches one to three of them, and
+    making all of them for every transaction was a measurable share of a message's cost."""
 
     def __init__(self, conn: AsyncConnection, *, actor: str, now: datetime) -> None:
         self.conn = conn
         self.now = now
         self.audit = AuditRepo(conn, actor=actor, now=now)
-        self.customers = CustomerRepo(conn, self.audit, now=now)
-        self.people = PeopleRepo(conn, self.audit, now=now)
-        self.interactions = InteractionRepo(conn, self.audit, now=now)
-        self.orders = OrderRepo(conn, self.audit, now=now)
-        self.tickets = TicketRepo(conn, self.audit, now=now)
-        self.reminders = ReminderRepo(conn, self.audit, now=now)
-        self.pending = PendingActionRepo(conn, self.audit, now=now)
-        self.feedback = FeedbackRepo(conn, self.audit, now=now)
-        self.labels = LabelRepo(conn, self.audit, now=now)
-        self.events = EventRepo(conn, self.audit, now=now)
-        self.outbox = OutboxRepo(conn, self.audit, now=now)
-        self.link_tokens = LinkTokenRepo(conn, self.audit, now=now)
-        self.loyalty = LoyaltyRepo(conn, self.audit, now=now)
-        self.sla = SlaRepo(conn, self.audit, now=now)
-        self.digests = DigestRepo(conn, self.audit, now=now)
-        self.reports = ReportRepo(conn, self.audit, now=now)
-        self.conversations = ConversationRepo(conn, self.audit, now=now)
-        self.inbox = InboxRepo(conn, self.audit, now=now)
-        self.leases = LeaseRepo(conn, self.audit, now=now)
-        self.privacy = PrivacyRepo(conn, self.audit, now=now)
-        self.handled = HandledRepo(conn, self.audit, now=now)
-        self.meta = MetaRepo(conn, self.audit, now=now)
-        self.recommend = RecommendRepo(conn, self.audit, now=now)
-        self.catalog = ProductRepo(conn, self.audit, now=now)
-        self.relationships = RelationshipRepo(conn, self.audit, now=now)
-        self.analysis = AnalysisRepo(conn, self.audit, now=now)
-        self.segments = SegmentRepo(conn, self.audit, now=now)
-        self.forecast = ForecastRepo(conn, self.audit, now=now)
+
+    @cached_property
+    def customers(self) -> CustomerRepo:
+        return CustomerRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def people(self) -> PeopleRepo:
+        return PeopleRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def interactions(self) -> InteractionRepo:
+        return InteractionRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def orders(self) -> OrderRepo:
+        return OrderRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def tickets(self) -> TicketRepo:
+        return TicketRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def reminders(self) -> ReminderRepo:
+        return ReminderRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def pending(self) -> PendingActionRepo:
+        return PendingActionRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def feedback(self) -> FeedbackRepo:
+        return FeedbackRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def labels(self) -> LabelRepo:
+        return LabelRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def events(self) -> EventRepo:
+        return EventRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def outbox(self) -> OutboxRepo:
+        return OutboxRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def link_tokens(self) -> LinkTokenRepo:
+        return LinkTokenRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def loyalty(self) -> LoyaltyRepo:
+        return LoyaltyRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def sla(self) -> SlaRepo:
+        return SlaRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def digests(self) -> DigestRepo:
+        return DigestRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def reports(self) -> ReportRepo:
+        return ReportRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def conversations(self) -> ConversationRepo:
+        return ConversationRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def inbox(self) -> InboxRepo:
+        return InboxRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def leases(self) -> LeaseRepo:
+        return LeaseRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def privacy(self) -> PrivacyRepo:
+        return PrivacyRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def handled(self) -> HandledRepo:
+        return HandledRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def meta(self) -> MetaRepo:
+        return MetaRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def catalog(self) -> ProductRepo:
+        return ProductRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def recommend(self) -> RecommendRepo:
+        return RecommendRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def relationships(self) -> RelationshipRepo:
+        return RelationshipRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def analysis(self) -> AnalysisRepo:
+        return AnalysisRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def segments(self) -> SegmentRepo:
+        return SegmentRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def forecast(self) -> ForecastRepo:
+        return ForecastRepo(self.conn, self.audit, now=self.now)
 
     @property
     def people_changed(self) -> bool:
         """Whether this transaction changed who a chat account is (Store.speaker caches that)."""
-        return self.people.changed_people or self.privacy.changed_people or self.customers.changed_people
+        used = vars(self)  # repositories never used cannot have changed anyone
+        return any(name in used and getattr(self, name).changed_people for name in _CHANGE_PEOPLE)
 
 
 class Store:

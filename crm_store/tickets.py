@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, bindparam, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import aliased
 
@@ -37,16 +37,21 @@ def _record(row: RowMapping) -> TicketRecord:
     )
 
 
-def _select() -> Select[Any]:
-    return (
-        select(
-            tickets,
-            customers.c.name.label("customer_name"),
-            reps.c.display_name.label("assignee_name"),
-        )
-        .join(customers, customers.c.id == tickets.c.customer_id)
-        .outerjoin(reps, reps.c.id == tickets.c.assignee_rep_id)
+# Built once (statements are immutable: each .where() makes a new one).
+_SELECT: Select[Any] = (
+    select(
+        tickets,
+        customers.c.name.label("customer_name"),
+        reps.c.display_name.label("assignee_name"),
     )
+    .join(customers, customers.c.id == tickets.c.customer_id)
+    .outerjoin(reps, reps.c.id == tickets.c.assignee_rep_id)
+)
+_GET = _SELECT.where(tickets.c.id == bindparam("ticket_id"))
+
+
+def _select() -> Select[Any]:
+    return _SELECT
 
 
 class TicketRepo(Repo):
@@ -95,7 +100,7 @@ class TicketRepo(Repo):
         return ticket
 
     async def get(self, ticket_id: int) -> TicketRecord | None:
-        row = (await self.conn.execute(_select().where(tickets.c.id == ticket_id))).mappings().first()
+        row = (await self.conn.execute(_GET, {"ticket_id": ticket_id})).mappings().first()
         return None if row is None else _record(row)
 
     async def get_for_customer(self, ticket_id: int, customer_id: int) -> TicketRecord | None:

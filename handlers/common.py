@@ -42,21 +42,19 @@ async def pick_customer(
             hint = " Closest: " + "; ".join(describe(c.customer) for c in nearest) + "."
         loading = "" if ctx.services.lookup.complete else f" {LOADING_NOTE}"
         raise NotFound(f"No customer matches {text!r}.{hint} Try `find {text}` or `add {text}`.{loading}")
-    items: list[ListItem] = []
+    listed = [candidate.customer for candidate in resolution.candidates[:PICK_LIST_SIZE]]
     async with ctx.store.write(ctx.actor.key) as tx:
-        for candidate in resolution.candidates[:PICK_LIST_SIZE]:
-            customer = candidate.customer
-            token = await tx.pending.add(
-                actor_key=ctx.actor.key, command=rerun(f"#{customer.id}"), label=customer.name
-            )
-            detail = " · ".join(x for x in (customer.email, customer.phone) if x)
-            items.append(
-                ListItem(
-                    text=describe(customer),
-                    detail=detail,
-                    buttons=(Button("Choose", actions.encode("run", token), "primary"),),
-                )
-            )
+        tokens = await tx.pending.add_many(
+            actor_key=ctx.actor.key, actions=[(rerun(f"#{c.id}"), c.name) for c in listed]
+        )
+    items = [
+        ListItem(
+            text=describe(customer),
+            detail=" · ".join(x for x in (customer.email, customer.phone) if x),
+            buttons=(Button("Choose", actions.encode("run", token), "primary"),),
+        )
+        for customer, token in zip(listed, tokens, strict=True)
+    ]
     return Reply(
         title="Which customer?",
         text=f"{text!r} matches more than one customer; pick one:",

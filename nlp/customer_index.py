@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -69,6 +70,8 @@ MIN_SPLIT_WORD = 6
 # relative to the book so that the rebuilds' total cost stays linear in the number of writes.
 REBUILD_MIN = 50_000
 REBUILD_FRACTION = 0.25
+# Query words whose dictionary spellings are kept (see CustomerIndex._spellings): a few MB at most.
+SPELLINGS_KEPT = 4_096
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +107,18 @@ def _checked_id(value: object) -> int:
     return customer_id
 
 
+_Int = TypeVar("_Int", np.int32, np.int64)
+
+
+def _distinct(values: NDArray[_Int]) -> NDArray[_Int]:
+    """np.unique(values) by a sort and a mask: a third cheaper here than np.unique itself."""
+    ordered = np.sort(values)
+    keep = np.empty(len(ordered), dtype=np.bool_)
+    keep[:1] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
 class CustomerIndex:
     """Fuzzy lookup by name, company, email and phone over an in-memory customer book.
 
@@ -129,6 +144,8 @@ class CustomerIndex:
     _forward: list[Forward]
     _sorted: list[SortedField]
     _phone_suffixes: SortedField
+    _spelling_cache: dict[tuple[str, bool], dict[int, float]]
+    _spelling_words: int
 
     def __init__(self, *, auto_rebuild: bool = True) -> None:
         self.auto_rebuild = auto_rebuild
@@ -212,15 +229,24 @@ class CustomerIndex:
         slots = self._candidates(parsed)
         if not len(slots):
             return []
-        columns = list(zip(*(self._records[s].split(SEP) for s in slots.tolist()), strict=True))
-        scores, fields = score_columns(parsed, *columns)
+        names, companies, emails, phones = zip(
+            *(record.split(SEP) for record in self._records.many(slots.tolist())), strict=True
+        )
+        # The words of name and company come from the index's own word ids (as
+        # _word_candidates reads them): the same words in the same order as splitting the
+        # texts, without splitting and weighing every word again.
+        scores, fields = score_columns(
+            parsed,
+            self._word_column(NAME, slots, names),
+            self._word_column(COMPANY, slots, companies),
+            emails,
+            phones,
+        )
         ids = self._ids.view()[slots]
         keep = np.flatnonzero(scores >= min_score)
         # Best score first; equal scores by customer id so that results are reproducible.
         order = keep[np.lexsort((ids[keep], -scores[keep]))][:limit]
-        return [
-            Match(int(ids[i]), round(float(scores[i]), 2), FIELDS[int(fields[i])]) for i in order
-        ]
+        return [Match(int(ids[i]), round(float(scores[i]), 2), FIELDS[int(fields[i])]) for i in order]
 
     def _candidates(self, query: Query) -> NDArray[np.int32]:
         alive = self._alive.view()
@@ -243,9 +269,22 @@ class CustomerIndex:
             for cut in range(1, len(national) - MIN_NATIONAL_DIGITS + 1):
                 found.append(phones.equal_to(national[cut:], PREFIX_CANDIDATES, alive))
                 found.append(phones.equal_to("0" + national[cut:], PREFIX_CANDIDATES, alive))
-        merged = np.unique(np.concatenate([np.asarray(f, dtype=np.int32) for f in found]))
+        merged = _distinct(np.concatenate([np.asarray(f, dtype=np.int32) for f in found]))
         live: NDArray[np.int32] = merged[alive[merged]]
         return live
+
+    def _word_column(self, field: int, slots: NDArray[np.int32], texts: Sequence[str]) -> WordColumn:
+        """One field of ``slots`` as a WordColumn over their dictionary words."""
+        word_ids, counts = self._forward[field].gather(slots.astype(np.int64))
+        distinct, local = np.unique(word_ids, return_inverse=True)
+        vocab = self._vocab
+        return WordColumn(
+            vocab.array.view()[distinct],
+            local.astype(np.int64),
+            counts,
+            texts,
+            word_weights=vocab.weights.view()[distinct],
+        )
 
     def _word_candidates(self, text: str, alive: NDArray[np.bool_]) -> NDArray[np.int32]:
         """Records (as slots) whose name or company best aligns with the query's words."""
@@ -305,8 +344,9 @@ class CustomerIndex:
         keyed += np.repeat(np.array(fields, dtype=np.int64), counts)
         # unique + bincount over the inverse: a bincount over all keys would allocate and
         # touch an array twice the size of the book on every query.
-        pool, inverse = np.unique(keyed, return_inverse=True)
+        pool = _distinct(keyed)
         if len(pool) > POOL:
+            pool, inverse = np.unique(keyed, return_inverse=True)
             totals = np.bincount(inverse, weights=np.repeat(np.array(weights), counts))
             pool = pool[np.argpartition(-totals, POOL)[:POOL]]
         return pool
@@ -336,7 +376,24 @@ class CustomerIndex:
         return found
 
     def _spellings(self, word: str, *, prefix: bool) -> dict[int, float]:
-        """Dictionary words the query word may stand for, with their similarity (0..1]."""
+        """Dictionary words the query word may stand for, with their similarity (0..1].
+
+        They depend on the dictionary alone, which only grows: the answers are kept until a
+        word is added (most query words are names asked for again and again), the oldest
+        dropped first beyond SPELLINGS_KEPT. The dict returned is shared: read it only."""
+        cache = self._spelling_cache
+        if self._spelling_words != len(self._vocab.words):
+            cache.clear()
+            self._spelling_words = len(self._vocab.words)
+        key = (word, prefix)
+        found = cache.get(key)
+        if found is None:
+            found = cache[key] = self._spell(word, prefix=prefix)
+            if len(cache) > SPELLINGS_KEPT:
+                del cache[next(iter(cache))]
+        return found
+
+    def _spell(self, word: str, *, prefix: bool) -> dict[int, float]:
         vocab = self._vocab
         found: dict[int, float] = {}
         exact = vocab.ids.get(word)
@@ -401,6 +458,8 @@ class CustomerIndex:
         memory-mapped arrays stay mapped."""
         size = len(arrays["ids"])
         self._built_arrays = arrays
+        self._spelling_cache = {}
+        self._spelling_words = -1
         self._records = Records(arrays["records"], arrays["record_ends"])
         self._ids = Growable(np.int64, arrays["ids"])
         self._alive = Growable(np.bool_, np.ones(size, dtype=np.bool_))

@@ -123,9 +123,7 @@ class WordColumn:
         # Segment starts of the records that have words (reduceat needs non-empty segments).
         self.has_words = counts > 0
         self.starts = (np.cumsum(counts) - counts)[self.has_words]
-        self.weight_totals = (
-            np.add.reduceat(self.weights, self.starts) if len(self.starts) else np.zeros(0)
-        )
+        self.weight_totals = np.add.reduceat(self.weights, self.starts) if len(self.starts) else np.zeros(0)
         self._joined: list[str] | None = None
 
     @classmethod
@@ -160,7 +158,11 @@ def aligned_scores(query_words: Sequence[str], column: WordColumn) -> NDArray[np
     scores = np.zeros(len(column), dtype=np.float64)
     if not query_words or not len(column.starts):
         return scores
-    similarity = cdist(query_words, column.words, scorer=fuzz.ratio, dtype=np.float32) / 100.0
+    # Scores under the floor earn nothing, so rapidfuzz may give up on them early (0).
+    similarity = (
+        cdist(query_words, column.words, scorer=fuzz.ratio, dtype=np.float32, score_cutoff=100.0 * WORD_FLOOR)
+        / 100.0
+    )
     credit = np.where(similarity > WORD_FLOOR, similarity, np.float32(0.0))  # query x word
     word_ids, starts = column.word_ids, column.starts
     covered = np.zeros(len(starts), dtype=np.float64)
@@ -174,9 +176,7 @@ def aligned_scores(query_words: Sequence[str], column: WordColumn) -> NDArray[np
     # a query-word x position matrix, without building it.
     record_credit = credit.max(axis=0)[word_ids] * column.weights
     record_cover = np.add.reduceat(record_credit, starts) / column.weight_totals
-    scores[column.has_words] = 100.0 * (
-        QUERY_SHARE * query_cover + (1.0 - QUERY_SHARE) * record_cover
-    )
+    scores[column.has_words] = 100.0 * (QUERY_SHARE * query_cover + (1.0 - QUERY_SHARE) * record_cover)
     return scores
 
 

@@ -7,7 +7,6 @@ import heapq
 import zlib
 from array import array
 from collections.abc import Callable, Iterator
-from itertools import islice
 from typing import Any
 
 import numpy as np
@@ -95,6 +94,20 @@ class Records:
         start = int(self._ends[slot - 1]) + 1 if slot else 0
         return self._buffer[start : int(self._ends[slot])].tobytes().decode()
 
+    def many(self, slots: list[int]) -> list[str]:
+        """The records of ``slots``, in order: the offsets are read in one go and the bytes
+        decoded straight from the buffer (no array slice per record)."""
+        built = self._built
+        ends = self._ends
+        inside = np.fromiter((s for s in slots if s < built), dtype=np.int64)
+        stops = ends[inside]
+        starts = np.where(inside > 0, ends[np.maximum(inside - 1, 0)] + 1, 0)
+        buffer = self._buffer.data
+        decoded = iter(
+            [str(buffer[a:b], "utf-8") for a, b in zip(starts.tolist(), stops.tolist(), strict=True)]
+        )
+        return [next(decoded) if s < built else self._recent[s - built] for s in slots]
+
     def __len__(self) -> int:
         return self._built + len(self._recent)
 
@@ -168,7 +181,8 @@ class Vocabulary:
     def with_prefix(self, prefix: str, limit: int) -> list[int]:
         start = bisect.bisect_left(self._sorted, prefix)
         hits = []
-        for word in islice(self._sorted, start, start + limit):
+        # A slice, not islice: islice walks the list from its start to get there.
+        for word in self._sorted[start : start + limit]:
             if not word.startswith(prefix):
                 break
             hits.append(self.ids[word])
@@ -250,7 +264,8 @@ class RecentKeys:
 
     def starting_with(self, prefix: str) -> Iterator[tuple[str, int]]:
         start = bisect.bisect_left(self._run, (prefix, -1))
-        in_run = (pair for pair in islice(self._run, start, None))
+        run = self._run
+        in_run = (run[i] for i in range(start, len(run)))  # from `start`, without walking up to it
         in_tail = sorted(pair for pair in self._tail if pair[0].startswith(prefix))
         for key, slot in heapq.merge(in_run, in_tail):
             if not key.startswith(prefix):

@@ -316,3 +316,12 @@ def test_upsert_anything_then_search(customer: IndexedCustomer, query: str) -> N
 
 SHARED = CustomerIndex()
 SHARED.upsert_many(BOOK)
+
+
+def test_kept_spellings_follow_words_added_to_the_dictionary() -> None:
+    index = CustomerIndex(auto_rebuild=False)
+    index.upsert_many([IndexedCustomer(1, "Anna Berg"), IndexedCustomer(2, "Carl Dunn")])
+    assert [m.customer_id for m in index.search("Quintavalle")] == []  # its spellings are kept now
+    index.upsert(IndexedCustomer(3, "Marco Quintavalle"))
+    assert [m.customer_id for m in index.search("Quintavalle")] == [3]
+    assert [m.customer_id for m in index.search("Quintavale")] == [3]  # a typo of the new word

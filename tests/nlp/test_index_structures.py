@@ -50,3 +50,15 @@ def test_variant_keys_are_the_same_in_another_process() -> None:
         [sys.executable, "-c", code, *words], env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == str([variant_key(w) for w in words])
+
+
+def test_records_many_reads_built_and_later_records_in_the_order_asked() -> None:
+    records = Records(*pack_records(["anna", "", "björn ütz", "carl"]))
+    records.append("dora")
+    slots = [4, 2, 0, 1, 2, 3]
+    assert (
+        records.many(slots)
+        == [records[s] for s in slots]
+        == ["dora", "björn ütz", "anna", "", "björn ütz", "carl"]
+    )
+    assert records.many([]) == []
