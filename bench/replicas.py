@@ -56,6 +56,7 @@ ACK_P99_MS = 300.0
 ANSWER_P99_MS = 1000.0
 ANSWER_WITHIN = 20.0  # seconds after the last request of a step
 SLACK_CHANNEL_GAP = 1.0  # bot/delivery.py platform_limits: about 1 message/s per Slack channel
+SETTLE = 20.0  # seconds between the first answers and the first step
 REMINDER_ID = re.compile(r"Reminder #(\d+)")
 
 
@@ -159,7 +160,8 @@ async def replicas(count: int, env: dict[str, str], cwd: Path) -> Any:
     """``count`` `crm-bot run` processes; yields [(process, base URL)] once each listens."""
     started: list[tuple[asyncio.subprocess.Process, str]] = []
     try:
-        for _ in range(count):
+        for n in range(count):
+            log = (cwd / f"replica-{n}.log").open("ab")  # for a post-mortem; the child keeps it open
             process = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
@@ -168,8 +170,9 @@ async def replicas(count: int, env: dict[str, str], cwd: Path) -> Any:
                 env=env,
                 cwd=cwd,
                 stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.DEVNULL,
+                stderr=log,
             )
+            log.close()
             assert process.stdout is not None
             line = (await asyncio.wait_for(process.stdout.readline(), timeout=180)).decode()
             if " on http://" not in line:
@@ -201,6 +204,7 @@ class Load:
     session: aiohttp.ClientSession
     verifier: SignatureVerifier = field(default_factory=lambda: SignatureVerifier(SECRET))
     sent: int = 0
+    last_body: bytes = b""
 
     async def one(self, text: str, *, user: str) -> tuple[str, float, float, int]:
         """(response_url key, send time, ack ms, HTTP status) for one command."""
@@ -229,7 +233,7 @@ class Load:
         started = time.monotonic()
         try:
             async with self.session.post(f"{url}/slack/events", data=body.encode(), headers=headers) as r:
-                await r.read()
+                self.last_body = await r.read()
                 status = r.status
         except (aiohttp.ClientError, TimeoutError):
             status = 0
@@ -338,6 +342,7 @@ async def carry(
             async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
                 load = Load(sink, [u for _, u in started], texts, session)
                 warmed = await warm(load)
+                await asyncio.sleep(SETTLE)  # start-up's background work (models, loyalty) done
                 rng = random.Random(count)
                 steps = []
                 for rate in rates:
