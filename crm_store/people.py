@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from crm_store.records import IdentityRecord, RepRecord
@@ -35,18 +35,24 @@ def _identity(row: RowMapping) -> IdentityRecord:
 
 
 # Who an account is, in one statement built once.
-_SPEAKER_QUERY = select(
-    identities,
-    reps.c.display_name.label("rep_display_name"),
-    reps.c.role.label("rep_role"),
-    reps.c.timezone.label("rep_timezone"),
-    reps.c.created_at.label("rep_created_at"),
-    customers.c.timezone.label("customer_timezone"),
-).select_from(
-    identities.outerjoin(reps, reps.c.id == identities.c.rep_id).outerjoin(
-        customers, and_(customers.c.id == identities.c.customer_id, customers.c.deleted_at.is_(None))
+_SPEAKER_QUERY = (
+    select(
+        identities,
+        reps.c.display_name.label("rep_display_name"),
+        reps.c.role.label("rep_role"),
+        reps.c.timezone.label("rep_timezone"),
+        reps.c.created_at.label("rep_created_at"),
+        customers.c.timezone.label("customer_timezone"),
     )
-).where(identities.c.platform == bindparam("platform"), identities.c.external_id == bindparam("external_id"))
+    .select_from(
+        identities.outerjoin(reps, reps.c.id == identities.c.rep_id).outerjoin(
+            customers, and_(customers.c.id == identities.c.customer_id, customers.c.deleted_at.is_(None))
+        )
+    )
+    .where(
+        identities.c.platform == bindparam("platform"), identities.c.external_id == bindparam("external_id")
+    )
+)
 
 
 class PeopleRepo(Repo):
@@ -69,6 +75,14 @@ class PeopleRepo(Repo):
                 created_at=row["rep_created_at"],
             )
         return Speaker(identity=_identity(row), rep=rep, customer_timezone=row["customer_timezone"])
+
+    async def lock_identity(self, platform: str, external_id: str) -> None:
+        """Hold this chat account until the transaction ends, so two first messages at once (two
+        replicas, or two requests in one) cannot both find no identity and both create one. On
+        SQLite the write transaction already holds the one write lock."""
+        if self.conn.dialect.name == "postgresql":
+            key = f"crm-identity:{platform}:{external_id}"
+            await self.conn.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
 
     async def identity(self, platform: str, external_id: str) -> IdentityRecord | None:
         row = (
