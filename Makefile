@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy bot handlers crm_store nlp config
+	$(BIN)/mypy bot handlers crm_store nlp insight config
 
 # Store tests run on SQLite and on PostgreSQL (CRM_TEST_DATABASES, tests/databases.py), two at once.
 PYTEST_WORKERS ?= 2

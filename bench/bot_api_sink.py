@@ -1,5 +1,6 @@
-"""A Telegram Bot API stand-in on 127.0.0.1 for the fan-out bench: answers getMe and sendMessage
-and timestamps every message it receives, as Telegram counts them against its limits."""
+"""A Telegram Bot API stand-in on 127.0.0.1 for benches: answers getMe, sendMessage and what
+`crm-bot run` calls in webhook mode (setMyCommands, setWebhook, editMessageText,
+answerCallbackQuery), and timestamps every message it receives, as Telegram counts them."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ class Received:
     chat_id: str
     text: str
     at: float  # time.monotonic() on arrival
+    method: str = "sendMessage"
 
 
 @dataclass(slots=True)
@@ -26,6 +28,9 @@ class BotApiSink:
     """``url`` is the Bot API base ptb appends the token to; ``received`` the messages, in order."""
 
     received: list[Received] = field(default_factory=list)
+    # editMessageText calls, and answerCallbackQuery: callback_query_id -> arrival times.
+    edits: list[Received] = field(default_factory=list)
+    callbacks: dict[str, list[float]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     _port: int = 0
     _message_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -61,12 +66,18 @@ class BotApiSink:
             return _error(401, "Unauthorized")
         if method == "getMe":
             return web.json_response({"ok": True, "result": _BOT})
-        if method != "sendMessage":
+        if method in ("setMyCommands", "setWebhook", "deleteWebhook"):
+            return web.json_response({"ok": True, "result": True})
+        if method == "answerCallbackQuery":
+            self.callbacks.setdefault(str(params.get("callback_query_id", "")), []).append(at)
+            return web.json_response({"ok": True, "result": True})
+        if method not in ("sendMessage", "editMessageText"):
             return _error(400, f"Bad Request: method {method} not found")  # never 404: ptb reads InvalidToken
         chat_id, text = str(params.get("chat_id", "")), str(params.get("text", ""))
-        self.received.append(Received(chat_id=chat_id, text=text, at=at))
+        arrived = Received(chat_id=chat_id, text=text, at=at, method=method)
+        (self.received if method == "sendMessage" else self.edits).append(arrived)
         message = {
-            "message_id": next(self._message_ids),
+            "message_id": int(params.get("message_id") or 0) or next(self._message_ids),
             "date": int(time.time()),
             "chat": {"id": int(chat_id or 0), "type": "private"},
             "from": _BOT,

@@ -293,7 +293,7 @@ class FileLockStore(Store):
     """The baseline: every writer goes straight to SQLite's file lock (BEGIN IMMEDIATE and the
     busy timeout), as the store did before its in-process writer queue."""
 
-    async def _take_turn(self, *, write: bool) -> Any:
+    async def _take_turn(self, *, write: bool, urgent: bool = False) -> Any:
         return None
 
 

@@ -30,6 +30,10 @@ class SlackApiSink:
 
     received: list[Received] = field(default_factory=list)
     users: dict[str, str] = field(default_factory=dict)
+    # response_url key -> arrival of its first answer, and how many answers each key got.
+    first_answer: dict[str, float] = field(default_factory=dict)
+    answer_count: dict[str, int] = field(default_factory=dict)
+    record_calls: bool = True  # False under load: only the answers are kept
     _runner: web.AppRunner | None = None
     _port: int = 0
     _ts: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -78,11 +82,16 @@ class SlackApiSink:
         return self.of(method)
 
     def _record(self, method: str, params: dict[str, Any]) -> None:
+        if not self.record_calls:
+            return
         self.received.append(Received(method, params, time.monotonic()))
         self._changed.set()
 
     async def _respond(self, request: web.Request) -> web.Response:
         body = await request.read()
+        key = request.match_info["key"]
+        self.first_answer.setdefault(key, time.monotonic())
+        self.answer_count[key] = self.answer_count.get(key, 0) + 1
         self._record("response_url", json.loads(body or b"{}"))
         return web.Response(text="ok")
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bot.admission import Admission
 from bot.health import Health
 from bot.scheduler import Scheduler, ScheduleSettings
 from config.settings import Settings, parse_minutes, sqlite_path
@@ -47,6 +48,7 @@ class App:
     telegram: TelegramFrontEnd | None = None
     delivery: DeliveryLoop | None = None
     health: Health = field(default_factory=Health)
+    admission: Admission = field(default_factory=Admission)
     scheduler: Scheduler | None = None
     _warming: asyncio.Future[object] | None = None
 
@@ -75,10 +77,18 @@ class App:
         telegram_endpoint = (
             self.telegram.webhook if self.telegram and self.telegram.settings.webhook_url else None
         )
+        # The server on a thread of its own: /healthz answers there however busy this loop is,
+        # and the chat requests come over to this loop.
         server = HttpServer(
-            build_asgi(slack=slack_endpoint, telegram=telegram_endpoint, health=self.health),
+            build_asgi(
+                slack=slack_endpoint,
+                telegram=telegram_endpoint,
+                health=self.health,
+                loop=asyncio.get_running_loop(),
+            ),
             host=self.settings.http_host,
             port=self.settings.http_port,
+            threaded=True,
         )
         url = await server.start()
         try:
@@ -205,18 +215,24 @@ def build_app(
     if not is_sqlite(settings.database_url):
         _LOGGER.info("store: PostgreSQL")
     router = Router(services)
+    admission = Admission(workers=settings.workers, max_backlog=settings.max_backlog)
     app = App(
         settings=settings,
         store=store,
         services=services,
         router=router,
-        slack=_slack(settings, router, store),
+        slack=_slack(settings, router, store, admission),
+        admission=admission,
     )
     if app.slack is not None:
         services.channels = app.slack.channels
     app.telegram = _telegram(settings, app)
     app.scheduler = Scheduler(
-        store, job_settings(settings, services.settings), schedule_settings(settings), wake=app.wake_delivery
+        store,
+        job_settings(settings, services.settings),
+        schedule_settings(settings),
+        wake=app.wake_delivery,
+        recommender=services.recommender,
     )
     senders: list[Sender] = [fe.sender for fe in (app.slack, app.telegram) if fe is not None]
     if senders:
@@ -289,10 +305,11 @@ def _telegram(settings: Settings, app: App) -> TelegramFrontEnd | None:
         on_username=app.set_telegram_username,
         after_update=app.wake_delivery,
         health=app.health,
+        admission=app.admission,
     )
 
 
-def _slack(settings: Settings, router: Router, store: Store) -> SlackFrontEnd | None:
+def _slack(settings: Settings, router: Router, store: Store, admission: Admission) -> SlackFrontEnd | None:
     if not settings.slack_enabled or settings.slack_bot_token is None:
         return None
     from bot.slack.adapter import SlackFrontEnd, SlackSettings
@@ -309,4 +326,5 @@ def _slack(settings: Settings, router: Router, store: Store) -> SlackFrontEnd | 
             admins=settings.admins,
             default_timezone=settings.timezone,
         ),
+        admission=admission,
     )

@@ -1,4 +1,4 @@
-"""The `crm-bot` command: run, console, migrate, import, export, jobs, privacy, demo-data."""
+"""The `crm-bot` command: run, console, migrate, import, export, jobs, recommend, privacy, demo-data."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TextIO, TypeVar
 
 import typer
 
@@ -51,6 +51,7 @@ _STAFF_ROLES: dict[ConsoleRole, Role] = {
 class ImportKind(StrEnum):
     customers = "customers"
     orders = "orders"
+    order_lines = "order-lines"
 
 
 class ExportKind(StrEnum):
@@ -327,15 +328,38 @@ def migrate(
 @cli.command("import")
 def import_(
     ctx: typer.Context,
-    kind: Annotated[ImportKind, typer.Argument(help="customers or orders")],
+    kind: Annotated[ImportKind, typer.Argument(help="customers, orders or order-lines")],
     file: Annotated[Path, typer.Argument(help="CSV file with a header row.", exists=True, dir_okay=False)],
     strict: Annotated[bool, typer.Option("--strict", help="Import nothing if any row is bad.")] = False,
+    mapping: Annotated[
+        str | None,
+        typer.Option(
+            "--map",
+            help="order-lines: field=Column pairs, e.g. order_ref=InvoiceNo,sku=StockCode,"
+            "product=Description,quantity=Quantity,unit_price=UnitPrice,ordered_at=InvoiceDate,customer_ref=CustomerID,country=Country",
+        ),
+    ] = None,
+    create_customers: Annotated[
+        bool, typer.Option("--create-customers", help="order-lines: create customers no reference matches.")
+    ] = False,
+    currency: Annotated[str, typer.Option("--currency", help="order-lines: the prices' currency.")] = "USD",
     db: DbOption = None,
 ) -> None:
-    """Import customers (name,email,phone,company,status,tags,<custom>…) or orders
-    (customer_id|customer_email,amount,currency,ordered_at,note,external_ref) from CSV."""
+    """Import customers (name,email,phone,company,status,tags,<custom>…), orders
+    (customer_id|customer_email,amount,currency,ordered_at,note,external_ref), or a shop's order
+    lines (with --map) from CSV."""
     settings = _settings(ctx, db)
     _logging(settings, quiet=True)
+    if kind is ImportKind.order_lines:
+        _import_order_lines(
+            settings,
+            file,
+            mapping=mapping,
+            create_customers=create_customers,
+            currency=currency,
+            strict=strict,
+        )
+        return
     text = file.read_text(encoding="utf-8-sig")
     total = max(text.count("\n") - 1, 0)
 
@@ -365,6 +389,60 @@ def import_(
         raise typer.Exit(1)
     typer.echo(f"Imported {report.imported} {kind.value}; {report.rejected} row(s) rejected.")
     if report.rejected:
+        raise typer.Exit(1)
+
+
+def _read_export(file: Path) -> str:
+    """A shop export's text: UTF-8 when it is, else Latin-1 (older exports, such as the retail sample)."""
+    raw = file.read_bytes()
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _import_order_lines(
+    settings: Settings,
+    file: Path,
+    *,
+    mapping: str | None,
+    create_customers: bool,
+    currency: str,
+    strict: bool,
+) -> None:
+    from handlers.errors import UserError
+    from handlers.order_import import import_order_lines, parse_mapping
+
+    text = _read_export(file)
+    total = max(text.count("\n") - 1, 0)
+
+    async def _go() -> object:
+        async with _running(settings) as app:
+            with typer.progressbar(length=total or 1, label="Importing order lines", file=sys.stderr) as bar:
+                return await import_order_lines(
+                    app.store,
+                    text,
+                    actor="cli:import",
+                    mapping=parse_mapping(mapping),
+                    create_customers=create_customers,
+                    currency=currency,
+                    strict=strict,
+                    progress=bar.update,
+                )
+
+    try:
+        report = asyncio.run(_go())
+    except UserError as exc:
+        typer.echo(f"Nothing imported: {exc}", err=True)
+        raise typer.Exit(1) from exc
+    from handlers.order_import import LinesReport
+
+    assert isinstance(report, LinesReport)
+    for line, reason in report.errors:
+        typer.echo(f"line {line}: {reason}", err=True)
+    for text_line in report.summary():
+        typer.echo(text_line)
+    if report.strict_aborted:
         raise typer.Exit(1)
 
 
@@ -509,12 +587,136 @@ def loyalty_recompute(ctx: typer.Context, db: DbOption = None) -> None:
             run = await run_loyalty(app.store, app.scheduler.settings)
             if app.delivery is not None:
                 await app.delivery.dispatcher.run_once()
+            segmented = f"\n{run.segments.summary()}" if run.segments is not None else ""
             return (
                 f"Scored {run.scored} customers for {run.run_date}; {run.alerts} loyalty alert(s) for "
-                f"that day ({run.new_alerts} new, {run.queued} queued to their owners)."
+                f"that day ({run.new_alerts} new, {run.queued} queued to their owners).{segmented}"
             )
 
     typer.echo(asyncio.run(_go()))
+
+
+segments_cli = typer.Typer(help="Customer segments.", no_args_is_help=True)
+cli.add_typer(segments_cli, name="segments")
+
+
+@segments_cli.command("recompute")
+def segments_recompute(ctx: typer.Context, db: DbOption = None) -> None:
+    """Segment every customer now (the nightly loyalty run does the same after the scores)."""
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+
+    async def _go() -> str:
+        from handlers.segment_run import recompute_segments
+
+        store = await _store(settings)
+        try:
+            return (await recompute_segments(store, actor="cli:segments")).summary()
+        finally:
+            await store.close()
+
+    typer.echo(asyncio.run(_go()))
+
+
+@cli.command()
+def recommend(
+    ctx: typer.Context,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="CSV file to write (default: standard output).", dir_okay=False),
+    ] = None,
+    top: Annotated[int, typer.Option("--top", help="Products per customer (1-20).", min=1, max=20)] = 5,
+    db: DbOption = None,
+) -> None:
+    """Every customer's next products to offer, as CSV: customer_id, rank, sku, product, score,
+    reason (the model is built from every order line first)."""
+    from handlers.recommend import NOTHING_SOLD, Written, write_csv
+
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+
+    async def _go(handle: TextIO) -> Written:
+        async with _running(settings) as app:
+            return await write_csv(app.store, app.services.recommender, handle, top=top)
+
+    if out is None:
+        written = asyncio.run(_go(sys.stdout))
+    else:
+        try:
+            with out.open("w", newline="", encoding="utf-8") as handle:
+                written = asyncio.run(_go(handle))
+        except OSError as exc:
+            typer.echo(f"Could not write {out}: {exc.strerror or exc}.", err=True)
+            raise typer.Exit(1) from None
+    if written.products == 0:
+        typer.echo(NOTHING_SOLD, err=True)
+        raise typer.Exit(1)
+    typer.echo(
+        f"Wrote the top {top} products for {written.customers} customers ({written.rows} rows, "
+        f"{written.products} products in the model){f' to {out}' if out else ''}.",
+        err=True,
+    )
+
+
+forecast_cli = typer.Typer(
+    help="Sales forecast: expected orders, revenue and p_active.", no_args_is_help=True
+)
+cli.add_typer(forecast_cli, name="forecast")
+
+
+@forecast_cli.command("customers")
+def forecast_customers(
+    ctx: typer.Context,
+    as_of: Annotated[
+        str, typer.Option("--as-of", help="Forecast from orders dated on or before this day (YYYY-MM-DD).")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write.", dir_okay=False)],
+    horizon_days: Annotated[
+        int, typer.Option("--horizon-days", help="Days after --as-of to forecast.", min=7, max=365)
+    ] = 90,
+    db: DbOption = None,
+) -> None:
+    """Every customer's expected orders, revenue and p_active over the horizon, as CSV:
+    customer_id, external_ref, email, expected_orders, expected_revenue, p_active."""
+    import csv
+    from datetime import date
+
+    try:
+        day = date.fromisoformat(as_of)
+    except ValueError:
+        raise typer.BadParameter(f"{as_of!r} is not a day like 2026-06-30.", param_hint="--as-of") from None
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+
+    async def _go() -> tuple[str, list[list[str]]]:
+        from handlers.forecast_book import TooLittleHistory, customer_table
+
+        async with _running(settings) as app:
+            try:
+                book, table = await customer_table(app.store, as_of=day, horizon_days=horizon_days)
+            except TooLittleHistory as exc:
+                typer.echo(
+                    f"Too little order history to forecast as of {day} ({exc}): the forecast needs "
+                    "customers who have ordered more than once.",
+                    err=True,
+                )
+                raise typer.Exit(1) from None
+            fitted = book.forecast
+            model = fitted.model if not fitted.note else f"{fitted.model}: {fitted.note}"
+            return model, table
+
+    from handlers.forecast_book import CSV_COLUMNS
+
+    model, table = asyncio.run(_go())
+    try:
+        with out.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(CSV_COLUMNS)
+            writer.writerows(table)
+    except OSError as exc:
+        typer.echo(f"Could not write {out}: {exc.strerror or exc}.", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Forecast {len(table)} customers for {horizon_days} days after {day} ({model}); wrote {out}.")
 
 
 @cli.command()
@@ -570,6 +772,56 @@ def digest(
     from bot.console_render import render_text
 
     reply = asyncio.run(_print())
+    note = "not saved; --out FILE.png writes it"
+    if out is not None and reply.image is not None:
+        try:
+            out.write_bytes(reply.image)
+        except OSError as exc:
+            typer.echo(f"Could not write the chart to {out}: {exc.strerror or exc}.", err=True)
+            raise typer.Exit(1) from None
+        note = f"saved to {out}"
+    typer.echo(render_text(reply, image_note=note).text)
+
+
+@cli.command()
+def report(
+    ctx: typer.Context,
+    name: Annotated[
+        str, typer.Argument(help="satisfaction, loyalty, needs, correlation, activity, tickets, ...")
+    ],
+    days: Annotated[
+        int | None, typer.Option("--days", help="Cover the last N days (1-366; each report has its default).")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the report's chart (PNG) to this file.", dir_okay=False),
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Print a manager report over the whole book (CRM_TIMEZONE), the same one `report NAME
+    [days]` answers in chat, and with --out write its chart."""
+    from handlers.errors import UserError
+
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+
+    async def _build() -> Reply:
+        import handlers.router  # noqa: F401  (every area registers its report kinds on import)
+        from handlers.context import zone
+        from handlers.reports import build_report
+
+        async with _running(settings) as app:
+            return await build_report(
+                app.store, name, days, tz=zone(settings.timezone), now=app.store.clock()
+            )
+
+    try:
+        reply = asyncio.run(_build())
+    except UserError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    from bot.console_render import render_text
+
     note = "not saved; --out FILE.png writes it"
     if out is not None and reply.image is not None:
         try:

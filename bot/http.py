@@ -1,5 +1,6 @@
 """The HTTP server: Starlette (POST /slack/events, POST /telegram/webhook, GET /healthz) served by
-uvicorn on the bot's loop."""
+uvicorn, on the bot's loop or on a thread of its own that hands the chat requests to the bot's loop
+and answers /healthz itself, however busy that loop is."""
 
 from __future__ import annotations
 
@@ -15,12 +16,39 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import Message
 
 from bot.health import Health
 
 _LOGGER = logging.getLogger(__name__)
-SlackEndpoint = Callable[[Request], Awaitable[Response]]
-TelegramEndpoint = Callable[[Request], Awaitable[Response]]
+Endpoint = Callable[[Request], Awaitable[Response]]
+SlackEndpoint = Endpoint
+TelegramEndpoint = Endpoint
+
+
+def on_loop(endpoint: Endpoint, loop: asyncio.AbstractEventLoop) -> Endpoint:
+    """``endpoint`` run on ``loop`` (the bot's), for a server on another thread: the body is read
+    here, the request rebuilt there over it, and the finished response (plain data) handed back."""
+
+    async def forwarded(request: Request) -> Response:
+        body = await request.body()
+        scope = dict(request.scope)
+
+        async def handle() -> Response:
+            sent = False
+
+            async def receive() -> Message:
+                nonlocal sent
+                if sent:
+                    return {"type": "http.disconnect"}
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            return await endpoint(Request(scope, receive))
+
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(handle(), loop))
+
+    return forwarded
 
 
 def build_asgi(
@@ -28,9 +56,14 @@ def build_asgi(
     slack: SlackEndpoint | None = None,
     telegram: TelegramEndpoint | None = None,
     health: Health | None = None,
+    loop: asyncio.AbstractEventLoop | None = None,
 ) -> Starlette:
     """The routes that are configured; Slack's only when it has a signing secret to check,
-    Telegram's only in webhook mode (the endpoint checks the secret header itself)."""
+    Telegram's only in webhook mode (the endpoint checks the secret header itself). With
+    ``loop``, the chat endpoints run on that loop (see ``on_loop``); /healthz where it is served."""
+    if loop is not None:
+        slack = on_loop(slack, loop) if slack is not None else None
+        telegram = on_loop(telegram, loop) if telegram is not None else None
 
     async def healthz(_: Request) -> Response:
         if health is not None and not health.healthy:
@@ -67,32 +100,75 @@ class _Server(uvicorn.Server):
 
 
 class HttpServer:
-    """uvicorn on the running event loop (never ``uvicorn.run``, which would own the loop)."""
+    """uvicorn on the running event loop (never ``uvicorn.run``, which would own the loop), or with
+    ``threaded`` on a thread and loop of its own (build the app with ``loop=`` the bot's loop); then
+    SIGINT and SIGTERM, which only the main thread receives, are caught on the bot's loop."""
 
-    def __init__(self, app: Starlette, *, host: str, port: int) -> None:
+    def __init__(self, app: Starlette, *, host: str, port: int, threaded: bool = False) -> None:
         config = uvicorn.Config(
             app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
         )
         self.server = _Server(config)
+        self.threaded = threaded
         self._task: asyncio.Task[None] | None = None
+        self._thread: threading.Thread | None = None
+        self._failed: BaseException | None = None
+        self._signals: list[int] = []
 
     async def start(self) -> str:
         """Serve in the background; returns the URL actually bound (port 0 picks a free one)."""
+        if self.threaded:
+            return await self._start_thread()
         self._task = asyncio.create_task(self.server.serve())
         while not self.server.started:
             if self._task.done():
                 self._task.result()  # raises why it could not start (port taken, ...)
                 raise RuntimeError("the HTTP server stopped during start-up")
             await asyncio.sleep(0.02)
+        return self._url()
+
+    async def _start_thread(self) -> str:
+        def serve() -> None:
+            try:
+                asyncio.run(self.server.serve())
+            except BaseException as exc:
+                self._failed = exc
+
+        self._thread = threading.Thread(target=serve, name="http", daemon=True)
+        self._thread.start()
+        while not self.server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the HTTP server stopped during start-up") from self._failed
+            await asyncio.sleep(0.02)
+        loop = asyncio.get_running_loop()
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, self._exit)
+                self._signals.append(sig)
+        return self._url()
+
+    def _exit(self) -> None:
+        self.server.should_exit = True
+
+    def _url(self) -> str:
         host, port = self.server.servers[0].sockets[0].getsockname()[:2]
         return f"http://{host}:{port}"
 
     async def wait(self) -> None:
         if self._task is not None:
             await self._task
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
 
     async def stop(self) -> None:
         self.server.should_exit = True
         if self._task is not None:
             await self._task
             self._task = None
+        if self._thread is not None:
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+        loop = asyncio.get_running_loop()
+        for sig in self._signals:
+            loop.remove_signal_handler(sig)
+        self._signals = []

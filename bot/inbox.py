@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from typing import Any
 
-from crm_store.store import Store
+from bot.batch import WriteBatcher
+from crm_store.inbox import CLAIM_TTL
+from crm_store.store import Store, Tx
 
 _LOGGER = logging.getLogger(__name__)
 Handle = Callable[[Mapping[str, Any]], Awaitable[None]]
@@ -22,14 +25,31 @@ class UpdateInbox:
         self.platform = platform
         self.handle = handle
         self._actor = f"{platform}:inbox"
+        self._finishes = WriteBatcher(store, actor=self._actor)
+        self._receives = WriteBatcher(store, actor=self._actor, urgent=True)
 
     async def receive(
-        self, event_id: str, payload: Mapping[str, Any], *, dedupe_key: str | None = None
+        self,
+        event_id: str,
+        payload: Mapping[str, Any],
+        *,
+        dedupe_key: str | None = None,
+        claim: bool = False,
     ) -> bool:
         """Store the raw update; False for a re-delivery of one already stored, under the same
-        ``event_id`` or with the same ``dedupe_key`` (the message or press it carries)."""
-        async with self.store.write(self._actor) as tx:
-            return await tx.inbox.add(self.platform, event_id, payload, dedupe_key=dedupe_key)
+        ``event_id`` or with the same ``dedupe_key`` (the message or press it carries). With
+        ``claim`` a new update is this worker's at once: hand it to ``handle_claimed``."""
+        if not claim:
+            async with self.store.write(self._actor) as tx:
+                return await tx.inbox.add(self.platform, event_id, payload, dedupe_key=dedupe_key)
+        # Webhook deliveries arriving together are stored in one transaction.
+        return bool(
+            await self._receives.run(
+                partial(
+                    _add_claimed, platform=self.platform, event_id=event_id, payload=payload, key=dedupe_key
+                )
+            )
+        )
 
     async def process(self, event_id: str, *, due_only: bool = True) -> bool:
         """Handle one stored update if no one else has or is; True if this call handled it."""
@@ -37,8 +57,16 @@ class UpdateInbox:
             payload = await tx.inbox.claim(self.platform, event_id, due_only=due_only)
         if payload is None:
             return False
+        return await self.handle_claimed(event_id, payload)
+
+    async def handle_claimed(
+        self, event_id: str, payload: Mapping[str, Any], *, handle: Handle | None = None
+    ) -> bool:
+        """Handle an update this worker has claimed (with ``handle`` instead of the inbox's own,
+        e.g. one that has the payload parsed already); True once it is done. Marking it done
+        shares a transaction with the other updates finishing at the same time."""
         try:
-            await self.handle(payload)
+            await (handle or self.handle)(payload)
         except Exception as exc:
             # The type only: the message of an exception may quote what the customer wrote.
             async with self.store.write(self._actor) as tx:
@@ -47,9 +75,12 @@ class UpdateInbox:
                 "%s update %s failed (%s); now %s", self.platform, event_id, type(exc).__name__, state
             )
             return False
-        async with self.store.write(self._actor) as tx:
-            await tx.inbox.finish(self.platform, event_id)
+        await self._finishes.run(partial(_finish, platform=self.platform, event_id=event_id))
         return True
+
+    async def close(self) -> None:
+        await self._receives.close()
+        await self._finishes.close()
 
     async def drain(self, *, due_only: bool = True) -> int:
         """Handle every waiting update, oldest first; ``due_only=False`` at start also retries
@@ -65,3 +96,13 @@ class UpdateInbox:
             for event_id in waiting:
                 tried.add(event_id)
                 handled += await self.process(event_id, due_only=due_only)
+
+
+async def _finish(tx: Tx, *, platform: str, event_id: str) -> None:
+    await tx.inbox.finish(platform, event_id)
+
+
+async def _add_claimed(
+    tx: Tx, *, platform: str, event_id: str, payload: Mapping[str, Any], key: str | None
+) -> bool:
+    return await tx.inbox.add(platform, event_id, payload, dedupe_key=key, claim_ttl=CLAIM_TTL)

@@ -106,7 +106,10 @@ class SnapshotIndexSource:
         command = [sys.executable, "-m", "bot.index_build", str(path), store_id]
         command += ["--location", self.location, "--seen", _file_identity(path)]
         process = await asyncio.create_subprocess_exec(
-            *command, env=env, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            *command,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
         )
         self._process = process

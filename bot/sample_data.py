@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import logging
 import random
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
+from bot.sample_reports import add_history
 from crm_store.store import Store, Tx
+from handlers.order_import import MAP_EXAMPLE, customer_ref, import_order_lines, parse_mapping
+from handlers.segment_run import recompute_segments
+
+_LOGGER = logging.getLogger(__name__)
 
 SAMPLE_ACTOR = "system:sample-data"
 REPS = (("Dana Whitfield", "rep"), ("Sam Ortega", "rep"), ("Priya Raman", "manager"))
@@ -152,6 +161,11 @@ YOUR_REMINDERS = (
     ("Acme Corp", 5, "Confirm the replacement printer shipped"),
 )
 TEAM_REMINDERS = ((2, "Send the renewal quote"), (26, "Check in after the demo"), (-3, "Call back"))
+# Real order lines (data/retail/README.md): each sample company takes over one shop customer's
+# invoices (the first ones in the file, in order, so Acme buys as customer 17850 did); the other
+# shop customers join the book as "Customer <number>". Invoices are spread over the last year.
+RETAIL_SAMPLE = Path(__file__).resolve().parents[1] / "data" / "retail" / "online_retail_sample.csv"
+RETAIL_DAYS = 365
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +182,8 @@ async def load_sample(store: Store, *, seed: int = 7, you: SampleUser | None = N
     """Insert the sample book; returns counts. The caller checks the store is empty."""
     rng = random.Random(seed)
     counts = {"customers": 0, "orders": 0, "interactions": 0, "tickets": 0, "reminders": 0}
+    retail = RETAIL_SAMPLE.read_text(encoding="latin-1") if RETAIL_SAMPLE.exists() else ""
+    twins = _shop_customers(retail)[: len(COMPANIES)]
     async with store.write(SAMPLE_ACTOR) as tx:
         now: datetime = tx.now
         rep_ids = []
@@ -183,7 +199,15 @@ async def load_sample(store: Store, *, seed: int = 7, you: SampleUser | None = N
         for i, (company, contact, domain) in enumerate(COMPANIES):
             owner = rep_ids[i % len(rep_ids)]
             by_company[company] = await _add_company(
-                tx, rng, index=i, company=company, contact=contact, domain=domain, owner=owner, counts=counts
+                tx,
+                rng,
+                index=i,
+                company=company,
+                contact=contact,
+                domain=domain,
+                owner=owner,
+                counts=counts,
+                external_ref=twins[i] if i < len(twins) else None,
             )
         customer_ids = list(by_company.values())
         for company, subject, body, assigned, resolved in TICKETS:
@@ -195,6 +219,8 @@ async def load_sample(store: Store, *, seed: int = 7, you: SampleUser | None = N
                 await tx.tickets.assign(ticket.id, rng.choice(rep_ids))
             if resolved:
                 await tx.tickets.resolve(ticket.id)
+        # Resolved, rated history for the analysis reports (ids after the README's #12).
+        counts["tickets"] += (await add_history(tx, customer_ids, rep_ids))["tickets"]
         if you is not None:
             for company, hours, text in YOUR_REMINDERS:
                 await tx.reminders.add(
@@ -220,7 +246,57 @@ async def load_sample(store: Store, *, seed: int = 7, you: SampleUser | None = N
             customer_id=by_company["Acme Corp"],
             display_name="Wile Coyote",
         )
+    if retail:
+        report = await import_order_lines(
+            store,
+            _redated(retail, now=now, seed=seed),
+            actor=SAMPLE_ACTOR,
+            mapping=parse_mapping(MAP_EXAMPLE),
+            create_customers=True,
+            currency="USD",  # the demo book keeps one currency; the shop's prices are in GBP
+        )
+        counts["customers"] += report.customers_created
+        counts["orders"] += report.orders
+        counts["products"] = report.products_created
+        counts["order lines"] = report.lines_imported
+    else:
+        _LOGGER.warning("no retail sample at %s: the sample book has no products", RETAIL_SAMPLE)
+    # Segments as the nightly run would leave them, so `segments` and `find segment:` answer at once.
+    run = await recompute_segments(store, actor=SAMPLE_ACTOR)
+    counts["segments"] = len(run.segments)
     return counts
+
+
+def _shop_customers(text: str) -> list[str]:
+    """The shop's customer numbers in the order they first appear."""
+    if not text:
+        return []
+    seen = dict.fromkeys(
+        customer_ref(row.get("CustomerID") or "") for row in csv.DictReader(io.StringIO(text))
+    )
+    return [ref for ref in seen if ref]
+
+
+def _redated(text: str, *, now: datetime, seed: int) -> str:
+    """The export with each invoice moved to a day of the last year (time of day kept), so the
+    book has a history to segment, recommend from and forecast."""
+    rng = random.Random(seed)
+    reader = csv.DictReader(io.StringIO(text))
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(reader.fieldnames or ()))
+    writer.writeheader()
+    days: dict[str, int] = {}
+    for row in reader:
+        invoice = row["InvoiceNo"]
+        if invoice not in days:
+            days[invoice] = rng.randint(1, RETAIL_DAYS)
+        original = datetime.fromisoformat(row["InvoiceDate"])
+        moved = (now - timedelta(days=days[invoice])).replace(
+            hour=original.hour, minute=original.minute, second=original.second, microsecond=0
+        )
+        row["InvoiceDate"] = moved.isoformat()
+        writer.writerow(row)
+    return out.getvalue()
 
 
 async def _add_company(
@@ -233,6 +309,7 @@ async def _add_company(
     domain: str,
     owner: int,
     counts: dict[str, int],
+    external_ref: str | None,
 ) -> int:
     """One company record and its contact person, with orders and interactions; the company's id."""
     first = contact.split()[0].lower().replace("é", "e").replace("ü", "u").replace("å", "a")
@@ -247,8 +324,9 @@ async def _add_company(
         source="sample",
         tags=rng.sample(("enterprise", "smb", "vip", "renewal-q1", "partner"), k=rng.randint(0, 2)),
         custom={"industry": rng.choice(("logistics", "retail", "finance", "manufacturing", "media"))},
+        external_ref=external_ref,
     )
-    await tx.customers.add(
+    person = await tx.customers.add(
         name=contact,
         company=company,
         email=f"{first}.{index}@{domain}",
@@ -257,6 +335,13 @@ async def _add_company(
         source="sample",
     )
     counts["customers"] += 2
+    await tx.relationships.add(
+        from_customer_id=person.id,
+        kind="works-at",
+        to_customer_id=customer.id,
+        starts_at=now - timedelta(days=rng.randint(200, 1500)),
+        ends_at=None,
+    )
     for _ in range(rng.randint(1, 6)):
         await tx.orders.add(
             customer_id=customer.id,

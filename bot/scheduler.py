@@ -16,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from crm_store.store import Store
 from handlers import jobs
+from handlers.recommend_model import ModelHolder
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -23,9 +24,11 @@ TICK_JOB = "tick"
 SWEEP_JOB = "sla-and-digests"
 LOYALTY_JOB = "loyalty-nightly"
 HOUSEKEEPING_JOB = "housekeeping"
+RECOMMEND_START_JOB = "recommend-start"
 SWEEP_SECONDS = 30.0
 HOUSEKEEPING_SECONDS = 3600.0
 HOUSEKEEPING_FIRST_DELAY = 60.0  # after start, once the front ends have settled
+RECOMMEND_FIRST_DELAY = 15.0  # the next-product model is built after start, once the bot answers
 STOP_WAIT = 10.0  # seconds a run under way gets to finish at shutdown
 
 
@@ -51,8 +54,11 @@ class Scheduler:
         schedule: ScheduleSettings,
         *,
         wake: Callable[[], None] = lambda: None,
+        recommender: ModelHolder | None = None,
     ) -> None:
         self.store = store
+        # Built once soon after start and again after each loyalty run (None: not at all).
+        self.recommender = recommender
         self.settings = settings
         self.schedule = schedule
         self.wake = wake
@@ -111,6 +117,16 @@ class Scheduler:
             replace_existing=True,
             next_run_time=now + timedelta(seconds=min(HOUSEKEEPING_FIRST_DELAY, every)),
         )
+
+        if self.recommender is not None:
+            self.scheduler.add_job(
+                self._run_job,
+                "date",
+                args=(self.recommend,),
+                run_date=now + timedelta(seconds=RECOMMEND_FIRST_DELAY),
+                id=RECOMMEND_START_JOB,
+                replace_existing=True,
+            )
 
     def start(self) -> None:
         self.register()
@@ -186,7 +202,20 @@ class Scheduler:
         async def _run() -> int:
             return (await jobs.run_loyalty(self.store, self.settings)).queued
 
-        return await self._guarded("loyalty run", _run)
+        queued = await self._guarded("loyalty run", _run)
+        await self.recommend()  # the nightly run refreshes the next-product model too
+        return queued
+
+    async def recommend(self) -> int:
+        """Rebuild the next-product model in memory; nothing is queued."""
+        holder = self.recommender
+        if holder is None:
+            return 0
+
+        async def _build() -> int:
+            return (await holder.rebuild(self.store)).customers
+
+        return await self._guarded("next-product model", _build, wakes=False)
 
     async def housekeeping(self) -> int:
         """Purge old dedupe rows and expired drafts; nothing is queued, so nothing to wake."""

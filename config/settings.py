@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(5, alias="CRM_DB_POOL_SIZE", ge=1, le=100)
     db_max_overflow: int = Field(5, alias="CRM_DB_MAX_OVERFLOW", ge=0, le=100)
     db_pool_timeout: float = Field(30.0, alias="CRM_DB_POOL_TIMEOUT", gt=0)
+    # Chat work at once (Slack requests and Telegram updates being handled), and how many may
+    # wait beyond those before a request is refused with 503 and Retry-After.
+    workers: int = Field(8, alias="CRM_WORKERS", ge=1, le=1000)
+    max_backlog: int = Field(1000, alias="CRM_MAX_BACKLOG", ge=1, le=1_000_000)
     # Who may work which customer: "team" (all staff, every customer) or "owner" (reps and
     # managers their own customers and unowned ones; admins everyone).
     customer_access: Literal["team", "owner"] = Field("team", alias="CRM_CUSTOMER_ACCESS")

@@ -44,6 +44,8 @@ def _record(row: RowMapping) -> CustomerRecord:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         deleted_at=row["deleted_at"],
+        external_ref=row["external_ref"],
+        country=row["country"],
     )
 
 
@@ -90,6 +92,8 @@ class CustomerRepo(Repo):
         tags: Sequence[str] = (),
         custom: Mapping[str, Any] | None = None,
         timezone: str | None = None,
+        external_ref: str | None = None,
+        country: str = "",
     ) -> CustomerRecord:
         values = {
             "name": name,
@@ -102,6 +106,8 @@ class CustomerRepo(Repo):
             "tags": list(tags),
             "custom": dict(custom or {}),
             "timezone": timezone,
+            "external_ref": external_ref,
+            "country": country,
             "created_at": self.now,
             "updated_at": self.now,
         }
@@ -127,6 +133,8 @@ class CustomerRepo(Repo):
                 "tags": list(r.get("tags", ())),
                 "custom": dict(r.get("custom", {})),
                 "timezone": None,
+                "external_ref": r.get("external_ref"),
+                "country": r.get("country", ""),
                 "created_at": self.now,
                 "updated_at": self.now,
             }
@@ -170,6 +178,20 @@ class CustomerRepo(Repo):
             )
             for email, customer_id in rows:
                 found.setdefault(str(email), []).append(int(customer_id))
+        return found
+
+    async def ids_by_external_ref(self, refs: Iterable[str]) -> dict[str, int]:
+        """Customer ids per external reference (deleted ones too: the reference stays taken),
+        one query per 500 references."""
+        wanted = sorted({r for r in refs if r})
+        found: dict[str, int] = {}
+        for start in range(0, len(wanted), 500):
+            rows = await self.conn.execute(
+                select(customers.c.external_ref, customers.c.id).where(
+                    customers.c.external_ref.in_(wanted[start : start + 500])
+                )
+            )
+            found.update({str(ref): int(customer_id) for ref, customer_id in rows})
         return found
 
     async def by_contact(self, *, email: str = "", phone: str = "") -> list[CustomerRecord]:

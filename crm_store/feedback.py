@@ -104,9 +104,7 @@ class FeedbackRepo(Repo):
         return [_record(r) for r in (await self.conn.execute(query)).mappings().all()]
 
     @staticmethod
-    def _written(
-        since: datetime, until: datetime, visible_to_rep: int | None
-    ) -> list[ColumnElement[bool]]:
+    def _written(since: datetime, until: datetime, visible_to_rep: int | None) -> list[ColumnElement[bool]]:
         """Written feedback (a bare rating is CSAT) in [since, until) from live customers;
         ``visible_to_rep``: only customers that rep owns or nobody owns."""
         conditions = [

@@ -24,10 +24,17 @@ def _backoff(attempts: int) -> timedelta:
 
 class InboxRepo(Repo):
     async def add(
-        self, platform: str, event_id: str, payload: Mapping[str, Any], *, dedupe_key: str | None = None
+        self,
+        platform: str,
+        event_id: str,
+        payload: Mapping[str, Any],
+        *,
+        dedupe_key: str | None = None,
+        claim_ttl: timedelta | None = None,
     ) -> bool:
         """Store an update; False when that ``event_id``, or an update carrying the same message
-        or press (``dedupe_key``), is already here: a re-delivery."""
+        or press (``dedupe_key``), is already here: a re-delivery. With ``claim_ttl`` a new row
+        is claimed by this worker at once, as ``claim`` would (one write instead of two)."""
         values = {
             "platform": platform,
             "event_id": event_id[:128],
@@ -38,6 +45,8 @@ class InboxRepo(Repo):
             "next_attempt_at": self.now,
             "received_at": self.now,
         }
+        if claim_ttl is not None:
+            values.update(state="working", attempts=1, lease_until=self.now + claim_ttl)
         result = await self.conn.execute(self.dialect_insert(inbox).values(**values).on_conflict_do_nothing())
         return bool(result.rowcount)
 

@@ -34,6 +34,9 @@ class LoyaltyModel:
     k: float = 0.1
     theta: float = 40.0
     window_days: int = 90
+    # Churn risk blends the logistic curve with 1 - p_active from the latest sales forecast
+    # (issue 11) at this weight, where a customer has one; 0 keeps the curve alone.
+    forecast_weight: float = 0.5
 
     @property
     def total(self) -> float:
@@ -102,6 +105,9 @@ WITH o AS (
         SUM(CASE WHEN status <> 'resolved' THEN 1 ELSE 0 END) AS open_n,
         SUM(CASE WHEN breached_at IS NOT NULL THEN 1 ELSE 0 END) AS breached_n
     FROM tickets WHERE status <> 'resolved' OR created_at >= :since GROUP BY customer_id
+), fc AS (
+    SELECT customer_id, p_active FROM customer_forecasts
+    WHERE run_date = (SELECT MAX(run_date) FROM customer_forecasts)
 ), people AS (
     -- Buyers drive the join (SQLite would rescan a window-function CTE on the right of a
     -- LEFT JOIN for every customer); customers who never ordered are added beside them.
@@ -112,12 +118,14 @@ WITH o AS (
 ), parts AS (
     SELECT p.customer_id, p.last_at, p.n, p.m, p.rq, p.fq, p.mq,
         said.mean AS sentiment, COALESCE(said.neg, 0) AS neg, rated.csat AS csat,
-        COALESCE(tk.open_n, 0) AS open_n, COALESCE(tk.breached_n, 0) AS breached_n
+        COALESCE(tk.open_n, 0) AS open_n, COALESCE(tk.breached_n, 0) AS breached_n,
+        fc.p_active AS p_active
     FROM people p
     JOIN customers c ON c.id = p.customer_id
     LEFT JOIN said ON said.customer_id = p.customer_id
     LEFT JOIN rated ON rated.customer_id = p.customer_id
     LEFT JOIN tk ON tk.customer_id = p.customer_id
+    LEFT JOIN fc ON fc.customer_id = p.customer_id
     WHERE c.deleted_at IS NULL
 ), scored AS (
     SELECT parts.*, 100.0 * (
@@ -129,14 +137,16 @@ WITH o AS (
     ) / :w_sum AS score
     FROM parts
 )
-SELECT :run_date, customer_id, score, 1.0 / (1.0 + EXP(-:k * (:theta - score))),
+SELECT :run_date, customer_id, score,
+    CASE WHEN p_active IS NULL THEN 1.0 / (1.0 + EXP(-:k * (:theta - score)))
+         ELSE (1.0 - :w_fc) / (1.0 + EXP(-:k * (:theta - score))) + :w_fc * (1.0 - p_active) END,
     CASE WHEN last_at IS NULL THEN NULL ELSE {days} END,
     n, m, sentiment, neg, csat, open_n, breached_n, :now
 FROM scored
 """
 
 
-_FLOAT_PARAMS = ("w_r", "w_f", "w_m", "w_s", "w_c", "w_t", "w_sum", "k", "theta")
+_FLOAT_PARAMS = ("w_r", "w_f", "w_m", "w_s", "w_c", "w_t", "w_sum", "k", "theta", "w_fc")
 
 
 def run_date_of(moment: datetime) -> str:
@@ -169,6 +179,7 @@ class LoyaltyRepo(Repo):
             "cap": TICKET_CAP,
             "k": model.k,
             "theta": model.theta,
+            "w_fc": model.forecast_weight,
         }
         # Typed binds: PostgreSQL cannot infer an untyped parameter under a unary minus
         # ("operator is not unique: - unknown" for -:k), and a typed one stays double precision.

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
 from sqlalchemy.engine import RowMapping
 
-from crm_store.records import OrderRecord
+from crm_store.records import OrderLineRecord, OrderRecord
 from crm_store.repo import Repo
-from crm_store.tables import orders
+from crm_store.tables import order_lines, orders
+
+# (product_id, quantity, unit_price_cents); a negative quantity is a return.
+Line = tuple[int, int, int]
 
 
 def _record(row: RowMapping) -> OrderRecord:
@@ -58,6 +61,82 @@ class OrderRepo(Repo):
         await self.audit.record("create", "order", new_id, customer_id=customer_id, amount_cents=amount_cents)
         return int(new_id)
 
+    async def add_with_lines(
+        self,
+        *,
+        customer_id: int,
+        lines: Sequence[Line],
+        ordered_at: datetime | None = None,
+        external_ref: str | None = None,
+        rep_id: int | None = None,
+        currency: str = "USD",
+        note: str = "",
+    ) -> int:
+        """An order and its lines in one go; the order's amount is the sum of its lines."""
+        if not lines:
+            raise ValueError("an order with lines needs at least one line")
+        when = ordered_at or self.now
+        order_id = await self.add(
+            customer_id=customer_id,
+            rep_id=rep_id,
+            amount_cents=sum(q * p for _, q, p in lines),
+            currency=currency,
+            note=note,
+            ordered_at=when,
+            external_ref=external_ref,
+        )
+        await self.conn.execute(insert(order_lines), _line_values(order_id, customer_id, when, lines))
+        return order_id
+
+    async def add_many_with_lines(self, rows: Sequence[Mapping[str, Any]], *, source: str) -> int:
+        """Bulk orders with their lines (imports): each row has ``customer_id``, ``lines``
+        (a sequence of Line), and optional ``ordered_at``, ``external_ref``, ``currency``,
+        ``note``. Two statements for the lot and one audit entry."""
+        if not rows:
+            return 0
+        values = [
+            {
+                "customer_id": r["customer_id"],
+                "rep_id": None,
+                "amount_cents": sum(q * p for _, q, p in r["lines"]),
+                "currency": r.get("currency", "USD"),
+                "note": r.get("note", ""),
+                "external_ref": r.get("external_ref"),
+                "ordered_at": r.get("ordered_at") or self.now,
+                "created_at": self.now,
+            }
+            for r in rows
+        ]
+        result = await self.conn.execute(
+            insert(orders).returning(orders.c.id, sort_by_parameter_order=True), values
+        )
+        ids = [int(i) for i in result.scalars().all()]
+        line_values: list[dict[str, Any]] = []
+        for order_id, row, value in zip(ids, rows, values, strict=True):
+            line_values.extend(_line_values(order_id, row["customer_id"], value["ordered_at"], row["lines"]))
+        if line_values:
+            await self.conn.execute(insert(order_lines), line_values)
+        await self.audit.record(
+            "import", "order", None, rows=len(values), lines=len(line_values), source=source
+        )
+        return len(values)
+
+    async def lines(self, order_id: int) -> list[OrderLineRecord]:
+        query = select(order_lines).where(order_lines.c.order_id == order_id).order_by(order_lines.c.id)
+        return [
+            OrderLineRecord(
+                id=r["id"],
+                order_id=r["order_id"],
+                product_id=r["product_id"],
+                customer_id=r["customer_id"],
+                quantity=r["quantity"],
+                unit_price_cents=r["unit_price_cents"],
+                line_cents=r["line_cents"],
+                ordered_at=r["ordered_at"],
+            )
+            for r in (await self.conn.execute(query)).mappings().all()
+        ]
+
     async def add_many(self, rows: Iterable[Mapping[str, Any]], *, source: str) -> int:
         values = [
             {
@@ -79,11 +158,15 @@ class OrderRepo(Repo):
         return len(values)
 
     async def existing_refs(self, refs: Iterable[str]) -> set[str]:
-        wanted = [r for r in refs if r]
-        if not wanted:
-            return set()
-        rows = await self.conn.execute(select(orders.c.external_ref).where(orders.c.external_ref.in_(wanted)))
-        return {str(r[0]) for r in rows}
+        wanted = sorted({r for r in refs if r})
+        found: set[str] = set()
+        for start in range(0, len(wanted), 500):  # bounded IN lists (SQLite's variable limit)
+            chunk = wanted[start : start + 500]
+            rows = await self.conn.execute(
+                select(orders.c.external_ref).where(orders.c.external_ref.in_(chunk))
+            )
+            found.update(str(r[0]) for r in rows)
+        return found
 
     async def for_customer(self, customer_id: int, *, limit: int = 20) -> list[OrderRecord]:
         query = (
@@ -93,3 +176,20 @@ class OrderRepo(Repo):
             .limit(limit)
         )
         return [_record(r) for r in (await self.conn.execute(query)).mappings().all()]
+
+
+def _line_values(
+    order_id: int, customer_id: int, ordered_at: datetime, lines: Sequence[Line]
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "order_id": order_id,
+            "product_id": product_id,
+            "customer_id": customer_id,
+            "quantity": quantity,
+            "unit_price_cents": unit_cents,
+            "line_cents": quantity * unit_cents,
+            "ordered_at": ordered_at,
+        }
+        for product_id, quantity, unit_cents in lines
+    ]

@@ -16,6 +16,7 @@ from crm_store.repo import Repo
 from crm_store.tables import (
     audit_log,
     conversations,
+    customer_forecasts,
     customers,
     feedback,
     handled_messages,
@@ -25,6 +26,7 @@ from crm_store.tables import (
     link_tokens,
     loyalty_alerts,
     loyalty_scores,
+    order_lines,
     orders,
     outbox,
     pending_actions,
@@ -132,6 +134,7 @@ class PrivacyRepo(Repo):
             ),
             "interactions": await self._by_customer(interactions, ids),
             "orders": await self._by_customer(orders, ids),
+            "order_lines": await self._by_customer(order_lines, ids),
             "tickets": await self._by_customer(tickets, ids),
             "ticket_messages": await self._rows(
                 select(ticket_messages)
@@ -149,6 +152,11 @@ class PrivacyRepo(Repo):
                 select(loyalty_alerts)
                 .where(loyalty_alerts.c.customer_id.in_(ids))
                 .order_by(loyalty_alerts.c.run_date)
+            ),
+            "customer_forecasts": await self._rows(
+                select(customer_forecasts)
+                .where(customer_forecasts.c.customer_id.in_(ids))
+                .order_by(customer_forecasts.c.run_date)
             ),
             "link_tokens": await self._rows(
                 select(*_LINK_TOKEN_COLUMNS)
@@ -243,6 +251,11 @@ class PrivacyRepo(Repo):
         counts["loyalty_alerts"] = _count(
             await self.conn.execute(delete(loyalty_alerts).where(loyalty_alerts.c.customer_id.in_(ids)))
         )
+        counts["customer_forecasts"] = _count(
+            await self.conn.execute(
+                delete(customer_forecasts).where(customer_forecasts.c.customer_id.in_(ids))
+            )
+        )
         # Every reminder about them: a pending one would push their name to a rep tomorrow.
         counts["reminders"] = _count(
             await self.conn.execute(delete(reminders).where(reminders.c.customer_id.in_(ids)))
@@ -260,6 +273,8 @@ class PrivacyRepo(Repo):
                     tags=[],
                     custom={},
                     timezone=None,
+                    external_ref=None,  # the shop's customer number identifies them too
+                    country="",
                     owner_rep_id=None,  # nobody is alerted about a stub
                     status="erased",
                     deleted_at=func.coalesce(customers.c.deleted_at, self.now),

@@ -42,6 +42,9 @@ class CustomerRecord:
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None = None
+    # The customer's id in the shop or ERP the book follows (order-line imports match on it).
+    external_ref: str | None = None
+    country: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,3 +150,64 @@ class AuditRecord:
     entity_id: str | None
     detail: dict[str, Any] = field(default_factory=dict)
     at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProductRecord:
+    id: int
+    sku: str
+    name: str
+    category: str
+    price_cents: int | None
+    currency: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderLineRecord:
+    id: int
+    order_id: int
+    product_id: int
+    customer_id: int
+    quantity: int
+    unit_price_cents: int
+    line_cents: int
+    ordered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TopBuyer:
+    customer_id: int
+    name: str
+    units: int
+    revenue_cents: int
+
+
+@dataclass(frozen=True, slots=True)
+class ProductSummary:
+    """A product with the figures its card shows (over the customers the reader may see)."""
+
+    product: ProductRecord
+    units: int  # net of returns
+    revenue_cents: int  # net of returns
+    orders: int  # orders holding a sale of it
+    returned_units: int  # units on return lines, as a positive number
+    returns: int  # return lines
+    buyers: int
+    top_buyers: tuple[TopBuyer, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RelationshipRecord:
+    """``from`` is ``kind`` of ``to``: "Jane works-at Acme", "Globex subsidiary Initech"."""
+
+    id: int
+    from_customer_id: int
+    from_name: str
+    to_customer_id: int
+    to_name: str
+    kind: str
+    starts_at: datetime | None
+    ends_at: datetime | None
+    created_at: datetime

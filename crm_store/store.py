@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from contextvars import ContextVar
@@ -14,13 +15,16 @@ from typing import Any
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from crm_store.analysis import AnalysisRepo
 from crm_store.audit import AuditRepo
+from crm_store.catalog import ProductRepo
 from crm_store.conversations import ConversationRepo
 from crm_store.customers import CustomerRepo
 from crm_store.digests import DigestRepo
 from crm_store.engine import WRITE_OPTION, PoolSettings, create_engine, is_sqlite
 from crm_store.events import EventRepo
 from crm_store.feedback import FeedbackRepo
+from crm_store.forecast import ForecastRepo
 from crm_store.handled import AlreadyHandled, HandledRepo
 from crm_store.inbox import InboxRepo
 from crm_store.interactions import InteractionRepo
@@ -34,8 +38,11 @@ from crm_store.outbox import OutboxRepo
 from crm_store.pending import PendingActionRepo
 from crm_store.people import PeopleRepo
 from crm_store.privacy import PrivacyRepo
+from crm_store.recommend import RecommendRepo
+from crm_store.relationships import RelationshipRepo
 from crm_store.reminders import ReminderRepo
 from crm_store.reports import ReportRepo
+from crm_store.segments import SegmentRepo
 from crm_store.sla import SlaRepo
 from crm_store.speakers import Speaker, SpeakerCache
 from crm_store.tickets import TicketRepo
@@ -61,12 +68,45 @@ class StoreBusy(TimeoutError):
     """No connection, or on SQLite no turn to write, within CRM_DB_POOL_TIMEOUT seconds."""
 
 
+class _WriterTurn:
+    """The one writer turn: first come, first served, except that an ``urgent`` write (a request
+    stored before it is acknowledged) goes ahead of the ordinary writes waiting, never of the one
+    writing. A turn is handed straight to the next in line on release."""
+
+    def __init__(self) -> None:
+        self._held = False
+        self._urgent: deque[asyncio.Future[None]] = deque()
+        self._ordinary: deque[asyncio.Future[None]] = deque()
+
+    async def acquire(self, *, urgent: bool = False) -> None:
+        if not self._held and not self._urgent and not self._ordinary:
+            self._held = True
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        (self._urgent if urgent else self._ordinary).append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # handed the turn as it was cancelled: pass it on
+            raise
+
+    def release(self) -> None:
+        for line in (self._urgent, self._ordinary):
+            while line:
+                waiter = line.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)  # the turn passes to it, still held
+                    return
+        self._held = False
+
+
 @dataclass(frozen=True, slots=True)
 class _Turns:
-    """One event loop's queues for SQLite: one writer at a time, first come first served, and
-    at most the pool's size of readers (asyncio locks belong to the loop that uses them)."""
+    """One event loop's queues for SQLite: one writer at a time (see _WriterTurn), and at most
+    the pool's size of readers (asyncio primitives belong to the loop that uses them)."""
 
-    writer: asyncio.Lock
+    writer: _WriterTurn
     readers: asyncio.Semaphore
 
 
@@ -103,6 +143,12 @@ class Tx:
         self.privacy = PrivacyRepo(conn, self.audit, now=now)
         self.handled = HandledRepo(conn, self.audit, now=now)
         self.meta = MetaRepo(conn, self.audit, now=now)
+        self.recommend = RecommendRepo(conn, self.audit, now=now)
+        self.catalog = ProductRepo(conn, self.audit, now=now)
+        self.relationships = RelationshipRepo(conn, self.audit, now=now)
+        self.analysis = AnalysisRepo(conn, self.audit, now=now)
+        self.segments = SegmentRepo(conn, self.audit, now=now)
+        self.forecast = ForecastRepo(conn, self.audit, now=now)
 
     @property
     def people_changed(self) -> bool:
@@ -151,11 +197,13 @@ class Store:
             _HANDLING.reset(token)
 
     @asynccontextmanager
-    async def write(self, actor: str) -> AsyncIterator[Tx]:
-        """A write transaction; every change made through it is audited as ``actor``."""
+    async def write(self, actor: str, *, urgent: bool = False) -> AsyncIterator[Tx]:
+        """A write transaction; every change made through it is audited as ``actor``. On SQLite
+        an ``urgent`` one (storing a request before it is acknowledged) waits for its turn ahead
+        of the ordinary writes."""
         handling = _HANDLING.get()
         claim = handling if handling is not None and not handling.claimed else None
-        async with self._connection(write=True) as conn:
+        async with self._connection(write=True, urgent=urgent) as conn:
             await conn.execution_options(**{WRITE_OPTION: True})
             async with conn.begin():
                 tx = Tx(conn, actor=actor, now=self.clock())
@@ -185,8 +233,8 @@ class Store:
         return found
 
     @asynccontextmanager
-    async def _connection(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
-        turn = await self._take_turn(write=write)
+    async def _connection(self, *, write: bool, urgent: bool = False) -> AsyncIterator[AsyncConnection]:
+        turn = await self._take_turn(write=write, urgent=urgent)
         writer = _WRITER.set(asyncio.current_task()) if turn is not None and write else None
         conn = self.engine.connect()
         try:
@@ -200,7 +248,9 @@ class Store:
                 _WRITER.reset(writer)
             await _hand_back(conn, turn)
 
-    async def _take_turn(self, *, write: bool) -> asyncio.Lock | asyncio.Semaphore | None:
+    async def _take_turn(
+        self, *, write: bool, urgent: bool = False
+    ) -> _WriterTurn | asyncio.Semaphore | None:
         """SQLite: wait for this transaction's turn (None: it needs none)."""
         if not self.is_sqlite:
             return None  # PostgreSQL: the engine's pool bounds and queues connections
@@ -214,11 +264,14 @@ class Store:
         loop = asyncio.get_running_loop()
         turns = self._turns.get(loop)
         if turns is None:
-            turns = self._turns[loop] = _Turns(asyncio.Lock(), asyncio.Semaphore(self.pool.size))
-        turn: asyncio.Lock | asyncio.Semaphore = turns.writer if write else turns.readers
+            turns = self._turns[loop] = _Turns(_WriterTurn(), asyncio.Semaphore(self.pool.size))
+        turn: _WriterTurn | asyncio.Semaphore = turns.writer if write else turns.readers
         try:
             async with asyncio.timeout(self.pool.timeout):
-                await turn.acquire()
+                if isinstance(turn, _WriterTurn):
+                    await turn.acquire(urgent=urgent)
+                else:
+                    await turn.acquire()
         except TimeoutError:
             raise self._busy("to write" if write else "for a connection") from None
         return turn
@@ -227,7 +280,7 @@ class Store:
         return StoreBusy(f"the store is busy: waited {self.pool.timeout:g} s {waited_for}")
 
 
-async def _hand_back(conn: AsyncConnection, turn: asyncio.Lock | asyncio.Semaphore | None) -> None:
+async def _hand_back(conn: AsyncConnection, turn: _WriterTurn | asyncio.Semaphore | None) -> None:
     """Return the connection to the pool, then the turn to the next in line. A query cancelled
     mid-way is rolled back first (its thread finishes the query, then the rollback), so the next
     writer never starts while it still holds SQLite's lock; a close itself cancelled drops the

@@ -472,3 +472,50 @@ store_meta = Table(
     Column("key", String(64), primary_key=True),
     Column("value", String(200), nullable=False),
 )
+
+# -- segments (issue 11) ----------------------------------------------------------------------
+# One row per segment ever named, keyed by its slug: a recompute updates the live ones (name,
+# description, size, centre figures) and sets size 0 on those that no longer exist, so a name
+# that comes back keeps its id.
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("slug", String(64), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("description", String(300), nullable=False, server_default=""),
+    Column("size", Integer, nullable=False, server_default="0"),
+    # {"z": {feature: z-score of the centre}, "median": {feature: segment median}, "k": ..., ...}
+    Column("figures", JSON, nullable=False, default=dict),
+    _ts("computed_at", nullable=False),
+    UniqueConstraint("slug"),
+)
+
+# Each customer's segment in the latest run, and the one before when the customer moved
+# (``moved_at``: the run that moved them), for the digest's segment changes.
+customer_segments = Table(
+    "customer_segments",
+    metadata,
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
+    Column("segment_id", Id, ForeignKey("segments.id", ondelete="CASCADE"), nullable=False),
+    Column("previous_segment_id", Id, ForeignKey("segments.id", ondelete="SET NULL"), nullable=True),
+    _ts("moved_at", nullable=False),
+    Index("ix_customer_segments_segment", "segment_id", "customer_id"),
+    Index("ix_customer_segments_moved", "moved_at"),
+)
+
+# -- forecast (issue 11): each run's per-customer forecast over its horizon; the card, the
+# weekly digest's revenue at risk and the loyalty run's churn risk read the latest run.
+customer_forecasts = Table(
+    "customer_forecasts",
+    metadata,
+    Column("run_date", String(10), primary_key=True),  # the run's UTC date, YYYY-MM-DD
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
+    Column("horizon_days", Integer, nullable=False),
+    Column("expected_orders", Float, nullable=False),
+    Column("expected_revenue_cents", BigInteger, nullable=False),
+    Column("p_active", Float, nullable=False),
+    Column("model", String(16), nullable=False),  # regression or bgnbd
+    _ts("computed_at", nullable=False),
+    Index("ix_customer_forecasts_customer", "customer_id", "run_date"),
+)

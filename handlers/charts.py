@@ -80,3 +80,99 @@ def trend_png(
     out = io.BytesIO()
     trend_figure(days, sentiment, opened, resolved, title=title).savefig(out, format="png")
     return out.getvalue()
+
+
+# -- forecast (issue 11) --------------------------------------------------------------------
+
+
+def revenue_forecast_png(
+    months: Sequence[date],
+    actual: Sequence[float],
+    forecast: Sequence[tuple[date, float, float, float]],
+    *,
+    title: str,
+    unit: str = "$",
+) -> bytes:
+    """Monthly revenue as bars, and the forecast's months as lighter bars (stacked on what a
+    month already has) with their 90% interval as error bars. ``forecast``: (month, expected,
+    low, high)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7, 4.2), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.subplots()
+    axes.set_title(title)
+    labels = sorted({*months, *(f[0] for f in forecast)})
+    position = {m: i for i, m in enumerate(labels)}
+    have = dict(zip(months, actual, strict=True))
+    axes.bar([position[m] for m in months], list(actual), 0.7, color="#1565c0", label="revenue")
+    bottoms = [have.get(m, 0.0) for m, *_ in forecast]
+    xs = [position[m] for m, *_ in forecast]
+    expected = [f[1] for f in forecast]
+    axes.bar(xs, expected, 0.7, bottom=bottoms, color="#90caf9", label="forecast")
+    tops = [b + e for b, e in zip(bottoms, expected, strict=True)]
+    lower = [max(t - (b + f[2]), 0.0) for t, b, f in zip(tops, bottoms, forecast, strict=True)]
+    upper = [max((b + f[3]) - t, 0.0) for t, b, f in zip(tops, bottoms, forecast, strict=True)]
+    axes.errorbar(
+        xs, tops, yerr=[lower, upper], fmt="none", ecolor="#424242", capsize=3, label="90% interval"
+    )
+    axes.set_ylabel(f"revenue ({unit})")
+    axes.set_xticks(
+        range(len(labels)),
+        [m.strftime("%b %y") for m in labels],
+        rotation=45 if len(labels) > 8 else 0,
+        fontsize="small",
+    )
+    axes.legend(loc="upper left", fontsize="small")
+    figure.tight_layout()
+    return _png(figure)
+
+
+# -- segments (issue 11) ----------------------------------------------------------------------
+
+
+def segments_png(
+    names: Sequence[str],
+    sizes: Sequence[int],
+    features: Sequence[str],
+    z: Sequence[Sequence[float]],
+    *,
+    title: str,
+) -> bytes:
+    """Segment sizes (bars) beside each centre's z-scores against the book (a heatmap, red
+    below the book, blue above, each cell labelled with its value)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(11, 1.6 + 0.55 * max(len(names), 1)), dpi=100)
+    FigureCanvasAgg(figure)
+    if not names:
+        figure.suptitle(title)
+        figure.text(0.5, 0.5, "No segments yet", ha="center", va="center", color=_GREY)
+        return _png(figure)
+    bars, heat = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1, 3]})
+    ys = list(range(len(names)))
+    bars.barh(ys, sizes, color="#1565c0")
+    bars.set_yticks(ys, list(names), fontsize="small")
+    bars.invert_yaxis()
+    bars.set_xlabel("customers")
+    for y, size in zip(ys, sizes, strict=True):
+        bars.text(size, y, f" {size:,}", va="center", fontsize="x-small")
+    bars.set_xlim(0, max(sizes) * 1.3 if max(sizes) else 1)
+    image = heat.imshow(z, cmap="RdBu", vmin=-2.5, vmax=2.5, aspect="auto")
+    heat.set_xticks(range(len(features)), list(features), rotation=35, ha="right", fontsize="small")
+    heat.set_yticks(ys, [""] * len(ys))
+    for y, row in enumerate(z):
+        for x, value in enumerate(row):
+            heat.text(x, y, f"{value:+.1f}", ha="center", va="center", fontsize="x-small")
+    figure.colorbar(image, ax=heat, label="z-score vs the book", fraction=0.04)
+    figure.suptitle(title)
+    figure.tight_layout()
+    return _png(figure)
+
+
+def _png(figure: Figure) -> bytes:
+    out = io.BytesIO()
+    figure.savefig(out, format="png")
+    return out.getvalue()

@@ -13,6 +13,7 @@ from handlers.access import AccessMode, Scope, scope_of
 from handlers.channels import ChannelDirectory
 from handlers.lookup import CustomerLookup
 from handlers.messages import Actor, Message
+from handlers.recommend_model import ModelHolder
 
 if TYPE_CHECKING:  # the module imports scikit-learn, a second of every start
     from nlp.sentiment import Sentiment
@@ -52,6 +53,8 @@ class Services:
     sentiment: SentimentLabeller | None = None
     # Finds Slack channels by name (`subscribe digest ... in #sales`); None without Slack.
     channels: ChannelDirectory | None = None
+    # The next-product model in memory (handlers.recommend).
+    recommender: ModelHolder = field(default_factory=ModelHolder)
 
     def now(self) -> datetime:
         return self.store.clock()

@@ -5,18 +5,22 @@ from __future__ import annotations
 from dataclasses import replace
 
 from crm_store.records import CustomerRecord, CustomerSummary
-from handlers import actions, names
+from handlers import actions, names, relations
 from handlers.common import acting_rep, ago, describe, pick_customer
 from handlers.context import Context
 from handlers.errors import NotFound, UsageError, UserError
 from handlers.fields import FieldChanges, check_name, parse_fields
+from handlers.forecast import card_forecast
 from handlers.lookup import LOADING_NOTE
 from handlers.messages import Button, Field, ListItem, Reply
 from handlers.parsing import format_money, one_line, split_key_values, take_flag
+from handlers.recommend import card_line
 from handlers.registry import Area, ButtonVerb, Command, Misfit
+from handlers.segment_filter import parse_segment_filter
+from handlers.segments import find_in_segment, segment_field
 from handlers.teammates import teammate
 
-FIND_USAGE = "find <name, company, email or phone>"
+FIND_USAGE = "find <name, company, email or phone> [segment:<name>]"
 SHOW_USAGE = "show <customer>"
 ADD_USAGE = "add <name> [email=… phone=… company=… owner=me status=lead tags=a,b <custom>=…]"
 UPDATE_USAGE = "update <customer> key=value [key=value …]"
@@ -64,9 +68,18 @@ def card(ctx: Context, summary: CustomerSummary) -> Reply:
 async def show_card(ctx: Context, customer_id: int, *, note: str = "") -> Reply:
     async with ctx.store.read() as tx:
         summary = await tx.customers.summary(customer_id)
+        in_segment = segment_field(await tx.segments.of_customer(customer_id))
+        outlook = await card_forecast(tx, customer_id)
+        related = await tx.relationships.for_customer(customer_id) if summary is not None else []
     if summary is None:
         raise NotFound(f"There is no customer #{customer_id}.")
     reply = card(ctx, summary)
+    reply = replace(reply, fields=(*reply.fields, in_segment)) if in_segment else reply
+    if related:
+        reply = replace(reply, fields=(*reply.fields, *relations.card_fields(ctx, customer_id, related)))
+    if (offer := await card_line(ctx, customer_id)) is not None:
+        reply = replace(reply, fields=(*reply.fields, offer))
+    reply = reply if outlook is None else replace(reply, context=f"{reply.context}\n{outlook}")
     if note:
         return Reply(
             title=reply.title,
@@ -81,6 +94,8 @@ async def show_card(ctx: Context, customer_id: int, *, note: str = "") -> Reply:
 async def find(ctx: Context) -> Reply:
     """The card when one customer clearly matches (others listed under it); else the list."""
     query = ctx.args.strip()
+    if (wanted := parse_segment_filter(query)) is not None:
+        return await find_in_segment(ctx, wanted)
     lookup = ctx.services.lookup
     candidates = await lookup.search(query, limit=10, min_score=55, scope=ctx.scope)
     # While the index loads, a typo'd name is not found yet: say so rather than "no such customer".

@@ -20,10 +20,12 @@ from handlers.channels import resolve_channel
 from handlers.charts import NO_SENTIMENT, NO_TICKETS, trend_png
 from handlers.context import Context, zone
 from handlers.errors import UsageError, UserError
+from handlers.forecast import revenue_at_risk_item
 from handlers.loyalty import risk_item
 from handlers.messages import Button, Field, ListItem, Reply
 from handlers.parsing import format_money, one_line
 from handlers.registry import Area, Command
+from handlers.segments import move_item
 
 SUBSCRIBE_USAGE = "subscribe digest daily|weekly [HH:MM] [in #channel]"
 UNSUBSCRIBE_USAGE = "unsubscribe digest"
@@ -145,6 +147,13 @@ async def build_digest(
         latest_said = await tx.feedback.written_between(
             since, until, limit=TOP_FEEDBACK, visible_to_rep=visible_to_rep
         )
+        # Weekly: a line per segment change (customers who moved segment in the period).
+        moved = (
+            await tx.segments.moves_between(since, until, visible_to_rep=visible_to_rep)
+            if cadence == "weekly"
+            else []
+        )
+        risky_revenue = await tx.forecast.revenue_at_risk(limit=TOP_AT_RISK, visible_to_rep=visible_to_rep)
     days, sentiment, opened, resolved = daily_series(figures, zone_info)
     median = figures.median_first_response
     fields = (
@@ -173,6 +182,11 @@ async def build_digest(
     items += [alert_item(score) for score in alerts]
     items += [risk_item(score) for score in risky]
     items += [feedback_item(record) for record in latest_said]
+    items += [move_item(move) for move in moved]
+    # Weekly: the forecast's top revenue at risk, (1 - p_active) x the revenue if they order.
+    risky_revenue_shown = cadence == "weekly" and bool(risky_revenue)
+    if risky_revenue_shown:
+        items += [revenue_at_risk_item(f) for f in risky_revenue]
     start_label = since.astimezone(zone_info).strftime("%d %b %H:%M")
     end_label = until.astimezone(zone_info).strftime("%d %b %H:%M")
     per_day = "; ".join(
@@ -188,7 +202,8 @@ async def build_digest(
         fields=fields,
         items=tuple(items),
         context=f"Interactions by rep, the period's loyalty alerts, the top {TOP_AT_RISK} at-risk "
-        f"customers, then the latest {TOP_FEEDBACK} pieces of feedback.",
+        f"customers, then the latest {TOP_FEEDBACK} pieces of feedback"
+        + (f", then the top {TOP_AT_RISK} by revenue at risk (forecast)." if risky_revenue_shown else "."),
         image=trend_png(days, sentiment, opened, resolved, title=f"{title}: sentiment and tickets"),
         image_name="digest-trend.png",
         ephemeral=False,
@@ -281,9 +296,7 @@ async def subscribe(ctx: Context) -> Reply:
             timezone=tz,
             current_period=current_period(cadence, hhmm, tz, ctx.now()).key,
         )
-    return Reply(
-        text=f"Subscribed: the digest comes {_describe(sub, where)}. `unsubscribe digest` stops it."
-    )
+    return Reply(text=f"Subscribed: the digest comes {_describe(sub, where)}. `unsubscribe digest` stops it.")
 
 
 async def unsubscribe(ctx: Context) -> Reply:

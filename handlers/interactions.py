@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from crm_store.interactions import KINDS
+from handlers import access
 from handlers.common import describe, local_time, pick_customer
 from handlers.context import Context
 from handlers.errors import UsageError, UserError
@@ -13,8 +14,11 @@ from handlers.parsing import format_money, one_line
 from handlers.registry import Area, ButtonVerb, Command, Prompt
 
 LOG_USAGE = "log <customer> call|email|meeting|note: <text>"
-TIMELINE_USAGE = "timeline <customer>"
+TIMELINE_USAGE = "timeline <customer> [with contacts]"
 TIMELINE_SIZE = 15
+WITH_CONTACTS = " with contacts"
+# A company's timeline "with contacts" reads at most this many of its people.
+MAX_CONTACTS = 20
 
 
 def label_text(ctx: Context, text: str) -> tuple[str | None, float | None]:
@@ -61,23 +65,39 @@ async def log(ctx: Context) -> Reply:
 
 
 async def timeline(ctx: Context) -> Reply:
-    found = await pick_customer(ctx, ctx.args, rerun=lambda ref: f"timeline {ref}", usage=TIMELINE_USAGE)
+    named = ctx.args.strip()
+    with_contacts = named.lower().endswith(WITH_CONTACTS)
+    if with_contacts:
+        named = named[: -len(WITH_CONTACTS)]
+    suffix = WITH_CONTACTS if with_contacts else ""
+    found = await pick_customer(ctx, named, rerun=lambda ref: f"timeline {ref}{suffix}", usage=TIMELINE_USAGE)
     if isinstance(found, Reply):
         return found
     async with ctx.store.read() as tx:
         interactions = await tx.interactions.for_customer(found.id, limit=TIMELINE_SIZE)
+        contact_ids = await tx.relationships.contact_ids(found.id) if with_contacts else []
         orders = await tx.orders.for_customer(found.id, limit=TIMELINE_SIZE)
         tickets = await tx.tickets.find(status="all", customer_id=found.id, limit=TIMELINE_SIZE)
         feedback = await tx.feedback.for_customer(found.id, limit=TIMELINE_SIZE)
+    contacts: dict[int, str] = {}
+    if contact_ids:
+        # Only the contacts the asker may see (CRM_CUSTOMER_ACCESS=owner).
+        allowed = await access.visible(ctx, contact_ids[:MAX_CONTACTS])
+        async with ctx.store.read() as tx:
+            people = await tx.customers.get_many(sorted(allowed))
+            for person in people.values():
+                contacts[person.id] = person.name
+                interactions += await tx.interactions.for_customer(person.id, limit=TIMELINE_SIZE)
     events: list[tuple[datetime, ListItem]] = []
     for i in interactions:
-        who = f" by {i.rep_name}" if i.rep_name else ""
+        by = f" by {i.rep_name}" if i.rep_name else ""
         mood = f" · {i.sentiment_label}" if i.sentiment_label else ""
+        speaker = f"{contacts[i.customer_id]}: " if i.customer_id in contacts else ""
         events.append(
             (
                 i.occurred_at,
                 ListItem(
-                    f"{i.kind.capitalize()}{who}: {one_line(i.text)}",
+                    f"{speaker}{i.kind.capitalize()}{by}: {one_line(i.text)}",
                     f"{local_time(ctx, i.occurred_at)}{mood}",
                 ),
             )
@@ -117,9 +137,11 @@ async def timeline(ctx: Context) -> Reply:
     events.sort(key=lambda e: e[0], reverse=True)
     if not events:
         return Reply(title=f"Timeline of {found.name}", text=f"Nothing logged for {describe(found)} yet.")
+    with_whom = f" and {len(contacts)} contact{'s' if len(contacts) != 1 else ''}" if with_contacts else ""
     return Reply(
         title=f"Timeline of {found.name}",
-        text=f"Latest {min(len(events), TIMELINE_SIZE)} events for {describe(found)}, newest first:",
+        text=f"Latest {min(len(events), TIMELINE_SIZE)} events for {describe(found)}{with_whom}, "
+        "newest first:",
         items=tuple(item for _, item in events[:TIMELINE_SIZE]),
     )
 
@@ -137,7 +159,8 @@ COMMANDS = (
         "timeline",
         timeline,
         TIMELINE_USAGE,
-        "Interactions, orders, tickets and feedback of a customer, newest first.",
+        "Interactions, orders, tickets and feedback of a customer, newest first "
+        "(a company's with its contacts' interactions too: `with contacts`).",
         "timeline acme",
         aliases=("history",),
         needs_args=True,

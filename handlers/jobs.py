@@ -17,10 +17,12 @@ from handlers import actions, notify
 from handlers.access import staff_scope
 from handlers.context import HandlerSettings, zone
 from handlers.digests import Period, build_digest, current_period, span_until
+from handlers.forecast_book import run_forecast
 from handlers.lateness import Deadline, with_deadline
 from handlers.loyalty import reasons
 from handlers.messages import Button, Reply, reply_to_dict
 from handlers.parsing import one_line
+from handlers.segment_run import SegmentRun, recompute_segments
 from nlp.when import format_local
 
 _LOGGER = logging.getLogger(__name__)
@@ -133,6 +135,7 @@ class LoyaltyRun:
     alerts: int
     new_alerts: int  # of those, raised by this call (a re-run the same day raises none twice)
     queued: int  # pushes queued to owners; an owner the bot cannot reach still has the alert listed
+    segments: SegmentRun | None = None  # the segments recomputed on today's scores
 
 
 def loyalty_alert(score: LoyaltyScore) -> Reply:
@@ -151,7 +154,9 @@ def loyalty_alert(score: LoyaltyScore) -> Reply:
 
 async def run_loyalty(store: Store, settings: JobSettings, *, run_date: str | None = None) -> LoyaltyRun:
     """Recompute every score in bulk, then alert each slipping customer's owner once per run
-    date (the idempotency key makes a second run that day alert nobody twice)."""
+    date (the idempotency key makes a second run that day alert nobody twice). The sales
+    forecast runs first: its p_active is part of the churn risk."""
+    await run_forecast(store)
     async with store.write(ACTOR) as tx:
         day = run_date or run_date_of(tx.now)
         scored = await tx.loyalty.recompute(settings.loyalty, run_date=day)
@@ -181,7 +186,14 @@ async def run_loyalty(store: Store, settings: JobSettings, *, run_date: str | No
         new_alerts,
         queued,
     )
-    return LoyaltyRun(day, scored, alerts, new_alerts, queued)
+    # Segments read today's loyalty scores: recomputed right after them, in the same job. The
+    # scores and alerts are committed already; a failure here leaves yesterday's segments.
+    segmented: SegmentRun | None = None
+    try:
+        segmented = await recompute_segments(store)
+    except Exception:
+        _LOGGER.exception("segments: the recompute failed; the last run's segments stay")
+    return LoyaltyRun(day, scored, alerts, new_alerts, queued, segmented)
 
 
 async def loyalty_due(store: Store, *, hour: int, tz: str) -> bool:

@@ -1,81 +1,55 @@
-"""Manager reports over the last N days: satisfaction, loyalty, activity, tickets."""
+"""`report NAME [days]` for managers: one code path for chat and the CLI (``build_report``) over
+the registry in handlers.report_kinds. Activity and tickets live here; the other kinds in their
+own modules, each registered with one line."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from crm_store.store import Store
+
+# Imported for their one register(...) line each: the built-in kinds beside activity and tickets.
+from handlers import (  # noqa: F401
+    forecast,
+    report_correlation,
+    report_loyalty,
+    report_needs,
+    report_satisfaction,
+    segments,
+)
 from handlers.context import Context
-from handlers.digests import daily_series
 from handlers.errors import UsageError, UserError
-from handlers.loyalty import AT_RISK_MEANS, risk_item
 from handlers.messages import Field, ListItem, Reply
 from handlers.parsing import format_money
 from handlers.registry import Area, Command
+from handlers.report_kinds import ReportKind, ReportRequest, get, names, register
 
-REPORT_USAGE = "report satisfaction|loyalty|activity|tickets [days]"
-KINDS = ("satisfaction", "loyalty", "activity", "tickets")
-DEFAULT_DAYS = 30
+REPORT_USAGE = "report NAME [days]"
 MAX_DAYS = 366
-TOP_AT_RISK = 5
 
 
-async def report(ctx: Context) -> Reply:
-    words = ctx.args.lower().split()
-    if not words or words[0] not in KINDS or len(words) > 2:
-        raise UsageError("Which report?", usage=REPORT_USAGE)
-    days = DEFAULT_DAYS
-    if len(words) == 2:
-        if not words[1].isdecimal() or not 1 <= int(words[1]) <= MAX_DAYS:
-            raise UserError(f"Days must be 1 to {MAX_DAYS}.", usage=REPORT_USAGE)
-        days = int(words[1])
-    kind = words[0]
-    until = ctx.now() + timedelta(seconds=1)  # what happened this second counts
-    since = until - timedelta(days=days)
-    async with ctx.store.read() as tx:
-        figures = await tx.reports.period(since, until)
-        spread = await tx.loyalty.distribution(visible_to_rep=ctx.scope.owner_filter)
-        risky = await tx.loyalty.at_risk(limit=TOP_AT_RISK, visible_to_rep=ctx.scope.owner_filter)
-    title = f"{kind.capitalize()} report, last {days} day{'s' if days != 1 else ''}"
-    if kind == "satisfaction":
-        _, sentiment, _, _ = daily_series(figures, ctx.tz)
-        values = [s for s in sentiment if s is not None]
-        negatives = sum(1 for _, s in figures.sentiment_points if s < -0.2)
-        return Reply(
-            title=title,
-            text="Customer satisfaction from ticket ratings and the tone of what customers said.",
-            fields=(
-                Field("CSAT", "no ratings" if figures.csat is None else f"{figures.csat:.2f}/5"),
-                Field("Ratings", str(figures.csat_count)),
-                Field("Mean sentiment", "n/a" if not values else f"{sum(values) / len(values):+.2f}"),
-                Field("Negative messages", str(negatives)),
-            ),
-        )
-    if kind == "loyalty":
-        return Reply(
-            title=title,
-            text="From the latest loyalty run (scores are a snapshot, not a period).",
-            fields=(
-                Field("Customers scored", str(int(spread["customers"]))),
-                Field("Mean score", f"{spread['mean_score']:.1f}"),
-                Field("At risk", str(int(spread["at_risk"]))),
-            ),
-            items=tuple(risk_item(s) for s in risky),
-            context=f"{AT_RISK_MEANS}; the {TOP_AT_RISK} most at risk are listed (`at-risk` lists more).",
-        )
-    if kind == "activity":
-        return Reply(
-            title=title,
-            text="New business and the team's logged interactions.",
-            fields=(
-                Field("New customers", str(figures.new_customers)),
-                Field("Orders", str(figures.orders)),
-                Field("Revenue", format_money(figures.revenue_cents)),
-            ),
-            items=tuple(ListItem(f"{name}: {n}") for name, n in figures.interactions_by_rep),
-        )
+async def activity(request: ReportRequest) -> Reply:
+    async with request.store.read() as tx:
+        figures = await tx.reports.period(request.since, request.until)
+    return Reply(
+        title=request.title("activity"),
+        text="New business and the team's logged interactions.",
+        fields=(
+            Field("New customers", str(figures.new_customers)),
+            Field("Orders", str(figures.orders)),
+            Field("Revenue", format_money(figures.revenue_cents)),
+        ),
+        items=tuple(ListItem(f"{name}: {n}") for name, n in figures.interactions_by_rep),
+    )
+
+
+async def tickets(request: ReportRequest) -> Reply:
+    async with request.store.read() as tx:
+        figures = await tx.reports.period(request.since, request.until)
     median = figures.median_first_response
     return Reply(
-        title=title,
+        title=request.title("tickets"),
         text="Support tickets in the period.",
         fields=(
             Field("Opened", str(figures.tickets_opened)),
@@ -86,13 +60,59 @@ async def report(ctx: Context) -> Reply:
     )
 
 
+register(ReportKind("activity", activity, "new customers, orders, revenue, interactions per rep"))
+register(ReportKind("tickets", tickets, "tickets opened, resolved, breached; median first response"))
+
+
+def usage() -> str:
+    return f"report {'|'.join(names())} [days]"
+
+
+async def build_report(
+    store: Store, name: str, days: int | None, *, tz: ZoneInfo, now: datetime, owner_filter: int | None = None
+) -> Reply:
+    """Report ``name`` over the last ``days`` (its own default when None); an unknown name or a
+    day count out of range is a UserError that changes nothing."""
+    kind = get(name.lower())
+    if kind is None:  # a bad value, not a bad shape: answered, never read as free text
+        raise UserError(f"There is no {name!r} report; the reports are {', '.join(names())}.", usage=usage())
+    if days is None:
+        days = kind.default_days
+    if not 1 <= days <= MAX_DAYS:
+        raise UserError(f"Days must be 1 to {MAX_DAYS}.", usage=usage())
+    until = now + timedelta(seconds=1)  # what happened this second counts
+    request = ReportRequest(
+        store=store,
+        days=days,
+        since=until - timedelta(days=days),
+        until=until,
+        tz=tz,
+        owner_filter=owner_filter,
+    )
+    return await kind.build(request)
+
+
+async def report(ctx: Context) -> Reply:
+    words = ctx.args.lower().split()
+    if not words or len(words) > 2:
+        raise UsageError("Which report?", usage=usage())
+    days: int | None = None
+    if len(words) == 2:
+        if not words[1].isdecimal() or not 1 <= int(words[1]) <= MAX_DAYS:
+            raise UserError(f"Days must be 1 to {MAX_DAYS}.", usage=usage())
+        days = int(words[1])
+    return await build_report(
+        ctx.store, words[0], days, tz=ctx.tz, now=ctx.now(), owner_filter=ctx.scope.owner_filter
+    )
+
+
 COMMANDS = (
     Command(
         "report",
         report,
         REPORT_USAGE,
-        "Satisfaction, loyalty, activity or ticket figures over the last N days.",
-        "report tickets 7",
+        "Analysis reports with charts (satisfaction, loyalty, needs, correlation, ...) over the last N days.",
+        "report satisfaction 90",
         audience="manager",
         needs_args=True,
     ),

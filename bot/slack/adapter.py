@@ -20,6 +20,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
+from bot.admission import Admission
 from bot.slack import modals, render, translate
 from bot.slack.channels import SlackChannelDirectory
 from bot.slack.deliveries import EventDeliveries
@@ -64,10 +65,14 @@ class SlackSettings:
 class SlackFrontEnd:
     """Owns the bolt app and its Web API client; ``http_handler`` serves POST /slack/events."""
 
-    def __init__(self, *, router: Router, store: Store, settings: SlackSettings) -> None:
+    def __init__(
+        self, *, router: Router, store: Store, settings: SlackSettings, admission: Admission | None = None
+    ) -> None:
         self.router = router
         self.store = store
         self.settings = settings
+        # Acks go out at once; the work after them waits for one of the admission's places.
+        self.admission = admission or Admission()
         self.client = AsyncWebClient(
             token=settings.bot_token, base_url=settings.api_url, retry_handlers=retry_handlers()
         )
@@ -90,7 +95,9 @@ class SlackFrontEnd:
         # LOG_LEVEL=DEBUG); the Socket Mode client logs every envelope, bodies and all, through it.
         self.bolt.logger.setLevel(max(self.bolt.logger.getEffectiveLevel(), logging.ERROR))
         self.http_handler = (
-            SlackGate(self.bolt, store=store, signing_secret=settings.signing_secret)
+            SlackGate(
+                self.bolt, store=store, signing_secret=settings.signing_secret, admission=self.admission
+            )
             if settings.signing_secret
             else None
         )
@@ -126,6 +133,8 @@ class SlackFrontEnd:
         if self._socket is not None:
             await self._socket.close_async()
             self._socket = None
+        if self.http_handler is not None:
+            await self.http_handler.close()
         await self.deliveries.close()
 
     # -- listeners: each acks first; the work after the ack may take as long as it needs ------
@@ -276,9 +285,12 @@ class SlackFrontEnd:
     async def _answer(self, incoming: Incoming) -> bool:
         """Handle and answer; True once the answer reached Slack."""
         try:
-            actor = await self._actor(incoming.user_id)
-            reply = await self.router.handle(incoming.message(actor))
-            await self.deliver(incoming, reply)
+            async with self.admission.held():
+                async with self.admission.slot():
+                    actor = await self._actor(incoming.user_id)
+                    reply = await self.router.handle(incoming.message(actor))
+                # Posting the answer is waiting on Slack, not work: the place goes to the next.
+                await self.deliver(incoming, reply)
         except Exception as exc:
             _log_failure("answer", exc)
             return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -10,14 +11,17 @@ import re
 import time
 import traceback
 from collections.abc import Callable, Mapping
+from functools import partial
 
 from slack_bolt.adapter.starlette.async_handler import to_starlette_response
 from slack_bolt.async_app import AsyncApp, AsyncBoltRequest
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from bot.admission import Admission
+from bot.batch import WriteBatcher
 from bot.slack.payload import JSON, Malformed, parse
-from crm_store.store import Store
+from crm_store.store import Store, Tx
 
 _LOGGER = logging.getLogger(__name__)
 # The largest body Slack sends is a modal's submission (up to 100 blocks and their state); ten
@@ -54,20 +58,31 @@ class SlackGate:
         signing_secret: str,
         clock: Callable[[], float] = time.time,
         max_body_bytes: int = MAX_BODY_BYTES,
+        admission: Admission | None = None,
     ) -> None:
         self.bolt = bolt
         self.store = store
         self._secret = signing_secret.encode()
         self.clock = clock
         self.max_body_bytes = max_body_bytes
+        self.admission = admission or Admission()
+        # First uses of signatures arriving together are recorded in one transaction.
+        self._signatures = WriteBatcher(store, actor="slack:gate", urgent=True)
+        self._dispatching: set[asyncio.Task[None]] = set()
 
     async def handle(self, request: Request) -> Response:
         try:
             raw = await self._read(request)
             signature = self._verify(raw, request.headers)
             payload = parse(raw, request.headers.get("content-type", ""))
+            if not self.admission.admit():
+                raise Refused(503, "busy")
             await self._first_use(signature)
         except Refused as refused:
+            if refused.status == 503 and refused.reason == "busy":
+                # Counted and logged (once in a while) by the admission; Slack may retry.
+                retry = {"Retry-After": str(self.admission.retry_after)}
+                return JSONResponse({"error": "busy"}, status_code=503, headers=retry)
             _LOGGER.warning("refused a Slack request (%s): %s", refused.status, refused.reason)
             return JSONResponse({"error": refused.reason}, status_code=refused.status)
         except Malformed as malformed:
@@ -75,12 +90,31 @@ class SlackGate:
             return JSONResponse({"error": str(malformed)}, status_code=400)
         headers = {k: v for k, v in request.headers.items() if k not in ("content-type", "content-length")}
         checked = AsyncBoltRequest(body=json.dumps(payload), headers={**headers, "content-type": JSON})
+        if acknowledged_at_once(payload):
+            # Its answer is an empty 200 whatever the listener does: given now, and bolt (whose
+            # listeners ack at once anyway) runs after it, so a busy bot still answers in time.
+            task = asyncio.create_task(self._dispatch(checked))
+            self._dispatching.add(task)
+            task.add_done_callback(self._dispatching.discard)
+            return Response(status_code=200)
         try:
             return to_starlette_response(await self.bolt.async_dispatch(checked))
         except Exception as exc:
             # A payload the checks let through but bolt could not read: a gap in bot.slack.payload.
             _LOGGER.error("slack request not dispatched: %s at %s", type(exc).__name__, _origin(exc))
             return JSONResponse({"error": "not dispatched"}, status_code=500)
+
+    async def _dispatch(self, checked: AsyncBoltRequest) -> None:
+        try:
+            await self.bolt.async_dispatch(checked)
+        except Exception as exc:
+            _LOGGER.error("slack request not dispatched: %s at %s", type(exc).__name__, _origin(exc))
+
+    async def close(self) -> None:
+        """Let the requests already acknowledged reach their listeners, then the last batch."""
+        if self._dispatching:
+            await asyncio.gather(*self._dispatching, return_exceptions=True)
+        await self._signatures.close()
 
     async def _read(self, request: Request) -> bytes:
         declared = request.headers.get("content-length", "")
@@ -116,13 +150,26 @@ class SlackGate:
         """A signature is good for one request: the same body and headers again are a replay.
         Kept in the store, so a replay to another replica or after a restart is refused too."""
         try:
-            async with self.store.write("slack:gate") as tx:
-                first = await tx.events.claim(SIGNATURES, signature)
+            first = await self._signatures.run(partial(_claim, signature=signature))
         except Exception as exc:
             _LOGGER.error("slack request not checked for replay: %s at %s", type(exc).__name__, _origin(exc))
             raise Refused(503, "store unavailable") from None
         if not first:
             raise Refused(401, "signature already used")
+
+
+# What Slack sends whose answer is an empty 200 from our listeners: they all ack() at once with
+# nothing. A form submission (its answer may carry errors) and Slack's URL and SSL checks wait
+# for bolt.
+_ACK_AT_ONCE = frozenset({"block_actions", "event_callback", "shortcut", "message_action", "view_closed"})
+
+
+def acknowledged_at_once(payload: Mapping[str, object]) -> bool:
+    return "command" in payload or payload.get("type") in _ACK_AT_ONCE
+
+
+async def _claim(tx: Tx, *, signature: str) -> bool:
+    return await tx.events.claim(SIGNATURES, signature)
 
 
 def _origin(exc: BaseException) -> str:

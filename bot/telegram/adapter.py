@@ -8,7 +8,7 @@ import contextlib
 import hmac
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
@@ -18,6 +18,7 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application
 
+from bot.admission import Admission
 from bot.health import Health
 from bot.inbox import UpdateInbox
 from bot.lease import LeaderLease
@@ -44,6 +45,12 @@ COMMANDS = (
 )
 STOP_GRACE_SECONDS = 5.0
 STAFF_ACCOUNT = "This Telegram account belongs to a team member; please use Slack for CRM work."
+
+
+@dataclass(slots=True)
+class _ChatTurn:
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    users: int = 0  # updates holding or waiting for the lock
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,7 @@ class TelegramFrontEnd:
         on_username: Callable[[str], None] | None = None,
         after_update: Callable[[], None] | None = None,
         health: Health | None = None,
+        admission: Admission | None = None,
     ) -> None:
         if settings.webhook_url and not settings.webhook_secret:
             raise ValueError(
@@ -87,6 +95,7 @@ class TelegramFrontEnd:
         self.on_username = on_username
         self.after_update = after_update
         self.health = health or Health()
+        self.admission = admission or Admission()
         quiet_libraries()
         builder = Application.builder().token(settings.token).base_url(settings.api_url)
         # Our scheduler is the one scheduler. ptb's Updater is not used: it confirms an update
@@ -109,6 +118,10 @@ class TelegramFrontEnd:
         self._wake = asyncio.Event()
         self._worker: asyncio.Task[None] | None = None
         self._stopping = False
+        # Webhook updates being handled (or waiting for a worker), and one lock per chat so a
+        # person's messages are answered in the order they were sent.
+        self._handling: set[asyncio.Task[None]] = set()
+        self._chats: dict[str, _ChatTurn] = {}
 
     async def start(self) -> None:
         """getMe, the command list, the updates a previous run left unfinished, then polling or
@@ -138,6 +151,14 @@ class TelegramFrontEnd:
     async def stop(self) -> None:
         if self.poller is not None:
             await self.poller.stop()
+        if self._handling:
+            # Updates accepted but not yet answered: a little time to finish. One cut off stays
+            # claimed in the inbox and is handled again once its claim has lapsed.
+            _, late = await asyncio.wait(set(self._handling), timeout=STOP_GRACE_SECONDS)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        await self.inbox.close()
         if self._worker is not None:
             # Let the update in hand finish (cut off, it would wait out its inbox claim).
             self._stopping = True
@@ -183,26 +204,63 @@ class TelegramFrontEnd:
             return Response(status_code=403)
         try:
             data = intake.read_json(await request.body())
-            delivery = intake.delivery_of(intake.parse_update(data), bot_username=self.username)
+            update = intake.parse_update(data)
+            delivery = intake.delivery_of(update, bot_username=self.username)
         except (ValueError, RecursionError) as exc:
             # Not JSON (bad UTF-8 too), nested past the parser's depth, or no update of Telegram's.
             _LOGGER.warning("refused a malformed Telegram webhook body (%s)", type(exc).__name__)
             return Response(status_code=400)
         if delivery is None:
             return Response(status_code=200)  # a kind support does not use: nothing to keep
+        if not self.admission.admit():
+            # More waiting than the bot answers in good time: not stored, so Telegram sends it
+            # again later, rather than a queue that grows until nothing is answered in time.
+            return Response(status_code=503, headers={"Retry-After": str(self.admission.retry_after)})
         event_id = delivery.event_id
         try:
-            new = await self.inbox.receive(event_id, data, dedupe_key=delivery.dedupe_key)
+            new = await self.inbox.receive(event_id, data, dedupe_key=delivery.dedupe_key, claim=True)
         except Exception as exc:
             # Not stored: no 200, so Telegram sends it again.
             _LOGGER.error("telegram update %s not stored: %s", event_id, type(exc).__name__)
             return Response(status_code=503)
         if new:
-            # Handled now when it can be; a failure stays in the inbox for the worker's retry.
-            await self.inbox.process(event_id)
+            # Stored and claimed: answered after the 200, by a worker; a failure stays in the
+            # inbox for the worker's retry.
+            chat = str(delivery.incoming.chat_id)
+            task = asyncio.create_task(self._handle_claimed(event_id, data, chat, update))
+            self._handling.add(task)
+            task.add_done_callback(self._handling.discard)
         else:
             _LOGGER.info("telegram update %s delivered again; already in the inbox", event_id)
         return Response(status_code=200)
+
+    async def _handle_claimed(
+        self, event_id: str, data: Mapping[str, Any], chat: str, update: Update
+    ) -> None:
+        """A chat's updates one after the other, in arrival order; other chats' beside them (the
+        update as the webhook parsed it: not parsed again from what was stored)."""
+
+        async def parsed(_: Mapping[str, Any]) -> None:
+            await self.handle_update(update)
+
+        turn = self._chats.get(chat)
+        if turn is None:
+            turn = self._chats[chat] = _ChatTurn()
+        turn.users += 1
+        try:
+            async with self.admission.held(), turn.lock, self.admission.slot():
+                await self.inbox.handle_claimed(event_id, data, handle=parsed)
+        except Exception as exc:  # handle_claimed logs handler failures; this is the store's
+            _LOGGER.error("telegram update %s not finished: %s", event_id, type(exc).__name__)
+        finally:
+            turn.users -= 1
+            if not turn.users:
+                del self._chats[chat]
+
+    async def idle(self) -> None:
+        """Until every webhook update accepted so far has been handled (tests, shutdown)."""
+        while self._handling:
+            await asyncio.gather(*self._handling, return_exceptions=True)
 
     async def _handle_stored(self, payload: Mapping[str, Any]) -> None:
         update = Update.de_json(dict(payload), self.application.bot)

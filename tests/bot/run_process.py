@@ -49,9 +49,7 @@ async def start_run(
     return process, line, line.split(" on ")[1].split(";")[0]
 
 
-async def run_cli(
-    tmp_path: Path, data_dir: Path, *args: str, **settings: str
-) -> tuple[int, str, str]:
+async def run_cli(tmp_path: Path, data_dir: Path, *args: str, **settings: str) -> tuple[int, str, str]:
     """Run ``crm-bot <args>`` to its end, at most a minute (see ``cli_env``): exit code, stdout,
     stderr. It runs without blocking the event loop, so fakes served by this loop answer it."""
     process = await asyncio.create_subprocess_exec(

@@ -170,3 +170,25 @@ def test_loyalty_recompute_counts_the_alerts_the_digest_lists(two_books: str) ->
     printed = crm_bot(two_books, "digest")
     assert re.search(r"Loyalty alerts\s+2\n", printed.stdout), printed.stdout
     assert printed.stdout.count("• Loyalty alert ") == 2
+
+
+def test_segments_recompute_segments_the_book(db_url: str) -> None:
+    from tests.segment_book import plant
+
+    async def _seed() -> None:
+        store = Store.open(db_url)
+        await plant(store)
+        await store.close()
+
+    asyncio.run(_seed())
+    done = crm_bot(db_url, "segments", "recompute")
+    assert done.returncode == 0, done.stderr
+    assert "Segmented 70 customers into" in done.stdout and "Champions (" in done.stdout
+    again = crm_bot(db_url, "segments", "recompute")
+    assert "0 moved segment since the last run" in again.stdout
+
+
+def test_segments_recompute_on_a_tiny_book_says_why_not(db_url: str) -> None:
+    done = crm_bot(db_url, "segments", "recompute")
+    assert done.returncode == 0, done.stderr
+    assert "No segments: 0 customers are too few to segment" in done.stdout

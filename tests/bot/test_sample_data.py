@@ -6,10 +6,15 @@ import os
 import re
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
+from bot.sample_data import load_sample
+from crm_store.store import Store
+from crm_store.tables import order_lines
 from handlers.router import APOLOGY
 from nlp.sentiment import SentimentClassifier
 
@@ -115,3 +120,25 @@ def test_every_readme_example_works_on_a_fresh_sample_book(tmp_path: Path) -> No
         assert answer in rep, f"{answer!r} not in:\n{rep}"
     assert "Dana Whitfield is now manager (was rep)." in transcripts["manager"]
     assert "Erase" in transcripts["admin"]
+
+
+async def test_the_sample_book_has_products_and_a_year_of_order_lines(store: Store) -> None:
+    counts = await load_sample(store)
+    assert counts["products"] > 1_000 and counts["order lines"] > 7_000
+    async with store.read() as tx:
+        acme = await tx.customers.get(1)
+        (first, last) = (
+            await tx.conn.execute(
+                select(func.min(order_lines.c.ordered_at), func.max(order_lines.c.ordered_at))
+            )
+        ).one()
+        buyers = (
+            await tx.conn.execute(select(func.count(func.distinct(order_lines.c.customer_id))))
+        ).scalar_one()
+        acme_lines = (
+            await tx.conn.execute(select(func.count()).where(order_lines.c.customer_id == 1))
+        ).scalar_one()
+    assert acme is not None and acme.name == "Acme Corp" and acme.external_ref == "17850"
+    assert acme_lines > 0 and buyers > 300
+    span = datetime.fromisoformat(str(last)) - datetime.fromisoformat(str(first))
+    assert span.days > 300  # spread over the last year, not the export's five days

@@ -224,3 +224,37 @@ async def test_one_tick_queues_a_pile_of_due_reminders_batch_after_batch_waking_
     async with store.read() as tx:
         assert await tx.reminders.due(platforms=("console",)) == []
     assert await scheduler.tick() == 0 and len(wakes) == 3
+
+
+async def test_the_next_product_model_is_built_after_start_and_again_after_the_loyalty_run(
+    store: Store,
+) -> None:
+    from bot.scheduler import RECOMMEND_FIRST_DELAY, RECOMMEND_START_JOB
+    from handlers.recommend_model import ModelHolder
+
+    async with store.write("test") as tx:
+        mug = await tx.catalog.add_product(sku="MUG", name="Blue mug")
+        ann = await tx.customers.add(name="Ann")
+        await tx.orders.add_with_lines(customer_id=ann.id, lines=[(mug, 1, 800)])
+    holder = ModelHolder()
+    scheduler = Scheduler(
+        store, JobSettings(staff_platforms=("console",)), ScheduleSettings(), recommender=holder
+    )
+    scheduler.register()
+    scheduler.scheduler.start(paused=True)
+    try:
+        start = scheduler.scheduler.get_job(RECOMMEND_START_JOB)
+        assert start is not None and start.args == (scheduler.recommend,)
+        assert (
+            timedelta(0) < start.next_run_time - datetime.now(UTC) <= timedelta(seconds=RECOMMEND_FIRST_DELAY)
+        )
+        assert holder.model is None
+        await scheduler.loyalty()  # the nightly run's path
+        assert holder.model is not None and (holder.model.customers, holder.model.products) == (1, 1)
+        async with store.write("test") as tx:
+            bob = await tx.customers.add(name="Bob")
+            await tx.orders.add_with_lines(customer_id=bob.id, lines=[(mug, 2, 800)])
+        await scheduler.loyalty()
+        assert holder.model.customers == 2
+    finally:
+        await scheduler.stop()

@@ -79,3 +79,17 @@ async def test_the_same_message_under_a_new_event_id_is_refused_on_postgres(
         await _same_message_under_new_update_ids_is_refused(store)
     finally:
         await store.close()
+
+
+async def test_an_update_stored_claimed_is_no_other_workers_until_its_claim_lapses(
+    store: Store, clock: FakeClock
+) -> None:
+    async with store.write("t") as tx:
+        assert await tx.inbox.add(TG, "20", {"update_id": 20}, claim_ttl=timedelta(minutes=2))
+        assert not await tx.inbox.add(TG, "20", {"update_id": 20}, claim_ttl=timedelta(minutes=2))
+        assert await tx.inbox.state(TG, "20") == "working"
+        assert await tx.inbox.unfinished(TG, due_only=False) == []
+        assert await tx.inbox.claim(TG, "20") is None
+    clock.advance(minutes=3)  # the worker died before handling it
+    async with store.write("t") as tx:
+        assert await tx.inbox.claim(TG, "20") == {"update_id": 20}

@@ -173,9 +173,7 @@ def check_hand_computed(scores: dict[str, LoyaltyScore]) -> None:
             s.open_tickets,
             s.breached_tickets,
         )
-        assert all(
-            _same(a, b) for a, b in zip(figures, EXPECTED_FIGURES[name], strict=True)
-        ), (name, figures)
+        assert all(_same(a, b) for a, b in zip(figures, EXPECTED_FIGURES[name], strict=True)), (name, figures)
     ranking = sorted(scores.values(), key=lambda s: (-s.score, s.customer_id))
     assert [s.customer_name for s in ranking] == EXPECTED_RANKING
 

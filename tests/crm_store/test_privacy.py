@@ -389,3 +389,21 @@ async def test_erasure_blanks_pushes_quoting_only_the_email_or_phone_on_postgres
         await _check_pushes_quoting_one_contact_detail(store)
     finally:
         await store.close()
+
+
+async def test_export_holds_order_lines_and_erasure_drops_the_shop_reference(store: Store) -> None:
+    async with store.write("t") as tx:
+        carla = (await tx.customers.add(name="Carla", external_ref="17850", country="France")).id
+        other = (await tx.customers.add(name="Other")).id
+        mug = await tx.catalog.add_product(sku="MUG-1", name="Blue mug")
+        await tx.orders.add_with_lines(customer_id=carla, lines=[(mug, 2, 500)], external_ref="536365")
+        await tx.orders.add_with_lines(customer_id=other, lines=[(mug, 1, 500)])
+    async with store.write("t") as tx:
+        export = await tx.privacy.export_customer(carla)
+        await tx.privacy.erase_customer(carla)
+    assert [(r["customer_id"], r["quantity"]) for r in export["order_lines"]] == [(carla, 2)]
+    async with store.read() as tx:
+        stub = (await tx.customers.get_many([carla]))[carla]
+        assert (stub.external_ref, stub.country) == (None, "")
+        assert await tx.customers.ids_by_external_ref(["17850"]) == {}
+        assert await tx.orders.existing_refs(["536365"]) == {"536365"}  # kept for accounting

@@ -330,3 +330,61 @@ async def test_a_read_transaction_leaves_the_write_lock_free(store: Store, db_ur
         async with store.read() as tx:
             assert await tx.customers.get(1) is None
             assert _can_take_write_lock(other)
+
+
+async def test_an_urgent_write_goes_ahead_of_the_waiting_ones_never_of_the_one_writing(store: Store) -> None:
+    order: list[str] = []
+    writing = asyncio.Event()
+    release = asyncio.Event()
+
+    async def first() -> None:
+        async with store.write("t") as tx:
+            await tx.events.claim("test", "first")
+            order.append("first")
+            writing.set()
+            await release.wait()
+
+    async def write(name: str, *, urgent: bool = False) -> None:
+        async with store.write("t", urgent=urgent) as tx:
+            await tx.events.claim("test", name)
+            order.append(name)
+
+    holder = asyncio.create_task(first())
+    await writing.wait()
+    waiting = [asyncio.create_task(write(f"ordinary-{n}")) for n in range(3)]
+    await asyncio.sleep(0)  # queued for the turn, in this order
+    urgent = [asyncio.create_task(write(f"urgent-{n}", urgent=True)) for n in range(2)]
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(holder, *waiting, *urgent)
+    assert order == ["first", "urgent-0", "urgent-1", "ordinary-0", "ordinary-1", "ordinary-2"]
+
+
+async def test_a_writer_cancelled_while_waiting_or_as_its_turn_comes_passes_the_turn_on(store: Store) -> None:
+    release = asyncio.Event()
+    writing = asyncio.Event()
+
+    async def holder() -> None:
+        async with store.write("t"):
+            writing.set()
+            await release.wait()
+
+    async def writer(name: str) -> str:
+        async with store.write("t") as tx:
+            await tx.events.claim("test", name)
+        return name
+
+    held = asyncio.create_task(holder())
+    await writing.wait()
+    gone = asyncio.create_task(writer("gone"))
+    kept = asyncio.create_task(writer("kept"))
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.sleep(0)
+    gone.cancel()  # the turn may just have been handed to it
+    await held
+    assert await kept == "kept"
+    with pytest.raises(asyncio.CancelledError):
+        await gone
+    async with store.write("t") as tx:  # the turn is free again
+        assert await tx.events.claim("test", "after")

@@ -87,7 +87,9 @@ async def book(store: Store, manager: Actor, manager_b: Actor) -> Book:
 
 def assert_no_leak(reply: Reply) -> None:
     """Nothing of customer #2 anywhere in the payload: text, title, fields, items, buttons."""
-    dumped = json.dumps(reply_to_dict(reply), ensure_ascii=False).lower()
+    data = reply_to_dict(reply)
+    data.pop("image")  # a chart's base64 spells short words by chance; charts carry no names
+    dumped = json.dumps(data, ensure_ascii=False).lower()
     for secret in SECRETS:
         assert secret.lower() not in dumped, (secret, reply)
 

@@ -42,3 +42,19 @@ def test_a_silent_panel_says_what_is_missing() -> None:
     no_tickets = trend_figure(DAYS, [0.1, 0.2, None], [0] * 3, [0] * 3, title="t")
     assert "no tickets opened or resolved" in _texts(no_tickets)
     assert len(no_tickets.axes[1].patches) == 0
+
+
+def test_segments_chart_draws_sizes_and_profiles() -> None:
+    import io
+
+    from matplotlib.image import imread
+
+    from handlers.charts import segments_png
+
+    png = segments_png(
+        ["Champions", "Leads"], [120, 300], ["orders", "CSAT"], [[1.5, 0.4], [-1.2, 0.0]], title="Segments"
+    )
+    height, width = imread(io.BytesIO(png)).shape[:2]
+    assert (width, height) == (1100, 270)
+    empty = segments_png([], [], ["orders"], [], title="Segments")
+    assert empty[:8] == b"\x89PNG\r\n\x1a\n"

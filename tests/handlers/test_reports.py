@@ -1,9 +1,14 @@
-"""report satisfaction|loyalty|activity|tickets [days]: figures, and refusals."""
+"""report NAME [days]: activity and tickets figures, bad input for every kind, and who may ask."""
 
 from __future__ import annotations
 
+import pytest
+from sqlalchemy import func, select
+
 from crm_store.store import Store
+from crm_store.tables import audit_log
 from handlers.messages import Actor, Reply
+from handlers.report_kinds import names
 from handlers.router import Router
 from tests.conftest import Chat, FakeClock
 
@@ -81,3 +86,29 @@ async def test_days_written_in_digits_that_are_no_number_are_refused(router: Rou
         reply = await boss.say(f"report tickets {days}")
         assert reply.is_error and "Days must be 1 to 366." in reply.text, (days, reply.text)
     assert (await boss.say("report tickets ٧")).title == "Tickets report, last 7 days"
+
+
+@pytest.mark.parametrize("kind", ["satisfaction", "loyalty", "needs", "correlation", "activity", "tickets"])
+async def test_bad_input_gets_a_clear_answer_and_changes_nothing(
+    router: Router, manager: Actor, rep: Actor, store: Store, kind: str
+) -> None:
+    boss = Chat(router, manager)
+    async with store.read() as tx:
+        before = await tx.conn.execute(select(func.count()).select_from(audit_log))
+        audit_rows = before.scalar_one()
+    for text, needle in [
+        (f"report {kind} 0", "Days must be 1 to 366."),
+        (f"report {kind} 367", "Days must be 1 to 366."),
+        (f"report {kind} -5", "Days must be 1 to 366."),
+        (f"report {kind}x", f"There is no '{kind}x' report; the reports are {', '.join(names())}."),
+    ]:
+        reply = await boss.say(text)
+        assert reply.is_error and needle in reply.text, (text, reply.text)
+        assert "Usage: report " in reply.text
+    refused = await Chat(router, rep).say(f"report {kind}")
+    assert refused.is_error and "`report` is for managers" in refused.text
+    async with store.read() as tx:
+        after = await tx.conn.execute(
+            select(func.count()).select_from(audit_log).where(audit_log.c.action != "denied")
+        )
+        assert after.scalar_one() == audit_rows

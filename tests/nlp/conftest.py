@@ -10,9 +10,7 @@ from nlp.sentiment import SentimentClassifier
 
 
 @pytest.fixture(scope="session")
-def sentiment_cache_dir(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Path:
+def sentiment_cache_dir(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The session's model cache directory (shared with the root ``classifier`` fixture)."""
     try:
         base: Path = request.getfixturevalue("crm_data_dir")

@@ -135,9 +135,7 @@ def test_email_lookup(index: CustomerIndex) -> None:
         ("+1 555 0199", 7, 98.0),  # stored without the country code
     ],
 )
-def test_phone_lookup(
-    index: CustomerIndex, query: str, expected: int | None, score: float | None
-) -> None:
+def test_phone_lookup(index: CustomerIndex, query: str, expected: int | None, score: float | None) -> None:
     match = top(index, query)
     assert match.field == "phone"
     if expected is not None:

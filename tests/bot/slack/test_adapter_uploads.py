@@ -58,3 +58,15 @@ async def test_answers_without_a_chart_upload_nothing(
     await fake_slack.wait_for("files.completeUploadExternal")
     # ...and only its chart went up: one of each upload step.
     assert [c.method for c in fake_slack.calls if c.method in UPLOAD_STEPS] == UPLOAD_STEPS
+
+
+async def test_an_analysis_report_uploads_its_chart_to_the_askers_dm(
+    slack: SlackRequests, fake_slack: FakeSlackApi, frontend: SlackFrontEnd
+) -> None:
+    await slack.command("report satisfaction", user=MANAGER)
+    await fake_slack.wait_for("files.completeUploadExternal")
+    assert fake_slack.of("files.getUploadURLExternal")[0].params["filename"] == "satisfaction.png"
+    (png,) = fake_slack.uploads.values()
+    assert png.startswith(PNG_SIGNATURE)
+    # A report answers the asker alone (ephemeral), so its chart goes to their DM, not the channel.
+    assert _shared_to(fake_slack) == [(f"D{MANAGER}", None)]

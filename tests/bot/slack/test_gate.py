@@ -372,3 +372,80 @@ async def test_slacks_url_check_and_ssl_check_still_pass(http: httpx.AsyncClient
     assert response.status_code == 200 and response.json() == {"challenge": "3eZbrw1aBm2"}
     ssl = b"ssl_check=1&token=legacy"
     assert (await post(http, ssl, FORM, sign(ssl))).status_code == 200
+
+
+async def test_beyond_the_backlog_a_signed_request_gets_503_with_retry_after_and_runs_nothing(
+    frontend: SlackFrontEnd, slack: SlackRequests, fake_slack: FakeSlackApi, store: Store
+) -> None:
+    import asyncio
+
+    from bot.admission import Admission
+
+    assert frontend.http_handler is not None
+    admission = Admission(workers=1, max_backlog=1)
+    frontend.admission = frontend.http_handler.admission = admission
+    release = asyncio.Event()
+
+    async def held() -> None:
+        async with admission.work():
+            await release.wait()
+
+    busy = asyncio.create_task(held())
+    await asyncio.sleep(0)
+    before = await row_counts(store)
+    response = await slack.command("add Mallory Corp")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "2"
+    assert await row_counts(store) == before  # not even the signature is recorded
+    release.set()
+    await busy
+    assert (await slack.command("help")).status_code == 200
+    await fake_slack.wait_for("response_url")
+
+
+async def test_signatures_arriving_together_are_recorded_in_few_transactions(
+    frontend: SlackFrontEnd, slack: SlackRequests, fake_slack: FakeSlackApi, store: Store
+) -> None:
+    import asyncio
+
+    assert frontend.http_handler is not None
+    responses = await asyncio.gather(*(slack.command("help") for _ in range(20)))
+    assert [r.status_code for r in responses] == [200] * 20
+    await fake_slack.wait_for("response_url", 20)
+    assert await _count(store, processed_events) == 20
+    assert frontend.http_handler._signatures.transactions < 20
+
+
+async def test_a_command_is_acknowledged_before_bolt_runs_and_answered_after(
+    frontend: SlackFrontEnd, slack: SlackRequests, fake_slack: FakeSlackApi, monkeypatch: Any
+) -> None:
+    import asyncio
+
+    assert frontend.http_handler is not None
+    bolt = frontend.http_handler.bolt
+    dispatch = bolt.async_dispatch
+    release = asyncio.Event()
+    started: list[bool] = []
+
+    async def held(request: Any) -> Any:
+        started.append(True)
+        await release.wait()
+        return await dispatch(request)
+
+    monkeypatch.setattr(bolt, "async_dispatch", held)
+    response = await slack.command("help")
+    assert (response.status_code, response.content) == (200, b"")
+    assert not fake_slack.of("response_url")
+    release.set()
+    answer = (await fake_slack.wait_for("response_url"))[0]
+    assert started == [True] and "Commands" in answer.params["text"]
+
+
+async def test_a_form_submission_still_waits_for_bolt_to_say_what_is_wrong(
+    slack: SlackRequests, fake_slack: FakeSlackApi
+) -> None:
+    from bot.slack import modals
+
+    view = modals.view("log", customer="#1")
+    response = await slack.submit(view, {"customer": "", "kind": "call", "text": ""})
+    assert response.status_code == 200
+    assert response.json()["response_action"] == "errors"

@@ -85,8 +85,16 @@ async def webhook_frontend(
 
 @pytest.fixture
 async def webhook(webhook_frontend: TelegramFrontEnd) -> AsyncIterator[httpx.AsyncClient]:
+    """The webhook over ASGI; each response returns once the updates accepted so far are
+    answered (the bot answers after its 200), so tests read the outcome right after a post."""
+
+    async def answered(_: httpx.Response) -> None:
+        await webhook_frontend.idle()
+
     transport = httpx.ASGITransport(app=build_asgi(telegram=webhook_frontend.webhook))
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+    hooks = {"response": [answered]}
+    base = "http://testserver"
+    async with httpx.AsyncClient(transport=transport, base_url=base, event_hooks=hooks) as http:
         yield http
 
 

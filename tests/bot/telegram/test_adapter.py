@@ -507,3 +507,103 @@ async def test_a_photo_sent_with_no_ticket_open_is_on_the_ticket_the_offer_opens
     await dispatcher.run_once()
     post = fake_slack.of("chat.postMessage")[0]
     assert "The screen cracked" in post.params["text"] and "photo.jpg" in str(post.params["blocks"])
+
+
+def _raw_client(frontend: TelegramFrontEnd) -> httpx.AsyncClient:
+    """The webhook as Telegram meets it: a response returns when the bot answers it, not when the
+    update has been handled."""
+    from bot.http import build_asgi
+
+    transport = httpx.ASGITransport(app=build_asgi(telegram=frontend.webhook))
+    return httpx.AsyncClient(transport=transport, base_url="http://testserver")
+
+
+async def test_the_webhook_answers_once_the_update_is_stored_and_handles_it_after(
+    webhook_frontend: TelegramFrontEnd, fake_tg: FakeTelegramApi, store: Store, monkeypatch: Any
+) -> None:
+    import asyncio
+
+    release = asyncio.Event()
+    handle = webhook_frontend.handle_update
+
+    async def slow(update: Any) -> None:
+        await release.wait()
+        await handle(update)
+
+    monkeypatch.setattr(webhook_frontend, "handle_update", slow)
+    update = fake_tg.message_update(CARLA, "/ticket Locked out\nPassword refused", update_id=50)
+    async with _raw_client(webhook_frontend) as http:
+        response = await http.post("/telegram/webhook", json=update, headers={SECRET_HEADER: SECRET})
+    assert response.status_code == 200
+    async with store.read() as tx:
+        assert await tx.inbox.state("telegram", "50") == "working"  # stored and claimed, in one write
+    assert not fake_tg.of("sendMessage")
+    release.set()
+    await webhook_frontend.idle()
+    async with store.read() as tx:
+        assert await tx.inbox.state("telegram", "50") == "done"
+    assert len(fake_tg.of("sendMessage")) == 1 and await _count(store, ticket_messages) == 1
+
+
+async def test_beyond_the_backlog_the_webhook_answers_503_with_retry_after_and_stores_nothing(
+    webhook_frontend: TelegramFrontEnd, fake_tg: FakeTelegramApi, store: Store, monkeypatch: Any
+) -> None:
+    import asyncio
+
+    from bot.admission import Admission
+
+    webhook_frontend.admission = Admission(workers=1, max_backlog=1)
+    release = asyncio.Event()
+    handle = webhook_frontend.handle_update
+
+    async def slow(update: Any) -> None:
+        await release.wait()
+        await handle(update)
+
+    monkeypatch.setattr(webhook_frontend, "handle_update", slow)
+    first = fake_tg.message_update(CARLA, "/status", update_id=60)
+    second = fake_tg.message_update(BOB, "/status", update_id=61)
+    headers = {SECRET_HEADER: SECRET}
+    async with _raw_client(webhook_frontend) as http:
+        assert (await http.post("/telegram/webhook", json=first, headers=headers)).status_code == 200
+        await asyncio.sleep(0)  # the first update's worker starts and is counted
+        refused = await http.post("/telegram/webhook", json=second, headers=headers)
+        assert refused.status_code == 503 and refused.headers["Retry-After"] == "2"
+        assert await _count(store, inbox) == 1
+        release.set()
+        await webhook_frontend.idle()
+        # Telegram delivers it again; now there is room.
+        assert (await http.post("/telegram/webhook", json=second, headers=headers)).status_code == 200
+        await webhook_frontend.idle()
+    assert sorted(c.params["chat_id"] for c in fake_tg.of("sendMessage")) == [str(CARLA), str(BOB)]
+    assert await _count(store, inbox, inbox.c.state == "done") == 2
+
+
+async def test_a_chats_updates_are_answered_in_the_order_they_came(
+    webhook_frontend: TelegramFrontEnd, fake_tg: FakeTelegramApi, monkeypatch: Any
+) -> None:
+    import asyncio
+
+    release = asyncio.Event()
+    handle = webhook_frontend.handle_update
+
+    async def first_slow(update: Any) -> None:
+        if update.update_id == 70:
+            await release.wait()
+        await handle(update)
+
+    monkeypatch.setattr(webhook_frontend, "handle_update", first_slow)
+    headers = {SECRET_HEADER: SECRET}
+    async with _raw_client(webhook_frontend) as http:
+        for update_id, text in ((70, "/help"), (71, "/status")):
+            update = fake_tg.message_update(CARLA, text, update_id=update_id)
+            assert (await http.post("/telegram/webhook", json=update, headers=headers)).status_code == 200
+        other = fake_tg.message_update(BOB, "/status", update_id=72)
+        assert (await http.post("/telegram/webhook", json=other, headers=headers)).status_code == 200
+        # Another chat is not held up by Carla's slow update.
+        answered = await fake_tg.wait_for("sendMessage")
+        assert [c.params["chat_id"] for c in answered] == [str(BOB)]
+    release.set()
+    await webhook_frontend.idle()
+    carla = [c.params["text"] for c in fake_tg.of("sendMessage") if c.params["chat_id"] == str(CARLA)]
+    assert len(carla) == 2 and "/status" in carla[0] and "no tickets" in carla[1].lower()

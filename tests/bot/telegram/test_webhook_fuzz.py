@@ -171,10 +171,17 @@ HEADERS = st.dictionaries(HEADER_NAMES, HEADER_VALUES, max_size=4)
 
 @pytest.fixture
 async def http(webhook_frontend: TelegramFrontEnd) -> AsyncIterator[httpx.AsyncClient]:
-    """The webhook over ASGI with app errors turned into the 500 a client would see."""
+    """The webhook over ASGI with app errors turned into the 500 a client would see; a response
+    returns once what was accepted is answered (the bot answers after its 200)."""
+
+    async def answered(_: httpx.Response) -> None:
+        await webhook_frontend.idle()
+
     app = build_asgi(telegram=webhook_frontend.webhook)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+    hooks = {"response": [answered]}
+    base = "http://testserver"
+    async with httpx.AsyncClient(transport=transport, base_url=base, event_hooks=hooks) as client:
         yield client
 
 
