@@ -323,6 +323,11 @@ async def warm(load: Load, *, within: float = 300.0) -> float:
                 break
             if time.monotonic() - started > within:
                 raise RuntimeError("the replicas never answered")
+    # Every rep's first contact (users.info, the rep's row) before the steps, on every replica.
+    for n in range(REPS):
+        load.urls, saved = [load.urls[n % len(load.urls)]], load.urls
+        await load.one("help", user=f"U0REP{n:03d}")
+        load.urls = saved
     return round(time.monotonic() - started, 1)
 
 
