@@ -52,6 +52,7 @@ class SlackApiSink:
     async def start(self) -> SlackApiSink:
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_post("/api/{method}", self._api)
+        app.router.add_get("/api/{method}", self._api)  # slack_sdk sends users.info as a GET
         app.router.add_post("/respond/{key}", self._respond)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
@@ -100,7 +101,7 @@ class SlackApiSink:
         if request.content_type == "application/json":
             params: dict[str, Any] = json.loads(body or b"{}")
         else:
-            params = dict(parse_qsl(body.decode()))
+            params = {**request.query, **dict(parse_qsl(body.decode()))}
         self._record(method, params)
         return web.json_response(self._answer(method, params))
 

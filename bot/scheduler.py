@@ -176,9 +176,18 @@ class Scheduler:
         return done
 
     async def tick(self) -> int:
-        return await self._guarded(
-            "reminder tick", lambda: jobs.queue_due_reminders(self.store, self.settings)
-        )
+        """Queue the due reminders batch after batch, waking delivery after each, so a pile
+        falling due at once (thousands at 9:00) reaches the outbox in one tick, not one batch
+        per tick. A short batch (none left, or another replica took some) ends the tick."""
+        queued = 0
+        while not self._stopping:
+            done = await self._guarded(
+                "reminder tick", lambda: jobs.queue_due_reminders(self.store, self.settings)
+            )
+            queued += done
+            if done < jobs.REMINDER_BATCH:
+                return queued
+        return queued
 
     async def sweep(self) -> int:
         """SLA warnings and breaches, due digests, and the loyalty catch-up after downtime."""

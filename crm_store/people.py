@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 
 from crm_store.records import IdentityRecord, RepRecord
@@ -75,6 +75,14 @@ class PeopleRepo(Repo):
                 created_at=row["rep_created_at"],
             )
         return Speaker(identity=_identity(row), rep=rep, customer_timezone=row["customer_timezone"])
+
+    async def lock_identity(self, platform: str, external_id: str) -> None:
+        """Hold this chat account until the transaction ends, so two first messages at once (two
+        replicas, or two requests in one) cannot both find no identity and both create one. On
+        SQLite the write transaction already holds the one write lock."""
+        if self.conn.dialect.name == "postgresql":
+            key = f"crm-identity:{platform}:{external_id}"
+            await self.conn.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
 
     async def identity(self, platform: str, external_id: str) -> IdentityRecord | None:
         row = (

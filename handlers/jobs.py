@@ -90,12 +90,16 @@ def reminder_push(
     )
 
 
-async def queue_due_reminders(store: Store, settings: JobSettings) -> int:
-    """Move due reminders into the outbox; each is claimed (pending -> sent) with its row, which
-    carries its deadline: lateness is judged when it is sent, not here."""
+# Reminders moved into the outbox per transaction; a tick that finds a full batch takes another.
+REMINDER_BATCH = 500
+
+
+async def queue_due_reminders(store: Store, settings: JobSettings, *, limit: int = REMINDER_BATCH) -> int:
+    """Move up to ``limit`` due reminders into the outbox; each is claimed (pending -> sent) with
+    its row, which carries its deadline: lateness is judged when it is sent, not here."""
     queued = 0
     async with store.write(ACTOR) as tx:
-        due = await tx.reminders.due(platforms=settings.staff_platforms)
+        due = await tx.reminders.due(platforms=settings.staff_platforms, limit=limit)
         for item in due:
             r = item.reminder
             if not await tx.reminders.mark_sent(r.id, r.due_at):

@@ -38,6 +38,7 @@ async def staff_actor(
         display_name, timezone = clean_input(named) or display_name, timezone or zone
     key = f"{platform}:{user_id}"
     async with store.write(key) as tx:
+        await tx.people.lock_identity(platform, user_id)
         identity = await tx.people.identity(platform, user_id)
         rep = None
         if identity is not None and identity.rep_id is not None:
@@ -94,6 +95,7 @@ async def customer_actor(
         )
     key = f"{platform}:{user_id}"
     async with store.write(key) as tx:
+        await tx.people.lock_identity(platform, user_id)
         identity = await tx.people.identity(platform, user_id)
         if identity is not None and identity.rep_id is not None:
             raise PermissionError("this account belongs to a team member")

@@ -1,5 +1,6 @@
-"""Shared fixtures: a migrated temporary SQLite store, a fixed clock, actors, and a guard
-that fails any test opening a socket to a non-loopback address."""
+"""Shared fixtures: a migrated temporary store on each database the run covers (SQLite, and
+PostgreSQL with a fresh database per test), a fixed clock, actors, and a guard that fails any
+test opening a socket to a non-loopback address."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import ipaddress
 import os
 import shutil
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from handlers.messages import Actor, Message, Reply
 from handlers.people import customer_actor, staff_actor
 from handlers.router import Router
 from nlp.sentiment import SentimentClassifier
-from tests import postgres
+from tests import databases, postgres
 
 # A Monday, so weekday arithmetic in tests is easy to follow.
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -62,6 +63,59 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "sqlite_only(reason): the test is about SQLite itself; its PostgreSQL run is skipped, saying why",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"store tests run on: {', '.join(databases.selected(os.environ))} ({databases.VARIABLE})"
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Every test that takes a store (``db_url``, ``store``, ``empty_db_url``...) runs once per
+    database in CRM_TEST_DATABASES; a test marked sqlite_only skips its PostgreSQL run, with why."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    only = metafunc.definition.get_closest_marker("sqlite_only")
+    params = []
+    for name in databases.selected(os.environ):
+        marks = []
+        if only is not None and name != "sqlite":
+            reason = only.kwargs.get("reason") or (only.args[0] if only.args else "")
+            assert reason, f"{metafunc.definition.nodeid}: sqlite_only needs a reason"
+            marks.append(pytest.mark.skip(reason=f"SQLite only: {reason}"))
+        params.append(pytest.param(name, marks=marks, id=name))
+    metafunc.parametrize("backend", params, indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """The database this run of the test uses: "sqlite" or "postgres"."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def pg_template() -> Iterator[str]:
+    """A migrated PostgreSQL database per session (per xdist worker) that each test's fresh
+    database is copied from (Alembic per test is slow); dropped with the session."""
+    url = databases.run_aside(postgres.create_database(env=os.environ))
+
+    async def _migrate() -> None:
+        engine = create_engine(url)
+        try:
+            await upgrade(engine)
+        finally:
+            await engine.dispose()
+
+    databases.run_aside(_migrate())
+    yield url
+    databases.drop_later(url)
+    databases.wait_for_drops()
 
 
 @pytest.fixture(scope="session")
@@ -106,10 +160,36 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path, migrated_template: Path) -> str:
+def sqlite_url(tmp_path: Path, migrated_template: Path) -> str:
+    """A migrated SQLite store whatever the run's databases (for tests comparing the two)."""
     target = tmp_path / "crm.db"
     shutil.copy(migrated_template, target)
     return f"sqlite+aiosqlite:///{target}"
+
+
+@pytest.fixture
+def db_url(backend: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A migrated store of its own on this run's database: a copy of the SQLite template, or a
+    fresh PostgreSQL database made from the session's template (dropped after the test)."""
+    if backend == "sqlite":
+        yield str(request.getfixturevalue("sqlite_url"))
+        return
+    template = str(request.getfixturevalue("pg_template"))
+    url = databases.run_aside(postgres.create_database(env=os.environ, template=template))
+    yield url
+    databases.drop_later(url)
+
+
+@pytest.fixture
+def empty_db_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """An empty store of its own on this run's database (for migrations and `crm-bot` processes,
+    which migrate on start)."""
+    if backend == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'crm.db'}"
+        return
+    url = databases.run_aside(postgres.create_database(env=os.environ))
+    yield url
+    databases.drop_later(url)
 
 
 @pytest.fixture
@@ -196,3 +276,7 @@ def all_text(reply: Reply) -> str:
 
 def buttons(reply: Reply) -> list[str]:
     return [b.action for b in reply.buttons] + [b.action for i in reply.items for b in i.buttons]
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    databases.wait_for_drops()

@@ -36,14 +36,18 @@ async def _execute(server: str, statement: str) -> None:
             await engine.dispose()
 
 
-async def create_database(server: str = SERVER, *, env: Mapping[str, str]) -> str:
-    """A new empty database on ``server``; its URL. Fails the test with what went wrong and how
-    to fix it, or skips it when ``env`` opts out of PostgreSQL."""
+async def create_database(
+    server: str = SERVER, *, env: Mapping[str, str], template: str | None = None
+) -> str:
+    """A new database on ``server``, empty or a copy of the database at URL ``template``; its URL.
+    Fails the test with what went wrong and how to fix it, or skips it when ``env`` opts out of
+    PostgreSQL."""
     if env.get(SKIP_VARIABLE) == "1":
         pytest.skip(f"PostgreSQL tests skipped: {SKIP_VARIABLE}=1")
     name = f"crm_test_{uuid.uuid4().hex[:10]}"
     try:
-        await _execute(server, f"CREATE DATABASE {name}")
+        copy = f" TEMPLATE {template.rpartition('/')[2]}" if template else ""
+        await _execute(server, f"CREATE DATABASE {name}{copy}")
     except (OSError, sa.exc.SQLAlchemyError) as exc:
         where = sa.engine.make_url(server).render_as_string(hide_password=True)
         pytest.fail(

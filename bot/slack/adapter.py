@@ -392,7 +392,9 @@ class SlackFrontEnd:
 
 def _log_failure(where: str, exc: BaseException) -> None:
     # Type, Slack's error code and the raising line only: exception texts can quote message bodies.
-    code = exc.response.get("error") if isinstance(exc, SlackApiError) else ""
+    # A body that is not JSON (a proxy's 502, a 405 page) leaves the response's data a string.
+    data = exc.response.data if isinstance(exc, SlackApiError) else None
+    code = data.get("error") if isinstance(data, dict) else ""
     frames = traceback.extract_tb(exc.__traceback__)
     origin = f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
     _LOGGER.error("slack %s failed: %s %s at %s", where, type(exc).__name__, code or "", origin)

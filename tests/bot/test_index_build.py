@@ -148,6 +148,7 @@ async def test_a_damaged_or_foreign_snapshot_is_rebuilt(
     await lookup.stop()
 
 
+@pytest.mark.sqlite_only(reason="a copy of the database file elsewhere is a SQLite notion")
 async def test_a_copy_of_the_database_elsewhere_does_not_use_its_snapshot(
     real_store: Store, db_url: str, tmp_path: Path
 ) -> None:

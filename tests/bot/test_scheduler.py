@@ -24,6 +24,7 @@ from bot.scheduler import (
     ScheduleSettings,
 )
 from crm_store.store import Store
+from handlers import jobs
 from handlers.jobs import JobSettings
 from handlers.messages import Actor, Reply
 from tests.conftest import Chat, FakeClock
@@ -202,6 +203,27 @@ async def test_stop_lets_a_run_under_way_finish_rather_than_cancel_it(
     await asyncio.wait_for(in_query.wait(), WAIT)
     await scheduler.stop()
     assert finished == ["loyalty_due"]
+
+
+async def test_one_tick_queues_a_pile_of_due_reminders_batch_after_batch_waking_delivery(
+    store: Store, rep: Actor, clock: FakeClock
+) -> None:
+    due = jobs.REMINDER_BATCH * 2 + 7
+    async with store.write("test") as tx:
+        for n in range(due):
+            await tx.reminders.add(rep_id=rep.rep_id or 0, customer_id=None, text=f"r{n}", due_at=clock.now)
+    wakes: list[int] = []
+    scheduler = Scheduler(
+        store,
+        JobSettings(staff_platforms=("console",)),
+        ScheduleSettings(tick_seconds=3600, sweep_seconds=3600),
+        wake=lambda: wakes.append(1),
+    )
+    assert await scheduler.tick() == due
+    assert len(wakes) == 3  # after each batch, so sending starts with the first
+    async with store.read() as tx:
+        assert await tx.reminders.due(platforms=("console",)) == []
+    assert await scheduler.tick() == 0 and len(wakes) == 3
 
 
 async def test_the_next_product_model_is_built_after_start_and_again_after_the_loyalty_run(

@@ -16,9 +16,10 @@ from crm_store.tables import order_lines, orders
 from tests.conftest import T0, FakeClock
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def book_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("db_url" if request.param == "sqlite" else "pg_url"))
+@pytest.fixture
+def book_url(db_url: str) -> str:
+    """This run's database: tests/conftest.py runs each test on SQLite and on PostgreSQL."""
+    return db_url
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from crm_store.migrate import upgrade
 from crm_store.store import Store
 from tests.conftest import FakeClock
 
@@ -21,16 +20,9 @@ PEOPLE = [
 ]
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def book_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("db_url" if request.param == "sqlite" else "pg_url"))
-
-
 @pytest.fixture
-async def book(book_url: str, clock: FakeClock) -> AsyncIterator[Store]:
-    url = book_url
-    store = Store.open(url, clock=clock)
-    await upgrade(store.engine)
+async def book(db_url: str, clock: FakeClock) -> AsyncIterator[Store]:
+    store = Store.open(db_url, clock=clock)
     async with store.write("t") as tx:
         await tx.customers.add_many(PEOPLE, source="t")
     try:

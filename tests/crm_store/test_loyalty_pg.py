@@ -9,9 +9,9 @@ from tests.conftest import FakeClock
 from tests.crm_store.test_loyalty import TOLERANCE, check_hand_computed, score_book
 
 
-async def test_recompute_gives_the_same_scores_on_sqlite_and_postgresql(db_url: str, pg_url: str) -> None:
+async def test_recompute_gives_the_same_scores_on_sqlite_and_postgresql(sqlite_url: str, pg_url: str) -> None:
     lite_clock, pg_clock = FakeClock(), FakeClock()
-    lite = Store.open(db_url, clock=lite_clock)
+    lite = Store.open(sqlite_url, clock=lite_clock)
     pg = Store.open(pg_url, clock=pg_clock)
     try:
         await upgrade(pg.engine)

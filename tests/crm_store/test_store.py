@@ -21,6 +21,12 @@ from tests.conftest import FakeClock
 from tests.other_writer import finish, other_process
 from tests.store_counter import counting
 
+pytestmark = pytest.mark.sqlite_only(
+    reason="SQLite's connection model (one writer turn, file locks, connection threads); on "
+    "PostgreSQL writers run side by side under READ COMMITTED and the asyncpg pool belongs to one "
+    "event loop (its bound is test_postgres_pool_is_bounded_as_configured)"
+)
+
 WRITERS = 1_200
 OTHER_PROCESS_OPS = 300
 SLOW_QUERY = (

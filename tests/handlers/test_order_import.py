@@ -20,9 +20,10 @@ SAMPLE = Path(__file__).resolve().parents[2] / "data" / "retail" / "online_retai
 MAPPING = parse_mapping(MAP_EXAMPLE)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def book_url(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("db_url" if request.param == "sqlite" else "pg_url"))
+@pytest.fixture
+def book_url(db_url: str) -> str:
+    """This run's database: tests/conftest.py runs each test on SQLite and on PostgreSQL."""
+    return db_url
 
 
 @pytest.fixture

@@ -3,6 +3,8 @@ follows changes: this process's at once, another process's within the cache's li
 
 from __future__ import annotations
 
+import asyncio
+
 from crm_store.speakers import SPEAKER_TTL_SECONDS, SpeakerCache
 from crm_store.store import Store
 from handlers.messages import Actor
@@ -109,3 +111,30 @@ async def test_a_staff_account_is_never_taken_for_a_customer(store: Store) -> No
         except PermissionError:
             continue
         raise AssertionError("a team member's account became a customer")
+
+
+async def test_first_messages_at_once_through_two_replicas_make_one_rep_and_one_customer(
+    store: Store, db_url: str, clock: FakeClock
+) -> None:
+    """Two replicas (on PostgreSQL their write transactions run side by side) each get a
+    newcomer's first messages at the same moment: every one is answered, as one person."""
+    other = Store.open(db_url, clock=clock)
+    try:
+        staff = await asyncio.gather(
+            *(
+                staff_actor(s, platform="slack", user_id=f"U{n}", display_name="New Rep")
+                for n in range(5)
+                for s in (store, other, store, other)
+            )
+        )
+        customers = await asyncio.gather(
+            *(
+                customer_actor(s, platform="telegram", user_id=f"7{n}", display_name="New Customer")
+                for n in range(5)
+                for s in (store, other, store, other)
+            )
+        )
+    finally:
+        await other.close()
+    assert len({a.rep_id for a in staff}) == 5 and None not in {a.rep_id for a in staff}
+    assert len({a.customer_id for a in customers}) == 5 and None not in {a.customer_id for a in customers}

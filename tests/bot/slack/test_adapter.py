@@ -386,3 +386,25 @@ async def test_logs_hold_no_bodies_contacts_or_tokens(
     for needle in ("jane@private.example", "555 0199", "FAKE LOG LINE", "xoxb-", "ops@acme.example"):
         assert needle not in logged
     assert "refused a Slack request" in logged
+
+
+def test_a_slack_error_whose_body_is_not_json_is_logged_not_raised(caplog: pytest.LogCaptureFixture) -> None:
+    """A 405 or a proxy's 502 page leaves the response's data a string: the failure is still
+    logged (type and place only), and logging it raises nothing."""
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_slack_response import AsyncSlackResponse
+
+    from bot.slack.adapter import _log_failure
+
+    response = AsyncSlackResponse(
+        client=None,
+        http_verb="GET",
+        api_url="http://127.0.0.1/api/users.info",
+        req_args={},
+        data="405: Method Not Allowed",
+        headers={},
+        status_code=405,
+    )
+    with caplog.at_level("ERROR", logger="bot.slack.adapter"):
+        _log_failure("users.info", SlackApiError("failed", response))
+    assert "slack users.info failed: SlackApiError" in caplog.text

@@ -14,11 +14,12 @@ from tests.fakes.slack_api import FakeSlackApi
 
 
 async def _start(
-    tmp_path: Path, fake: FakeSlackApi, data_dir: Path
+    tmp_path: Path, fake: FakeSlackApi, data_dir: Path, database: str
 ) -> tuple[asyncio.subprocess.Process, str]:
     process, _, url = await start_run(
         tmp_path,
         data_dir,
+        CRM_DATABASE_URL=database,
         SLACK_BOT_TOKEN="xoxb-run-test",
         SLACK_SIGNING_SECRET=SECRET,
         SLACK_API_URL=fake.url,
@@ -27,9 +28,13 @@ async def _start(
 
 
 async def test_crm_bot_run_serves_slack(
-    tmp_path: Path, fake_slack: FakeSlackApi, classifier: SentimentClassifier, crm_data_dir: Path
+    tmp_path: Path,
+    fake_slack: FakeSlackApi,
+    classifier: SentimentClassifier,
+    crm_data_dir: Path,
+    empty_db_url: str,
 ) -> None:
-    process, url = await _start(tmp_path, fake_slack, crm_data_dir)
+    process, url = await _start(tmp_path, fake_slack, crm_data_dir, empty_db_url)
     try:
         async with httpx.AsyncClient(base_url=url, trust_env=False) as http:
             assert (await http.get("/healthz")).json() == {"ok": True}

@@ -28,8 +28,9 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 REMINDER_BUTTONS = ["Done", "Snooze 1h", "Snooze tomorrow", "Open customer"]
 
 
-def _settings(fake: FakeSlackApi) -> dict[str, str]:
+def _settings(fake: FakeSlackApi, database: str) -> dict[str, str]:
     return {
+        "CRM_DATABASE_URL": database,
         "SLACK_BOT_TOKEN": "xoxb-run-test",
         "SLACK_SIGNING_SECRET": SECRET,
         "SLACK_API_URL": fake.url,
@@ -39,10 +40,12 @@ def _settings(fake: FakeSlackApi) -> dict[str, str]:
 
 
 @contextlib.asynccontextmanager
-async def _running(tmp_path: Path, fake: FakeSlackApi, data_dir: Path) -> AsyncIterator[SlackRequests]:
+async def _running(
+    tmp_path: Path, fake: FakeSlackApi, data_dir: Path, database: str
+) -> AsyncIterator[SlackRequests]:
     """`crm-bot run` with Slack in HTTP mode; signed requests to it; terminated however the block
     ends. Its stderr is drained (a full pipe would stall the bot) and shown if the block fails."""
-    process, _, url = await start_run(tmp_path, data_dir, **_settings(fake))
+    process, _, url = await start_run(tmp_path, data_dir, **_settings(fake, database))
     assert process.stderr is not None
     stderr = process.stderr
     logged: list[str] = []
@@ -192,9 +195,13 @@ async def _wait_for_reminder(fake: FakeSlackApi, reminder_id: str) -> Call:
 
 
 async def test_a_due_reminder_reaches_the_rep_once_when_due_and_its_buttons_work(
-    tmp_path: Path, fake_slack: FakeSlackApi, classifier: SentimentClassifier, crm_data_dir: Path
+    tmp_path: Path,
+    fake_slack: FakeSlackApi,
+    classifier: SentimentClassifier,
+    crm_data_dir: Path,
+    empty_db_url: str,
 ) -> None:
-    async with _running(tmp_path, fake_slack, crm_data_dir) as slack:
+    async with _running(tmp_path, fake_slack, crm_data_dir, empty_db_url) as slack:
         added, _, _ = await _say(slack, "add Acme Corp email=ops@acme.example")
         customer = re.search(r"Acme Corp \(#(\d+)\)", _text(added.params["blocks"]))
         assert customer is not None, added.params
@@ -265,11 +272,15 @@ async def test_a_due_reminder_reaches_the_rep_once_when_due_and_its_buttons_work
 
 
 async def test_digest_now_posts_the_digest_and_uploads_its_chart(
-    tmp_path: Path, fake_slack: FakeSlackApi, classifier: SentimentClassifier, crm_data_dir: Path
+    tmp_path: Path,
+    fake_slack: FakeSlackApi,
+    classifier: SentimentClassifier,
+    crm_data_dir: Path,
+    empty_db_url: str,
 ) -> None:
     # Some data and a subscription, through Slack, by the bot itself; it is stopped before the
     # digest runs (SQLite: one process writes).
-    async with _running(tmp_path, fake_slack, crm_data_dir) as slack:
+    async with _running(tmp_path, fake_slack, crm_data_dir, empty_db_url) as slack:
         for command in (
             "add Acme Corp email=ops@acme.example",
             "add Globex Inc email=info@globex.example",
@@ -286,7 +297,9 @@ async def test_digest_now_posts_the_digest_and_uploads_its_chart(
     before = len(fake_slack.calls)
 
     started = time.monotonic()
-    code, out, err = await run_cli(tmp_path, crm_data_dir, "digest", "--now", **_settings(fake_slack))
+    code, out, err = await run_cli(
+        tmp_path, crm_data_dir, "digest", "--now", **_settings(fake_slack, empty_db_url)
+    )
     print(f"crm-bot digest --now took {time.monotonic() - started:.2f} s")
     assert code == 0, err
     assert "Queued 1 digest(s); sent 1 now" in out, (out, err)
@@ -331,6 +344,6 @@ async def test_digest_now_posts_the_digest_and_uploads_its_chart(
     assert listed[0]["title"] == "Daily digest"
 
     # Sent once: a second --now would send again (it is asked for), but nothing is left queued.
-    code, out, err = await run_cli(tmp_path, crm_data_dir, "outbox", **_settings(fake_slack))
+    code, out, err = await run_cli(tmp_path, crm_data_dir, "outbox", **_settings(fake_slack, empty_db_url))
     assert code == 0, err
     assert "pending=0" in out and "failed=0" in out, out
