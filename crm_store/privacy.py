@@ -17,6 +17,7 @@ from crm_store.tables import (
     audit_log,
     conversations,
     customer_forecasts,
+    customer_segments,
     customers,
     feedback,
     handled_messages,
@@ -158,6 +159,11 @@ class PrivacyRepo(Repo):
                 .where(customer_forecasts.c.customer_id.in_(ids))
                 .order_by(customer_forecasts.c.run_date)
             ),
+            "customer_segments": await self._rows(
+                select(customer_segments)
+                .where(customer_segments.c.customer_id.in_(ids))
+                .order_by(customer_segments.c.customer_id)
+            ),
             "link_tokens": await self._rows(
                 select(*_LINK_TOKEN_COLUMNS)
                 .where(link_tokens.c.customer_id.in_(ids))
@@ -254,6 +260,11 @@ class PrivacyRepo(Repo):
         counts["customer_forecasts"] = _count(
             await self.conn.execute(
                 delete(customer_forecasts).where(customer_forecasts.c.customer_id.in_(ids))
+            )
+        )
+        counts["customer_segments"] = _count(
+            await self.conn.execute(
+                delete(customer_segments).where(customer_segments.c.customer_id.in_(ids))
             )
         )
         # Every reminder about them: a pending one would push their name to a rep tomorrow.

@@ -34,6 +34,8 @@ _LABELS = {
     "relationships": "Relationships",
     "loyalty_scores": "Loyalty scores",
     "loyalty_alerts": "Loyalty alerts",
+    "customer_forecasts": "Sales forecasts",
+    "customer_segments": "Segment",
     "outbox": "Messages to or about them",
     "conversations": "Drafts",
     "inbox": "Stored incoming updates",

@@ -407,3 +407,20 @@ async def test_export_holds_order_lines_and_erasure_drops_the_shop_reference(sto
         assert (stub.external_ref, stub.country) == (None, "")
         assert await tx.customers.ids_by_external_ref(["17850"]) == {}
         assert await tx.orders.existing_refs(["536365"]) == {"536365"}  # kept for accounting
+
+
+async def test_a_contacts_segment_is_exported_and_erased(store: Store) -> None:
+    """The segment is profiling about the person: in their export, gone with the erasure."""
+    from handlers.segment_run import recompute_segments
+    from tests.segment_book import plant
+
+    book = await plant(store)
+    await recompute_segments(store)
+    carla, other = book.groups["champions"][:2]
+    async with store.write("t") as tx:
+        export = await tx.privacy.export_customer(carla)
+        await tx.privacy.erase_customer(carla)
+    assert [r["customer_id"] for r in export["customer_segments"]] == [carla]
+    async with store.read() as tx:
+        assert await tx.segments.of_customer(carla) is None
+        assert await tx.segments.of_customer(other) is not None
