@@ -124,7 +124,9 @@ class BaseModel:
         orders, p_active, spend = np.zeros(n), np.zeros(n), np.zeros(n)
         orders[keep] = self.counts.expected(x, t_x, age, horizon_days)
         p_active[keep] = self.counts.p_active(x, t_x, age, horizon_days)
-        spend[keep] = self.spend.expected_spend(snap.orders[keep], snap.mean_spend[keep])
+        # Returns can leave a customer's mean spend negative; an order is never worth less than 0
+        # (and log1p of a spend below -1 would feed NaN to the regression).
+        spend[keep] = np.maximum(self.spend.expected_spend(snap.orders[keep], snap.mean_spend[keep]), 0.0)
         return orders, orders * spend, p_active, spend
 
 

@@ -139,3 +139,18 @@ def test_forecast_models_import_no_store_and_no_chat() -> None:
     for name in ("forecast.py", "forecast_features.py", "bgnbd.py"):
         found = imported_modules(root / name)
         assert not [m for m in found if m.split(".")[0] in banned], name
+
+
+def test_a_customer_whose_returns_outweigh_orders_is_worth_nothing_not_nan() -> None:
+    """Net spend below zero (more returned than bought) gave log1p(spend < -1) = NaN as a feature."""
+    book = planted_book()
+    refund_days = np.array([AS_OF - 300, AS_OF - 200, AS_OF - 100, AS_OF - 50])
+    merged = Purchases.from_orders(
+        np.concatenate([book.ids[book.customer], np.full(4, 999)]),
+        np.concatenate([book.day, refund_days]),
+        np.concatenate([book.amount, [-500.0, -400.0, -300.0, -200.0]]),
+    )
+    with np.errstate(invalid="raise"):
+        fitted = forecast(merged, AS_OF, FAST)
+    assert np.isfinite(fitted.expected_revenue).all() and (fitted.expected_revenue >= 0).all()
+    assert float(fitted.expected_revenue[fitted.ids == 999][0]) == 0.0
