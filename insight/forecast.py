@@ -124,9 +124,7 @@ class BaseModel:
         orders, p_active, spend = np.zeros(n), np.zeros(n), np.zeros(n)
         orders[keep] = self.counts.expected(x, t_x, age, horizon_days)
         p_active[keep] = self.counts.p_active(x, t_x, age, horizon_days)
-        # Returns can leave a customer's mean spend negative; an order is never worth less than 0
-        # (and log1p of a spend below -1 would feed NaN to the regression).
-        spend[keep] = np.maximum(self.spend.expected_spend(snap.orders[keep], snap.mean_spend[keep]), 0.0)
+        spend[keep] = self.spend.expected_spend(snap.orders[keep], snap.mean_spend[keep])
         return orders, orders * spend, p_active, spend
 
 
@@ -140,7 +138,12 @@ def bgnbd_forecast(snap: Snapshot, horizon_days: int) -> tuple[Array, Array, Arr
 def _with_base(snap: Snapshot, base: BaseModel, horizon_days: int) -> Array:
     """The snapshot's features plus the base model's expected orders, P(any order) and spend."""
     orders, _, p_active, spend = base.predict(snap, horizon_days)
-    return np.column_stack([snap.features, orders, p_active, np.log1p(spend)])
+    # Returns can leave Gamma-Gamma's expected spend below -1: its log is then NaN, which the
+    # gradient boosting reads as "unknown" (it handles missing values natively); say nothing
+    # about it on stderr, where the console user would see a RuntimeWarning.
+    with np.errstate(invalid="ignore"):
+        spent = np.log1p(spend)
+    return np.column_stack([snap.features, orders, p_active, spent])
 
 
 def _cutoffs(purchases: Purchases, as_of: int, settings: ForecastSettings) -> list[int]:
