@@ -5,7 +5,7 @@ request answered, answer p99 < 1 s. Then 20,000 reminders due at once on two rep
 them SIGKILLed part-way: duplicates and losses counted at the stand-in, per-channel pacing, and
 the drain time against the platform bound (Slack: 1 message/s per channel, bot/delivery.py).
 
-    flock /tmp/crm-heavy.lock .venv/bin/python bench/replicas.py
+    .venv/bin/python bench/replicas.py
 
 Prints one JSON object. The customer book (100,000 by default) is built once into a PostgreSQL
 template database (crm_bench_book_<size>_s<seed>) and each run gets a copy of it."""

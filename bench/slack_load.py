@@ -20,7 +20,7 @@ A rate meets the targets when ack p99 < 300 ms, every request is answered and an
 the highest such rate is reported. The lowest rate is the reference; ``--baseline-src DIR`` also
 runs the same stages against another checkout (the code before a change) in the same run.
 
-Run from the repository root: ``flock /tmp/crm-heavy.lock .venv/bin/python bench/slack_load.py``
+Run from the repository root: ``.venv/bin/python bench/slack_load.py``
 """
 
 from __future__ import annotations

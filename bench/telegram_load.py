@@ -19,7 +19,7 @@ Then the same at twice
 the highest rate that met the targets (webhook p99 < 300 ms, no 5xx, all answered once, answer
 p99 < 1 s): shed or queued, and the "database is locked" lines of the bot's log, which must be 0.
 
-Run from the repository root: ``flock /tmp/crm-heavy.lock .venv/bin/python bench/telegram_load.py``
+Run from the repository root: ``.venv/bin/python bench/telegram_load.py``
 """
 
 from __future__ import annotations
