@@ -41,6 +41,7 @@ from aiohttp import web  # noqa: E402
 from slack_sdk.signature import SignatureVerifier  # noqa: E402
 
 from bench.book_db import CACHE_DIR  # noqa: E402
+from bench.load_common import bot_env  # noqa: E402
 from bench.slack_api_sink import SlackApiSink  # noqa: E402
 from bench.startup import data_dir, train_models  # noqa: E402
 from bench.synthetic_book import make_book, make_queries  # noqa: E402
@@ -135,24 +136,17 @@ class AnsweringSink(SlackApiSink):
 
 
 def environment(url: str, data: Path, sink: SlackApiSink, replicas: int, pool: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRM_", "TELEGRAM_"))}
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
-        env.pop(name, None)
-    env.update(
-        CRM_DATABASE_URL=url,
-        CRM_DATA_DIR=str(data),
-        CRM_HTTP_HOST="127.0.0.1",
-        CRM_HTTP_PORT="0",
+    return bot_env(
+        url,
+        data,
+        ROOT,
         CRM_REPLICAS=str(replicas),
         CRM_DB_POOL_SIZE=str(pool),
         CRM_LOG_LEVEL="WARNING",
         SLACK_BOT_TOKEN="xoxb-bench",
         SLACK_SIGNING_SECRET=SECRET,
         SLACK_API_URL=sink.url,
-        NO_PROXY="127.0.0.1,localhost",
-        PYTHONPATH=str(ROOT),
     )
-    return env
 
 
 @contextlib.asynccontextmanager

@@ -39,6 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.book_db import CACHE_DIR, book_db, copy_of  # noqa: E402
+from bench.load_common import bot_env  # noqa: E402
 
 SECRET = "bench-signing-secret"
 REP = "U0BENCH"
@@ -137,19 +138,7 @@ class Watch:
 
 
 def environment(db: Path, data_dir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "CRM_", "TELEGRAM_"))}
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy", "ALL_PROXY"):
-        env.pop(name, None)
-    env.update(
-        CRM_DATABASE_URL=f"sqlite+aiosqlite:///{db}",
-        CRM_DATA_DIR=str(data_dir),
-        CRM_HTTP_HOST="127.0.0.1",
-        CRM_HTTP_PORT="0",
-        NO_PROXY="127.0.0.1,localhost",
-        PYTHONPATH=str(ROOT),
-    )
-    env.update(extra)
-    return env
+    return bot_env(f"sqlite+aiosqlite:///{db}", data_dir, ROOT, **extra)
 
 
 def data_dir(work: Path, name: str, models: Path) -> Path:
