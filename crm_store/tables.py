@@ -66,6 +66,8 @@ customers = Table(
     Column("tags", JSON, nullable=False, default=list),
     Column("custom", JSON, nullable=False, default=dict),
     Column("timezone", String(64), nullable=True),
+    # The customer's own quiet hours ("22:00-08:00", local to ``timezone``), over CRM_QUIET_HOURS.
+    Column("quiet_hours", String(11), nullable=True),
     # The customer's id in the shop or ERP the book is kept in step with (imports, the API).
     Column("external_ref", String(64), nullable=True),
     Column("country", String(64), nullable=False, server_default=""),
@@ -106,6 +108,9 @@ identities = Table(
     Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), nullable=True),
     Column("display_name", String(200), nullable=False, server_default=""),
     _ts("created_at", nullable=False),
+    # Set when the platform said this chat blocked the bot (Telegram 403): unreachable, not
+    # retried, until the person writes to the bot again.
+    _ts("blocked_at"),
     UniqueConstraint("platform", "external_id"),
     CheckConstraint("(rep_id IS NULL) <> (customer_id IS NULL)", name="one_person"),
 )
@@ -321,6 +326,9 @@ outbox = Table(
     Column("thread_key", String(64), nullable=True),
     Column("payload", JSON, nullable=False),  # handlers.messages.reply_to_dict
     Column("idempotency_key", String(200), nullable=False),
+    # Claimed lowest first: 0 the conversation (ticket replies), 1 notices (the default), 2 bulk
+    # (campaigns), so a campaign never holds up a support reply.
+    Column("priority", Integer, nullable=False, server_default="1"),
     Column("state", String(8), nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default="0"),
     _ts("next_attempt_at", nullable=False),
@@ -334,6 +342,7 @@ outbox = Table(
     _ts("sent_at"),
     UniqueConstraint("idempotency_key"),
     Index("ix_outbox_state_next", "state", "next_attempt_at"),
+    Index("ix_outbox_due_priority", "state", "priority", "next_attempt_at"),
     Index("ix_outbox_chat", "platform", "target", "state"),
     CheckConstraint("state IN ('pending', 'sending', 'sent', 'failed')", name="state"),
 )
@@ -518,4 +527,73 @@ customer_forecasts = Table(
     Column("model", String(16), nullable=False),  # regression or bgnbd
     _ts("computed_at", nullable=False),
     Index("ix_customer_forecasts_customer", "customer_id", "run_date"),
+)
+
+
+# -- reaching customers (issue 12) --------------------------------------------------------------
+
+# A message to the customers a filter finds (``audience``: the words of ``find``), sent over
+# Telegram. ``control_pct`` of the audience is held out (receives nothing) to measure against.
+campaigns = Table(
+    "campaigns",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("audience", Text, nullable=False, server_default=""),
+    Column("body", Text, nullable=False, server_default=""),  # Telegram HTML, with placeholders
+    Column("button_kind", String(8), nullable=True),  # link or talk ("Talk to us": opens a ticket)
+    Column("button_text", String(64), nullable=True),
+    Column("button_url", String(500), nullable=True),
+    Column("control_pct", Integer, nullable=False, server_default="0"),
+    Column("state", String(12), nullable=False, server_default="draft"),
+    Column("created_by_rep_id", Id, ForeignKey("reps.id", ondelete="SET NULL"), nullable=True),
+    _ts("send_at"),  # when sending starts (scheduled); None until ``campaign send``
+    _ts("created_at", nullable=False),
+    _ts("started_at"),
+    _ts("finished_at"),
+    _ts("cancelled_at"),
+    Index("ix_campaigns_state_send_at", "state", "send_at"),
+    CheckConstraint(
+        "state IN ('draft', 'scheduled', 'sending', 'sent', 'cancelled')", name="state"
+    ),
+    CheckConstraint("control_pct >= 0 AND control_pct <= 50", name="control_pct"),
+)
+
+# Each customer of a campaign's audience, fixed when sending starts: in the ``send`` arm or the
+# held-out ``control`` arm, and where their message is (``not_before``: quiet hours deferral).
+campaign_recipients = Table(
+    "campaign_recipients",
+    metadata,
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True),
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), primary_key=True),
+    Column("arm", String(8), nullable=False, server_default="send"),
+    Column("state", String(12), nullable=False, server_default="pending"),
+    Column("reason", String(64), nullable=True),  # why skipped or failed
+    _ts("not_before"),
+    Column("outbox_key", String(200), nullable=True),
+    _ts("queued_at"),
+    _ts("sent_at"),
+    Column("message_id", String(64), nullable=True),
+    Index("ix_campaign_recipients_state", "campaign_id", "state", "not_before"),
+    Index("ix_campaign_recipients_customer", "customer_id"),
+    CheckConstraint("arm IN ('send', 'control')", name="arm"),
+    CheckConstraint(
+        "state IN ('pending', 'queued', 'sent', 'failed', 'skipped', 'cancelled')", name="state"
+    ),
+)
+
+# Consent to marketing messages, as events (the latest per customer and topic counts): "Stop
+# these messages", /stop and /subscribe, with when and where, kept for the privacy export.
+customer_consents = Table(
+    "customer_consents",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), nullable=False),
+    Column("topic", String(16), nullable=False, server_default="marketing"),
+    Column("state", String(12), nullable=False),
+    Column("source", String(32), nullable=False),  # button, command, staff, import, api
+    Column("campaign_id", Id, ForeignKey("campaigns.id", ondelete="SET NULL"), nullable=True),
+    _ts("created_at", nullable=False),
+    Index("ix_customer_consents_customer", "customer_id", "topic", "created_at"),
+    CheckConstraint("state IN ('stopped', 'subscribed')", name="state"),
 )
