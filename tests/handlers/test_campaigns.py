@@ -29,7 +29,8 @@ async def drafted(boss: Chat, audience: str = "tag:vip") -> int:
     campaign_id = int(reply.title.split("#")[1].split(":")[0])
     for line in (
         f"campaign audience {campaign_id} {audience}",
-        f"campaign text {campaign_id} Hi <b>{{first_name|there}}</b>, spring is here at {{company|our shop}}.",
+        f"campaign text {campaign_id} Hi <b>{{first_name|there}}</b>, "
+        "spring is here at {company|our shop}.",
     ):
         answer = await boss.say(line)
         assert not answer.is_error, answer.text
