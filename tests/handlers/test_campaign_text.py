@@ -21,6 +21,7 @@ from handlers.campaign_text import (
     render_campaign,
 )
 from handlers.errors import UserError
+from handlers.messages import reply_from_dict, reply_to_dict
 
 T = datetime(2026, 11, 23, tzinfo=UTC)
 CAMPAIGN = CampaignRecord(
@@ -162,3 +163,9 @@ def test_the_message_carries_html_for_telegram_and_plain_text_elsewhere() -> Non
     assert message.markup == '<b>Hi</b> Ada &amp; <a href="https://x.example">shop</a>'
     assert message.text == "Hi Ada & shop (https://x.example)"
     assert plain_text("<i>a</i> &lt;b&gt;") == "a <b>"
+
+
+def test_the_message_survives_the_outbox_round_trip() -> None:
+    link = replace(CAMPAIGN, button_kind="link", button_text="Shop", button_url="https://shop.example")
+    message = campaign_message(link, customer())
+    assert reply_from_dict(reply_to_dict(message)) == message
