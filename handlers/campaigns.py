@@ -359,6 +359,12 @@ async def send(ctx: Context, args: str) -> Reply:
             f"`campaign cancel {campaign_id}` stops it."
         )
     planned = await plan(ctx.store, campaign, ctx.now())
+    if not planned.send:
+        raise UserError(
+            f"Nobody campaign #{campaign_id} selects can be reached now ({planned.size:,} in the "
+            f"audience, {len(planned.control):,} held out): nothing was sent. "
+            f"`campaign preview {campaign_id}` says why."
+        )
     if len(planned.send) > CONFIRM_ABOVE and not confirmed:
         async with ctx.store.write(ctx.actor.key) as tx:
             button = await choices.offer(

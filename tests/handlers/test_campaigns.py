@@ -316,3 +316,14 @@ async def test_help_lists_the_campaign_command_for_managers_only(chat: Chat, bos
     assert "campaign new" in all_text(await boss.say("help"))
     assert "campaign new" not in all_text(await chat.say("help"))
     assert "fallback" in all_text(await boss.say("help campaign"))
+
+
+async def test_a_send_that_would_reach_nobody_is_refused(store: Store, boss: Chat) -> None:
+    await build(store)
+    campaign_id = await drafted(boss, "tag:partner")  # Fay, who blocked the bot
+    reply = await boss.say(f"campaign send {campaign_id}")
+    assert reply.is_error and "can be reached now (1 in the audience, 0 held out)" in reply.text
+    async with store.read() as tx:
+        got = await tx.campaigns.get(campaign_id)
+        assert got is not None and got.state == "draft"
+        assert await tx.campaigns.counts(campaign_id) == {}
