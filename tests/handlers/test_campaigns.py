@@ -327,3 +327,36 @@ async def test_a_send_that_would_reach_nobody_is_refused(store: Store, boss: Cha
         got = await tx.campaigns.get(campaign_id)
         assert got is not None and got.state == "draft"
         assert await tx.campaigns.counts(campaign_id) == {}
+
+
+async def test_new_takes_the_whole_draft_in_one_message_or_nothing(store: Store, boss: Chat) -> None:
+    await build(store)
+    reply = await boss.say(
+        "campaign new Spring promo\n"
+        "audience: tag:vip country:DE\n"
+        "control: 10%\n"
+        'button: link "Shop now" https://shop.example/spring\n'
+        "text: Hi {first_name|there},\n<b>20% off</b> this week.\n\nSee you!"
+    )
+    assert not reply.is_error, reply.text
+    assert "campaign preview 1" in reply.text
+    async with store.read() as tx:
+        got = await tx.campaigns.get(1)
+    assert got is not None
+    assert (got.name, got.audience, got.control_pct, got.button_text) == (
+        "Spring promo",
+        "tag:vip country:DE",
+        10,
+        "Shop now",
+    )
+    assert got.body == "Hi {first_name|there},\n<b>20% off</b> this week.\n\nSee you!"
+    for bad, answer in (
+        ("campaign new Bad\naudience: segment:nonesuch\ntext: Hi", "There is no segment"),
+        ("campaign new Bad\ncontrol: 90%", "from 0% to 50%"),
+        ("campaign new Bad\ntext: Hi {first_name}", "needs a fallback"),
+        ("campaign new Bad\ncolour: blue", "after the name, say"),
+    ):
+        reply = await boss.say(bad)
+        assert reply.is_error and answer in reply.text, reply.text
+    async with store.read() as tx:
+        assert [c.id for c in await tx.campaigns.listing()] == [1]  # none of those made a draft
