@@ -209,6 +209,7 @@ def build_app(
             support_platform="slack" if support else None,
             support_channel=support,
             customer_access=settings.customer_access,
+            quiet_hours=settings.quiet_hours,
         ),
         sentiment=sentiment,
     )

@@ -85,6 +85,9 @@ class SlidingWindowLimiter:
 @dataclass(frozen=True, slots=True)
 class DeliverySettings:
     batch: int = 30
+    # Bulk rows (campaigns) claimed at once: a few, so a conversation's row queued meanwhile is
+    # claimed within a few sends (a fraction of a second at 30/s), never behind a batch of bulk.
+    bulk_batch: int = 4
     # A claim's lease is short and renewed every ``renew_seconds`` while its dispatcher works
     # through the batch, however long a platform makes a send wait (a 429 waited out part-way,
     # bot.frontend.PART_WAIT): a killed dispatcher's rows, and the chats queued behind them, are
@@ -154,6 +157,7 @@ class Dispatcher:
                     limit=self.settings.batch,
                     lease=self.settings.lease,
                     owner=self.owner,
+                    bulk_limit=self.settings.bulk_batch,
                 )
             if not rows:
                 return report

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     http_port: int = Field(8080, alias="CRM_HTTP_PORT", ge=0, le=65535)
     timezone: str = Field("UTC", alias="CRM_TIMEZONE")
     tick_seconds: float = Field(5.0, alias="CRM_TICK_SECONDS", gt=0)
+    # The customers' local night: campaigns and non-urgent pushes wait until it ends ("off": none).
+    quiet_hours: str = Field("21:00-09:00", alias="CRM_QUIET_HOURS")
     managers: tuple[str, ...] = Field((), alias="CRM_MANAGERS")
     admins: tuple[str, ...] = Field((), alias="CRM_ADMINS")
     api_token: str | None = Field(None, alias="CRM_API_TOKEN", repr=False)
@@ -113,6 +115,17 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)") from exc
         return value
+
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_window(cls, value: str) -> str:
+        from handlers.errors import UserError
+        from handlers.quiet_hours import normalise
+
+        try:
+            return normalise(value)
+        except UserError as exc:
+            raise ValueError(str(exc)) from exc
 
     @field_validator("customer_access", mode="before")
     @classmethod

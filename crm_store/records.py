@@ -45,6 +45,8 @@ class CustomerRecord:
     # The customer's id in the shop or ERP the book follows (order-line imports match on it).
     external_ref: str | None = None
     country: str = ""
+    # Own quiet hours ("22:00-07:00", or "off"); None: the team's (handlers.quiet_hours).
+    quiet_hours: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

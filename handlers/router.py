@@ -13,6 +13,7 @@ from handlers import (
     admin,
     catalog,
     choices,
+    consent,
     csat,
     customers,
     digests,
@@ -63,6 +64,7 @@ AREAS: tuple[Area, ...] = (
     support.AREA,
     ticket_flow.AREA,
     csat.AREA,
+    consent.AREA,
     choices.AREA,
 )
 _ALL_COMMANDS = [command for area in AREAS for command in area.commands]
