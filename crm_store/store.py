@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crm_store.analysis import AnalysisRepo
 from crm_store.audit import AuditRepo
+from crm_store.campaigns import CampaignRepo
 from crm_store.catalog import ProductRepo
 from crm_store.consents import ConsentRepo
 from crm_store.conversations import ConversationRepo
@@ -246,6 +247,10 @@ class Tx:
     @cached_property
     def consents(self) -> ConsentRepo:
         return ConsentRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def campaigns(self) -> CampaignRepo:
+        return CampaignRepo(self.conn, self.audit, now=self.now)
 
     @property
     def people_changed(self) -> bool:
