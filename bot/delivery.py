@@ -18,6 +18,7 @@ from datetime import timedelta
 from bot.frontend import PermanentSendError, RetryAfter, Sender
 from crm_store.outbox import OutboxRow
 from crm_store.store import Store
+from handlers import campaign_outcomes
 from handlers.lateness import as_delivered, deadline_of
 from handlers.messages import reply_from_dict
 
@@ -248,12 +249,14 @@ class Dispatcher:
             await self._postpone(row, exc.seconds, error="rate limited")
             return DispatchReport(deferred=1)
         except PermanentSendError as exc:
-            await self._fail(row, str(exc))
+            await self._fail(row, str(exc), blocked=exc.blocked)
             return DispatchReport(failed=1)
         except Exception as exc:  # network trouble, 5xx: retried with backoff, parked after a bound
             return await self._retry(row, exc)
         async with self.store.write(self.name) as tx:
             marked = await tx.outbox.mark_sent(row.id, message_id, owner=self.owner)
+            if marked:
+                await campaign_outcomes.sent(tx, row.idempotency_key, message_id)
             if starts_thread and row.thread_key:
                 await tx.outbox.set_thread(row.thread_key, row.platform, target=target, thread_id=message_id)
         if not marked:
@@ -264,10 +267,16 @@ class Dispatcher:
         async with self.store.write(self.name) as tx:
             await tx.outbox.postpone(row.id, delay=timedelta(seconds=seconds), error=error, owner=self.owner)
 
-    async def _fail(self, row: OutboxRow, error: str) -> None:
+    async def _fail(self, row: OutboxRow, error: str, *, blocked: bool = False) -> None:
+        """Park the row; a chat that blocked the bot is marked so (no campaign or push is tried
+        on it again until the person writes to the bot)."""
         _LOGGER.error("outbox %s to %s parked as failed: %s", row.id, row.platform, error)
         async with self.store.write(self.name) as tx:
-            await tx.outbox.fail(row.id, error=error, owner=self.owner)
+            if await tx.outbox.fail(row.id, error=error, owner=self.owner):
+                if blocked:
+                    await tx.consents.mark_blocked(row.platform, row.target)
+                reason = campaign_outcomes.BLOCKED if blocked else error
+                await campaign_outcomes.failed(tx, row.idempotency_key, reason)
 
     async def _retry(self, row: OutboxRow, exc: Exception) -> DispatchReport:
         error = type(exc).__name__  # the type only: exception texts may quote the message
@@ -280,6 +289,8 @@ class Dispatcher:
                 max_attempts=self.settings.max_attempts,
                 owner=self.owner,
             )
+            if state == "failed":
+                await campaign_outcomes.failed(tx, row.idempotency_key, error)
         if state == "failed":
             _LOGGER.error(
                 "outbox %s to %s parked as failed after %s attempts: %s",

@@ -142,9 +142,7 @@ class OutboxRepo(Repo):
         if bulk_limit is None or bulk_limit >= limit:
             rows = await self._claim(platforms=platforms, limit=limit, lease=lease, owner=owner)
         else:
-            rows = await self._claim(
-                platforms=platforms, limit=limit, lease=lease, owner=owner, below=BULK
-            )
+            rows = await self._claim(platforms=platforms, limit=limit, lease=lease, owner=owner, below=BULK)
             room = min(limit - len(rows), bulk_limit)
             if room > 0:
                 rows += await self._claim(
@@ -176,10 +174,7 @@ class OutboxRepo(Repo):
         if at_least is not None:
             where.append(candidate.c.priority >= at_least)
         candidates = (
-            select(candidate.c.id)
-            .where(*where)
-            .order_by(candidate.c.priority, candidate.c.id)
-            .limit(limit)
+            select(candidate.c.id).where(*where).order_by(candidate.c.priority, candidate.c.id).limit(limit)
         )
         if self.conn.dialect.name == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True, of=candidate)
@@ -290,13 +285,15 @@ class OutboxRepo(Repo):
             values["last_error"] = error[:MAX_ERROR]
         await self.conn.execute(update(outbox).where(*self._held(row_id, owner)).values(**values))
 
-    async def fail(self, row_id: int, *, error: str, owner: str | None = None) -> None:
-        """Park a row that no retry can help (the chat is gone, the bot was blocked)."""
-        await self.conn.execute(
+    async def fail(self, row_id: int, *, error: str, owner: str | None = None) -> bool:
+        """Park a row that no retry can help (the chat is gone, the bot was blocked); False if
+        the row was no longer this owner's to park."""
+        result = await self.conn.execute(
             update(outbox)
             .where(*self._held(row_id, owner))
             .values(state="failed", lease_until=None, last_error=error[:MAX_ERROR])
         )
+        return bool(result.rowcount)
 
     async def requeue(self, row_ids: Sequence[int]) -> int:
         """Failed rows back to pending with fresh attempts (an operator's retry)."""

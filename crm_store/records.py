@@ -24,6 +24,8 @@ class IdentityRecord:
     rep_id: int | None
     customer_id: int | None
     display_name: str
+    # The platform said this chat blocked the bot (Telegram 403); cleared when it writes again.
+    blocked: bool = False
 
 
 @dataclass(frozen=True, slots=True)

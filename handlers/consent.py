@@ -55,12 +55,12 @@ def _campaign_id(ctx: Context) -> int:
 
 
 async def press_stop(ctx: Context) -> Reply:
-    """"Stop these messages" under a campaign message."""
+    """The "Stop these messages" button under a campaign message."""
     return await _stop(ctx, source="button", campaign_id=_campaign_id(ctx))
 
 
 async def press_talk(ctx: Context) -> Reply:
-    """"Talk to us" under a campaign message: a ticket for the presser (their open one if they
+    """The "Talk to us" button under a campaign message: a ticket for the presser (their open one if they
     have one, so a second press opens no second ticket), and what to do next."""
     campaign_id = _campaign_id(ctx)
     customer_id = customer_of(ctx)

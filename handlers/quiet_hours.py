@@ -66,7 +66,7 @@ class QuietPolicy:
     """The team's quiet hours (CRM_QUIET_HOURS; None: none) and the time zone of a customer who
     has none of their own (CRM_TIMEZONE, else UTC)."""
 
-    default: QuietWindow | None = parse_window(DEFAULT)
+    default: QuietWindow | None = QuietWindow(time(21, 0), time(9, 0))  # DEFAULT
     timezone: str = "UTC"
 
     @classmethod
