@@ -161,10 +161,16 @@ async def test_claims_take_the_conversation_first_and_only_a_few_bulk_rows(store
     async with store.write("t") as tx:
         for n in range(10):
             await tx.outbox.enqueue(
-                platform="telegram", target=str(100 + n), payload={"text": f"bulk{n}"}, key=f"b{n}", priority=2
+                platform="telegram",
+                target=str(100 + n),
+                payload={"text": f"bulk{n}"},
+                key=f"b{n}",
+                priority=2,
             )
         await tx.outbox.enqueue(platform="telegram", target="9", payload={"text": "notice"}, key="n")
-        await tx.outbox.enqueue(platform="telegram", target="8", payload={"text": "reply"}, key="r", priority=0)
+        await tx.outbox.enqueue(
+            platform="telegram", target="8", payload={"text": "reply"}, key="r", priority=0
+        )
         assert await tx.outbox.bulk_backlog() == 10
     async with store.write("t") as tx:
         rows = await tx.outbox.claim_due(platforms=["telegram"], limit=5, lease=LEASE, bulk_limit=2)
@@ -186,8 +192,12 @@ async def test_claims_take_the_conversation_first_and_only_a_few_bulk_rows(store
 
 async def test_a_chat_keeps_its_order_whatever_the_priority(store: Store) -> None:
     async with store.write("t") as tx:
-        await tx.outbox.enqueue(platform="telegram", target="1", payload={"text": "offer"}, key="c", priority=2)
-        await tx.outbox.enqueue(platform="telegram", target="1", payload={"text": "reply"}, key="r", priority=0)
+        await tx.outbox.enqueue(
+            platform="telegram", target="1", payload={"text": "offer"}, key="c", priority=2
+        )
+        await tx.outbox.enqueue(
+            platform="telegram", target="1", payload={"text": "reply"}, key="r", priority=0
+        )
     async with store.write("t") as tx:
         first = await tx.outbox.claim_due(platforms=["telegram"], limit=5, lease=LEASE, bulk_limit=1)
     assert [r.payload["text"] for r in first] == ["offer"]
