@@ -18,10 +18,12 @@ from crm_store.loyalty import LoyaltyModel
 from crm_store.migrate import upgrade
 from crm_store.sla import SlaPolicy
 from crm_store.store import Clock, Store, utc_now
+from handlers.campaign_pump import CampaignPump, PumpSettings
 from handlers.context import HandlerSettings, SentimentLabeller, Services
 from handlers.jobs import JobSettings
 from handlers.lookup import CustomerLookup
 from handlers.lookup_index import IndexSource
+from handlers.quiet_hours import QuietPolicy
 from handlers.router import Router
 
 if TYPE_CHECKING:
@@ -234,11 +236,23 @@ def build_app(
         schedule_settings(settings),
         wake=app.wake_delivery,
         recommender=services.recommender,
+        pump=campaign_pump(settings, store),
     )
     senders: list[Sender] = [fe.sender for fe in (app.slack, app.telegram) if fe is not None]
     if senders:
         app.add_senders(senders)
     return app
+
+
+def campaign_pump(settings: Settings, store: Store) -> CampaignPump:
+    """The campaign sender: campaigns.start_campaign fixes the audience, campaign_message is what
+    each recipient gets; quiet hours are the team's (CRM_QUIET_HOURS in CRM_TIMEZONE)."""
+    from bot.delivery import owner_id
+    from handlers.campaign_start import start_campaign
+    from handlers.campaign_text import campaign_message
+
+    quiet = QuietPolicy.of(settings.quiet_hours, settings.timezone)
+    return CampaignPump(store, start_campaign, campaign_message, PumpSettings(quiet=quiet), holder=owner_id())
 
 
 # Platforms where staff get pushes (reminders, alerts), in order of preference.

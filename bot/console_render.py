@@ -22,7 +22,8 @@ def render_text(reply: Reply, *, image_note: str | None = None) -> RenderedText:
         labels = []
         for button in buttons:
             choices.append(button.action)
-            labels.append(f"[{len(choices)}] {button.label}")
+            link = f" ({button.url})" if button.url else ""
+            labels.append(f"[{len(choices)}] {button.label}{link}")
         if labels:
             lines.append(indent + "  ".join(labels))
 

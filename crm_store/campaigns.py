@@ -4,14 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, union_all, update
 from sqlalchemy.engine import RowMapping
 
 from crm_store.repo import Repo
-from crm_store.tables import campaign_recipients, campaigns
+from crm_store.tables import (
+    campaign_recipients,
+    campaigns,
+    customer_consents,
+    interactions,
+    orders,
+    ticket_messages,
+    tickets,
+)
 
 STATES = ("draft", "scheduled", "sending", "sent", "cancelled")
 # What a campaign's fields may still be changed in: the audience is fixed once sending starts.
@@ -62,6 +70,19 @@ class NewRecipient:
     arm: str = "send"
     state: str = "pending"
     reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcomes:
+    """What followed a campaign among its recipients, as plain rows for the report to count."""
+
+    reached: int  # send-arm recipients the campaign meant to message (not skipped)
+    control: int  # held out
+    opted_out: int  # stopped with this campaign, or recipients who stopped within the window
+    replies: list[tuple[datetime, str | None]]  # (when, sentiment label) of recipients' words
+    tickets_opened: int
+    orders: list[tuple[str, int, datetime, int]]  # (arm, customer id, ordered_at, amount_cents)
+    sent_at: list[datetime]  # when each message went out
 
 
 def _campaign(row: RowMapping) -> CampaignRecord:
@@ -360,4 +381,82 @@ class CampaignRepo(Repo):
                     )
                 )
             ).scalar_one()
+        )
+
+    async def outcomes(
+        self, campaign_id: int, start: datetime, *, reply_days: int, order_days: int
+    ) -> Outcomes:
+        """Opt-outs, replies and tickets within ``reply_days`` of ``start`` from the send arm;
+        orders within ``order_days`` from both arms (the control group's for comparison)."""
+        r = campaign_recipients.c
+        targeted = select(r.customer_id).where(
+            r.campaign_id == campaign_id, r.arm == "send", r.state != "skipped"
+        )
+        held = select(r.customer_id).where(r.campaign_id == campaign_id, r.arm == "control")
+        reply_end, order_end = start + timedelta(days=reply_days), start + timedelta(days=order_days)
+        reached = (
+            await self.conn.execute(select(func.count()).select_from(targeted.subquery()))
+        ).scalar_one()
+        control = (await self.conn.execute(select(func.count()).select_from(held.subquery()))).scalar_one()
+        k = customer_consents.c
+        opted = (
+            await self.conn.execute(
+                select(func.count(func.distinct(k.customer_id))).where(
+                    k.state == "stopped",
+                    or_(
+                        k.campaign_id == campaign_id,
+                        and_(k.customer_id.in_(targeted), k.created_at >= start, k.created_at < reply_end),
+                    ),
+                )
+            )
+        ).scalar_one()
+        said = union_all(
+            select(
+                interactions.c.occurred_at.label("at"), interactions.c.sentiment_label.label("label")
+            ).where(
+                interactions.c.customer_id.in_(targeted),
+                interactions.c.direction == "in",
+                interactions.c.occurred_at >= start,
+                interactions.c.occurred_at < reply_end,
+            ),
+            select(ticket_messages.c.created_at.label("at"), ticket_messages.c.sentiment_label.label("label"))
+            .join(tickets, tickets.c.id == ticket_messages.c.ticket_id)
+            .where(
+                tickets.c.customer_id.in_(targeted),
+                ticket_messages.c.author_kind == "customer",
+                ticket_messages.c.created_at >= start,
+                ticket_messages.c.created_at < reply_end,
+            ),
+        ).subquery()
+        replies = [(row[0], row[1]) for row in await self.conn.execute(select(said.c.at, said.c.label))]
+        opened = (
+            await self.conn.execute(
+                select(func.count()).where(
+                    tickets.c.customer_id.in_(targeted),
+                    tickets.c.created_at >= start,
+                    tickets.c.created_at < reply_end,
+                )
+            )
+        ).scalar_one()
+        bought = await self.conn.execute(
+            select(r.arm, r.customer_id, orders.c.ordered_at, orders.c.amount_cents)
+            .join(orders, orders.c.customer_id == r.customer_id)
+            .where(
+                r.campaign_id == campaign_id,
+                or_(r.arm == "control", r.state != "skipped"),
+                orders.c.ordered_at >= start,
+                orders.c.ordered_at < order_end,
+            )
+        )
+        sent = await self.conn.execute(
+            select(r.sent_at).where(r.campaign_id == campaign_id, r.state == "sent", r.sent_at.is_not(None))
+        )
+        return Outcomes(
+            reached=int(reached),
+            control=int(control),
+            opted_out=int(opted),
+            replies=replies,
+            tickets_opened=int(opened),
+            orders=[(str(a), int(who), at, int(c)) for a, who, at, c in bought],
+            sent_at=[row[0] for row in sent],
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handlers.campaign_text import STOP_VERB, TALK_VERB
 from handlers.context import Context
 from handlers.errors import NotFound
 from handlers.messages import Reply
@@ -9,8 +10,6 @@ from handlers.parsing import id_in
 from handlers.registry import Area, ButtonVerb, Command
 from handlers.ticket_flow import customer_of, open_in, opened
 
-# The verbs of crm:<verb>:<campaign id> on every campaign message (handlers.campaigns draws them).
-STOP_VERB, TALK_VERB = "campaign-stop", "campaign-talk"
 TOPIC = "marketing"
 STOPPED = (
     "Done — we won't send you news or offers any more. Answers about your tickets still reach "

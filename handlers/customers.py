@@ -6,6 +6,8 @@ from dataclasses import replace
 
 from crm_store.records import CustomerRecord, CustomerSummary
 from handlers import actions, names, relations
+from handlers.audience_filter import HELP as FILTERS
+from handlers.audience_filter import AudienceWords, audience_query, describe_audience, parse_audience
 from handlers.common import acting_rep, ago, describe, pick_customer
 from handlers.context import Context
 from handlers.errors import NotFound, UsageError, UserError
@@ -16,11 +18,11 @@ from handlers.messages import Button, Field, ListItem, Reply
 from handlers.parsing import format_money, one_line, split_key_values, take_flag
 from handlers.recommend import card_line
 from handlers.registry import Area, ButtonVerb, Command, Misfit
-from handlers.segment_filter import parse_segment_filter
-from handlers.segments import find_in_segment, segment_field
+from handlers.segment_filter import SegmentFilter
+from handlers.segments import PAGE, SEARCH_POOL, find_in_segment, segment_field
 from handlers.teammates import teammate
 
-FIND_USAGE = "find <name, company, email or phone> [segment:<name>]"
+FIND_USAGE = "find <name, company, email or phone> [filters: segment:<name> tag:<tag> country:<country> …]"
 SHOW_USAGE = "show <customer>"
 ADD_USAGE = "add <name> [email=… phone=… company=… owner=me status=lead tags=a,b <custom>=…]"
 UPDATE_USAGE = "update <customer> key=value [key=value …]"
@@ -94,8 +96,11 @@ async def show_card(ctx: Context, customer_id: int, *, note: str = "") -> Reply:
 async def find(ctx: Context) -> Reply:
     """The card when one customer clearly matches (others listed under it); else the list."""
     query = ctx.args.strip()
-    if (wanted := parse_segment_filter(query)) is not None:
-        return await find_in_segment(ctx, wanted)
+    words = parse_audience(query)
+    if len(words.terms) == 1 and words.kinds == {"segment"}:
+        return await find_in_segment(ctx, SegmentFilter(words.terms[0][1], words.rest))
+    if words.terms:
+        return await find_filtered(ctx, words)
     lookup = ctx.services.lookup
     candidates = await lookup.search(query, limit=10, min_score=55, scope=ctx.scope)
     # While the index loads, a typo'd name is not found yet: say so rather than "no such customer".
@@ -118,6 +123,43 @@ async def find(ctx: Context) -> Reply:
     noun = "customer" if len(items) == 1 else "customers"
     title = f"Customers matching {query!r}"
     return Reply(title=title, text=f"{len(items)} {noun} found.", items=items, context=loading)
+
+
+async def find_filtered(ctx: Context, words: AudienceWords) -> Reply:
+    """`find tag:vip country:DE [text]`: the customers the filters select (those matching
+    ``text`` among them), the first page."""
+    me = ctx.actor.rep_id
+    query = await audience_query(ctx.store, words, now=ctx.now(), tz=ctx.tz, me=me)
+    scope = ctx.scope.owner_filter
+    shown = describe_audience(words)
+    if words.rest:
+        candidates = await ctx.services.lookup.search(
+            words.rest, limit=SEARCH_POOL, min_score=55, scope=ctx.scope
+        )
+        async with ctx.store.read() as tx:
+            inside = set(await tx.audience.ids(query, visible_to_rep=scope))
+        hits = [c.customer for c in candidates if c.customer.id in inside]
+        total = len(hits)
+        title = f"Customers ({shown}) matching {one_line(words.rest, 60)!r}"
+    else:
+        async with ctx.store.read() as tx:
+            total, hits = await tx.audience.page(query, limit=PAGE, visible_to_rep=scope)
+        title = f"Customers: {shown}"
+    if not hits:
+        matching = f" and matches {one_line(words.rest, 60)!r}" if words.rest else ""
+        raise NotFound(f"No customer fits {shown}{matching}. Filters: {FILTERS}.")
+    return Reply(
+        title=title,
+        text=f"{total:,} found{f'; the first {PAGE} shown' if total > PAGE else ''}.",
+        items=tuple(
+            ListItem(
+                text=describe(c),
+                detail=" · ".join(x for x in (c.email, c.phone, c.status, c.country) if x),
+                buttons=(Button("Show", actions.encode("show", c.id)),),
+            )
+            for c in hits[:PAGE]
+        ),
+    )
 
 
 async def show(ctx: Context) -> Reply:

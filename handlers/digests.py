@@ -16,6 +16,7 @@ from crm_store.loyalty import LoyaltyScore
 from crm_store.reports import PeriodFigures
 from crm_store.store import Store
 from handlers import actions
+from handlers.campaign_report import finished_lines
 from handlers.channels import resolve_channel
 from handlers.charts import NO_SENTIMENT, NO_TICKETS, trend_png
 from handlers.context import Context, zone
@@ -154,6 +155,7 @@ async def build_digest(
             else []
         )
         risky_revenue = await tx.forecast.revenue_at_risk(limit=TOP_AT_RISK, visible_to_rep=visible_to_rep)
+    campaigns_done = await finished_lines(store, since, until)
     days, sentiment, opened, resolved = daily_series(figures, zone_info)
     median = figures.median_first_response
     fields = (
@@ -183,6 +185,7 @@ async def build_digest(
     items += [risk_item(score) for score in risky]
     items += [feedback_item(record) for record in latest_said]
     items += move_items(moved)
+    items += campaigns_done  # a line per campaign that finished sending in the period
     # Weekly: the forecast's top revenue at risk, (1 - p_active) x the revenue if they order.
     risky_revenue_shown = cadence == "weekly" and bool(risky_revenue)
     if risky_revenue_shown:

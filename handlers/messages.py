@@ -85,6 +85,8 @@ class Button:
     label: str
     action: str  # ``crm:<verb>:<id>``, see handlers.actions
     style: Literal["default", "primary", "danger"] = "default"
+    # A link button: front ends open ``url`` (Telegram sends no press for it; Slack still does).
+    url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,9 @@ class Reply:
     items: tuple[ListItem, ...] = ()
     buttons: tuple[Button, ...] = ()
     context: str = ""
+    # The text as Telegram HTML, already checked (a campaign's message): Telegram shows this
+    # instead of ``text``; other front ends show ``text``, its plain reading.
+    markup: str = ""
     image: bytes | None = field(default=None, repr=False)
     image_name: str = ""
     ephemeral: bool = True
@@ -126,7 +131,10 @@ def error_reply(text: str) -> Reply:
 
 
 def _button_dict(button: Button) -> dict[str, str]:
-    return {"label": button.label, "action": button.action, "style": button.style}
+    found = {"label": button.label, "action": button.action, "style": button.style}
+    if button.url:
+        found["url"] = button.url
+    return found
 
 
 def _button(data: Mapping[str, Any]) -> Button:
@@ -135,6 +143,7 @@ def _button(data: Mapping[str, Any]) -> Button:
         label=str(data["label"]),
         action=str(data["action"]),
         style=style if style in ("primary", "danger") else "default",  # type: ignore[arg-type]
+        url=str(data.get("url", "")),
     )
 
 
@@ -150,6 +159,7 @@ def reply_to_dict(reply: Reply) -> dict[str, Any]:
         ],
         "buttons": [_button_dict(b) for b in reply.buttons],
         "context": reply.context,
+        "markup": reply.markup,
         "image": base64.b64encode(reply.image).decode("ascii") if reply.image is not None else None,
         "image_name": reply.image_name,
         "ephemeral": reply.ephemeral,
@@ -176,6 +186,7 @@ def reply_from_dict(data: Mapping[str, Any]) -> Reply:
         ),
         buttons=tuple(_button(b) for b in data.get("buttons", ())),
         context=str(data.get("context", "")),
+        markup=str(data.get("markup", "")),
         image=base64.b64decode(image) if image else None,
         image_name=str(data.get("image_name", "")),
         ephemeral=bool(data.get("ephemeral", True)),

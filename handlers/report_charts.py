@@ -212,3 +212,38 @@ def correlation_png(*, title: str, names: Sequence[str], rho: Any, n: Any) -> by
     figure.colorbar(image, ax=axes, label="Spearman rho")
     figure.tight_layout()
     return _png(figure)
+
+
+def campaign_png(
+    *,
+    title: str,
+    days: Sequence[int],
+    send_per_customer: Sequence[float],
+    control_per_customer: Sequence[float] | None,
+    sent: Sequence[int],
+    replies: Sequence[int],
+) -> bytes:
+    """A campaign over its days: cumulative revenue per customer, send arm against the control
+    group (top); messages sent and replies each day (bottom)."""
+    from matplotlib.ticker import MaxNLocator
+
+    figure = _figure()
+    top, bottom = figure.subplots(2, 1, sharex=True)
+    top.set_title(title)
+    top.set_ylabel("revenue per customer")
+    top.plot(days, send_per_customer, color=_BLUE, label="received it")
+    if control_per_customer is not None:
+        top.plot(days, control_per_customer, color=_LIGHT, linestyle="--", label="control group")
+    top.legend(loc="upper left", fontsize="small")
+    bottom.set_ylabel("per day")
+    if any(sent) or any(replies):
+        width = 0.4
+        bottom.bar([d - width / 2 for d in days], sent, width, label="sent", color=_BLUE)
+        bottom.bar([d + width / 2 for d in days], replies, width, label="replies", color=_GREEN)
+        bottom.yaxis.set_major_locator(MaxNLocator(integer=True))
+        bottom.legend(loc="upper right", fontsize="small")
+    else:
+        _empty(bottom, "nothing sent yet, no replies")
+    bottom.set_xlabel("days since sending started")
+    figure.tight_layout()
+    return _png(figure)

@@ -11,6 +11,7 @@ from crm_store.store import Store
 
 # Imported for their one register(...) line each: the built-in kinds beside activity and tickets.
 from handlers import (  # noqa: F401
+    campaign_report,
     forecast,
     report_correlation,
     report_loyalty,

@@ -11,6 +11,7 @@ from crm_store.handled import AlreadyHandled
 from handlers import (
     actions,
     admin,
+    campaigns,
     catalog,
     choices,
     consent,
@@ -56,6 +57,7 @@ AREAS: tuple[Area, ...] = (
     relations.AREA,
     reports.AREA,
     segments.AREA,
+    campaigns.AREA,
     recommend.AREA,
     forecast.AREA,
     admin.AREA,

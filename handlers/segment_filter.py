@@ -1,6 +1,6 @@
-"""The segment filter: ``segment:champions`` in a command's text, and the segment a name, slug,
-unambiguous part of a name or ``#id`` stands for. `find`, `segment`, and later campaigns and the
-API read segments through these two functions."""
+"""The segment a name, slug, unambiguous part of a name or ``#id`` stands for (``segment:`` in
+the audience filter, handlers.audience_filter). `find`, `segment`, campaigns and the API read
+segments through ``resolve_segment``."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from crm_store.store import Store
 from handlers.errors import NotFound, UserError
 from handlers.parsing import one_line
 
-_FILTER = re.compile(r'(?:^|\s)segment:(?:"([^"]*)"|(\S*))', re.IGNORECASE)
 _BY_ID = re.compile(r"^#(\d{1,12})$")
 NOT_YET = "No segments yet: they are computed nightly with the loyalty run (or `crm-bot segments recompute`)."
 
@@ -21,16 +20,6 @@ NOT_YET = "No segments yet: they are computed nightly with the loyalty run (or `
 class SegmentFilter:
     ref: str  # what names the segment ("champions", "slipping big", "#3")
     rest: str  # the text around the filter (searched within the segment; may be empty)
-
-
-def parse_segment_filter(text: str) -> SegmentFilter | None:
-    """``segment:<name>`` (or ``segment:"two words"``) anywhere in ``text``; None without one."""
-    found = _FILTER.search(text)
-    if found is None:
-        return None
-    ref = (found.group(1) if found.group(1) is not None else found.group(2) or "").strip()
-    rest = " ".join((text[: found.start()] + " " + text[found.end() :]).split())
-    return SegmentFilter(ref=ref, rest=rest)
 
 
 async def resolve_segment(store: Store, ref: str) -> SegmentRecord:

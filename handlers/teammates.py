@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from rapidfuzz import fuzz, process
 
 from crm_store.records import IdentityRecord, RepRecord
+from crm_store.store import Store
 from handlers.context import Context
 from handlers.errors import UserError
 from nlp.text_normal import normalize
@@ -40,11 +41,16 @@ async def teammate(ctx: Context, who: str, *, usage: str) -> RepRecord:
     """The one team member ``who`` names: a Slack mention, ``@handle`` or a name, whole or an
     unambiguous part ("dana", "d whitfield"), any case and accents. Several matches are answered
     with their names and nobody is guessed; no match with the closest names."""
+    return await teammate_in(ctx.store, who, usage=usage)
+
+
+async def teammate_in(store: Store, who: str, *, usage: str) -> RepRecord:
+    """``teammate`` outside a command (a scheduled campaign fixing its audience)."""
     text = who.strip()
     if not text:
         raise UserError(f"Who? Name {WHO}.", usage=usage)
     mention = _MENTION.match(text)
-    async with ctx.store.read() as tx:
+    async with store.read() as tx:
         if mention is not None:
             identity = await tx.people.identity("slack", mention.group(1))
             rep = await tx.people.rep(identity.rep_id) if identity and identity.rep_id else None

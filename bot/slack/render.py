@@ -78,6 +78,8 @@ def button_element(button: Button) -> Block:
     }
     if button.style != "default":
         element["style"] = button.style
+    if button.url:
+        element["url"] = button.url
     return element
 
 

@@ -68,7 +68,10 @@ def _blocks(reply: Reply, numbered: bool) -> list[_Block]:
     if reply.title:
         blocks.append(_block(reply.title[:256], tag="b"))
     text = f"⚠️ {reply.text}" if reply.is_error and reply.text else reply.text
-    blocks.extend(_block(piece) for piece in split_text(text) if piece.strip())
+    if reply.markup:  # checked Telegram HTML within the limit (handlers.campaign_text): as it is
+        blocks.append(_Block(text, reply.markup))
+    else:
+        blocks.extend(_block(piece) for piece in split_text(text) if piece.strip())
     for f in reply.fields:
         plain = f"{f.label}: {f.value}"
         for piece in split_text(plain):
@@ -103,17 +106,19 @@ def _fits(button: Button) -> bool:
     return 1 <= len(button.action.encode()) <= MAX_BYTES
 
 
+def _inline(button: Button, label: str = "") -> InlineKeyboardButton:
+    if button.url:  # a link opens in the browser; Telegram sends the bot nothing for it
+        return InlineKeyboardButton(label or button.label, url=button.url)
+    return InlineKeyboardButton(label or button.label, callback_data=button.action)
+
+
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
     """Item buttons one row each (labelled with the item's number), then the reply's buttons in
     rows of up to five short labels."""
     rows: list[list[InlineKeyboardButton]] = []
     numbered = any(item.buttons for item in reply.items)
     for n, item in enumerate(reply.items, start=1):
-        row = [
-            InlineKeyboardButton(f"{n}. {b.label}" if numbered else b.label, callback_data=b.action)
-            for b in item.buttons
-            if _fits(b)
-        ]
+        row = [_inline(b, f"{n}. {b.label}" if numbered else b.label) for b in item.buttons if _fits(b)]
         if row:
             rows.append(row)
     current: list[InlineKeyboardButton] = []
@@ -122,7 +127,7 @@ def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
         if current and (len(current) >= ROW_BUTTONS or width + len(button.label) > ROW_LABEL_CHARS):
             rows.append(current)
             current, width = [], 0
-        current.append(InlineKeyboardButton(button.label, callback_data=button.action))
+        current.append(_inline(button))
         width += len(button.label)
     if current:
         rows.append(current)

@@ -6,28 +6,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from crm_store.campaigns import CampaignRecord, NewRecipient
-from crm_store.records import CustomerRecord
 from crm_store.store import Store
 from handlers.campaign_pump import CampaignPump, PumpSettings
-from handlers.messages import Reply
+from handlers.campaign_start import start_campaign
+from handlers.campaign_text import campaign_message
 from handlers.quiet_hours import QuietPolicy, spread
 from tests.conftest import FakeClock
 
 NOON = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-
-
-async def _start(store: Store, campaign_id: int, now: datetime) -> None:
-    """Every customer in the send arm (what handlers.campaigns.start_campaign fixes from the
-    audience; the pump only drives it)."""
-    async with store.write("t") as tx:
-        if await tx.campaigns.mark_sending(campaign_id):
-            ids = [c.id async for c in tx.customers.iter_all()]
-            await tx.campaigns.add_recipients(campaign_id, [NewRecipient(i) for i in ids])
-
-
-def _compose(campaign: CampaignRecord, customer: CustomerRecord) -> Reply:
-    return Reply(text=f"{campaign.body} {customer.name}", ephemeral=False)
 
 
 async def _book(store: Store, count: int, *, zone: str | None = None, start_chat: int = 5000) -> list[int]:
@@ -45,14 +31,14 @@ async def _book(store: Store, count: int, *, zone: str | None = None, start_chat
 async def _campaign(store: Store, *, at: datetime) -> int:
     async with store.write("t") as tx:
         campaign = await tx.campaigns.create("Sale", created_by_rep_id=None)
-        await tx.campaigns.edit(campaign.id, body="Half price")
+        await tx.campaigns.edit(campaign.id, audience="all", body="Half price, {first_name|friend}")
         await tx.campaigns.schedule(campaign.id, at)
     return campaign.id
 
 
 def _pump(store: Store, *, backlog: int = 1000, holder: str = "p1") -> CampaignPump:
     settings = PumpSettings(backlog=backlog, batch=4, quiet=QuietPolicy())
-    return CampaignPump(store, _start, _compose, settings, holder=holder)
+    return CampaignPump(store, start_campaign, campaign_message, settings, holder=holder)
 
 
 async def _sent_all(store: Store) -> int:
@@ -87,7 +73,8 @@ async def test_each_recipient_is_queued_once_across_restarts_and_finished(
         assert sorted(r.idempotency_key for r in rows) == sorted(
             f"campaign:{campaign_id}:{i}" for i in range(1, 11)
         )
-        assert {r.priority for r in rows} == {2} and rows[0].payload["text"] == "Half price C0"
+        assert {r.priority for r in rows} == {2} and rows[0].payload["text"] == "Half price, C0"
+        assert [b["action"] for b in rows[0].payload["buttons"]] == [f"crm:campaign-stop:{campaign_id}"]
         assert (await tx.campaigns.get(campaign_id)).state == "sending"  # type: ignore[union-attr]
     assert await _sent_all(store) == 10
     assert (await _pump(store, holder="p2").run_once()).finished == 1
