@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -195,6 +195,17 @@ class OutboxRepo(Repo):
         )
         rows = (await self.conn.execute(statement)).mappings().all()
         return [_row(r) for r in rows]
+
+    async def withdraw(self, key_prefix: str) -> list[str]:
+        """Delete the rows whose key starts with ``key_prefix`` that no dispatcher has claimed
+        yet (a cancelled campaign's); the keys withdrawn. A row being sent is left to finish."""
+        pattern = key_prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+        result = await self.conn.execute(
+            delete(outbox)
+            .where(outbox.c.state == "pending", outbox.c.idempotency_key.like(pattern, escape="/"))
+            .returning(outbox.c.idempotency_key)
+        )
+        return [str(key) for key in result.scalars()]
 
     async def bulk_backlog(self) -> int:
         """BULK rows not sent yet (pending or being sent): what a campaign has queued ahead."""

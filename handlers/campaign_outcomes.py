@@ -38,3 +38,14 @@ async def failed(tx: Tx, key: str, reason: str) -> bool:
     if found is None:
         return False
     return await tx.campaigns.set_recipient(*found, state="failed", outbox_key=key, reason=reason[:64])
+
+
+async def withdraw(tx: Tx, campaign_id: int) -> int:
+    """A cancel: the campaign's messages still waiting in the outbox are taken back and their
+    recipients cancelled (only those a dispatcher holds at this moment still go out)."""
+    withdrawn = 0
+    for key in await tx.outbox.withdraw(f"{PREFIX}:{campaign_id}:"):
+        found = recipient_of(key)
+        if found is not None and await tx.campaigns.set_recipient(*found, state="cancelled"):
+            withdrawn += 1
+    return withdrawn

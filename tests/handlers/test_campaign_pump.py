@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from crm_store.store import Store
+from handlers import campaign_outcomes
 from handlers.campaign_pump import CampaignPump, PumpSettings
 from handlers.campaign_start import start_campaign
 from handlers.campaign_text import campaign_message
@@ -43,8 +44,6 @@ def _pump(store: Store, *, backlog: int = 1000, holder: str = "p1") -> CampaignP
 
 async def _sent_all(store: Store) -> int:
     """What a dispatcher would do: every pending outbox row sent, in one go."""
-    from handlers import campaign_outcomes
-
     async with store.write("d") as tx:
         rows = await tx.outbox.claim_due(platforms=["telegram"], limit=10_000, lease=PumpSettings().lease)
         for row in rows:
@@ -103,11 +102,13 @@ async def test_the_backlog_stays_short_and_a_cancel_stops_the_rest(store: Store,
     assert (await pump.run_once()).queued == 5
     async with store.write("t") as tx:
         assert await tx.campaigns.cancel(campaign_id) == 2
+        assert await campaign_outcomes.withdraw(tx, campaign_id) == 5  # queued, not yet claimed
     assert (await pump.run_once()).queued == 0
-    assert await _sent_all(store) == 5
+    assert await _sent_all(store) == 0
     async with store.read() as tx:
         counts = await tx.campaigns.counts(campaign_id)
-    assert counts == {("send", "sent", None): 10, ("send", "cancelled", None): 2}
+        assert await tx.outbox.bulk_backlog() == 0
+    assert counts == {("send", "sent", None): 5, ("send", "cancelled", None): 7}
 
 
 async def test_consent_and_blocks_are_checked_when_the_message_goes(store: Store, clock: FakeClock) -> None:
