@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.admission import Admission
@@ -195,12 +196,22 @@ def load_sentiment(settings: Settings) -> SentimentLabeller:
     return SentimentClassifier.load_or_train(settings.data_path / "models")
 
 
+def running_from(start: datetime) -> Clock:
+    """A clock that reads ``start`` now and runs on at the real pace (CRM_CLOCK_AT)."""
+    began = time.monotonic()
+    at = start.astimezone(UTC)
+    return lambda: at + timedelta(seconds=time.monotonic() - began)
+
+
 def build_app(
     settings: Settings,
     *,
     clock: Clock = utc_now,
     sentiment: SentimentLabeller | None = None,
 ) -> App:
+    if settings.clock_at is not None:
+        clock = running_from(settings.clock_at)
+        _LOGGER.warning("the store's clock starts at %s (CRM_CLOCK_AT)", settings.clock_at.isoformat())
     store = Store.open(settings.database_url, clock=clock, pool=pool_settings(settings))
     support = settings.slack_support_channel if settings.slack_enabled else None
     services = Services(

@@ -18,6 +18,9 @@ STATES = ("pending", "sending", "sent", "failed")
 MAX_ERROR = 200
 # Claimed lowest first (outbox.priority): the conversation, notices, then bulk (campaigns).
 CONVERSATION, NOTICE, BULK = 0, 1, 2
+# last_error of a bulk row whose send has begun: found on a row taken over from a dead
+# dispatcher, it means the message may have arrived, so it is not sent again (bulk_in_flight).
+IN_FLIGHT = "in flight"
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +216,13 @@ class OutboxRepo(Repo):
             outbox.c.priority >= BULK, outbox.c.state.in_(("pending", "sending"))
         )
         return int((await self.conn.execute(query)).scalar_one())
+
+    async def mark_in_flight(self, row_id: int, *, owner: str | None = None) -> bool:
+        """The send of a claimed row begins now (see IN_FLIGHT); False if it is no longer held."""
+        result = await self.conn.execute(
+            update(outbox).where(*self._held(row_id, owner)).values(last_error=IN_FLIGHT)
+        )
+        return bool(result.rowcount)
 
     async def renew(self, owner: str, *, lease: timedelta) -> int:
         """Extend every claim ``owner`` holds to ``lease`` from now (it is alive and still

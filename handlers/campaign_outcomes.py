@@ -7,6 +7,7 @@ from crm_store.store import Tx
 
 PREFIX = "campaign"
 BLOCKED = "blocked the bot"
+INTERRUPTED = "interrupted"  # the process died during the send: delivered or not, never twice
 
 
 def outbox_key(campaign_id: int, customer_id: int) -> str:

@@ -37,7 +37,8 @@ class PumpSettings:
     quiet: QuietPolicy = field(default_factory=QuietPolicy)
     # One replica feeds at a time (the outbox key would stop a double send anyway; this stops
     # two replicas from each filling the backlog).
-    lease: timedelta = timedelta(seconds=30)
+    # Renewed every pass (about each second): a replica that died hands over within this.
+    lease: timedelta = timedelta(seconds=10)
 
 
 @dataclass(slots=True)

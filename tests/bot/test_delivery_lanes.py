@@ -146,3 +146,79 @@ async def test_a_sent_campaign_row_records_its_message_id(
     async with store.read() as tx:
         recipient = await tx.campaigns.recipient(campaign.id, customer.id)
     assert recipient is not None and recipient.state == "sent" and recipient.message_id == "1000"
+
+
+class DiesMidSend:
+    """A sender whose process dies once the request has left (Telegram may have the message)."""
+
+    platform = "telegram"
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def send(self, target: str, reply: Reply, *, thread: str | None) -> str:
+        self.calls.append(target)
+        raise Crash()
+
+
+class Crash(BaseException):
+    """The process dying (not an Exception: nothing catches it)."""
+
+
+async def test_a_campaign_row_whose_sender_died_mid_send_is_never_sent_again(
+    store: Store, clock: FakeClock
+) -> None:
+    async with store.write("t") as tx:
+        customer = await tx.customers.add(name="Once")
+        campaign = await tx.campaigns.create("Sale", created_by_rep_id=None)
+        await tx.campaigns.mark_sending(campaign.id)
+        await tx.campaigns.add_recipients(campaign.id, [NewRecipient(customer.id)])
+        key = outbox_key(campaign.id, customer.id)
+        await tx.outbox.enqueue(
+            platform="telegram", target="79", payload={"text": "offer"}, key=key, priority=BULK
+        )
+        await tx.outbox.enqueue(platform="telegram", target="80", payload={"text": "note"}, key="note")
+        await tx.campaigns.set_recipient(campaign.id, customer.id, state="queued", outbox_key=key)
+    dying = DiesMidSend()
+    with pytest.raises(Crash):
+        await Dispatcher.of(store, [dying]).run_once()  # type: ignore[list-item]
+    clock.advance(seconds=60)  # its claims' leases run out
+    survivor = FakeSender()
+    report = await Dispatcher.of(store, [survivor]).run_once()  # type: ignore[list-item]
+    # The notice went first (its lane) and died in flight: sent again (notices: at least once).
+    # The campaign row was claimed but its send had not begun: sent, once.
+    assert dying.calls == ["80"] and survivor.sent == ["80", "79"] and report.sent == 2
+    async with store.write("t") as tx:  # a second campaign row, whose send dies under way
+        other = await tx.customers.add(name="Twice never")
+        await tx.campaigns.add_recipients(campaign.id, [NewRecipient(other.id)])
+        key = outbox_key(campaign.id, other.id)
+        await tx.outbox.enqueue(
+            platform="telegram", target="81", payload={"text": "offer"}, key=key, priority=BULK
+        )
+        await tx.campaigns.set_recipient(campaign.id, other.id, state="queued", outbox_key=key)
+    dying = DiesMidSend()
+    with pytest.raises(Crash):
+        await Dispatcher.of(store, [dying]).run_once()  # type: ignore[list-item]
+    assert dying.calls == ["81"]
+    clock.advance(seconds=60)
+    survivor = FakeSender()
+    report = await Dispatcher.of(store, [survivor]).run_once()  # type: ignore[list-item]
+    assert survivor.sent == [] and (report.sent, report.failed) == (0, 1)
+    async with store.read() as tx:
+        first = await tx.campaigns.recipient(campaign.id, customer.id)
+        second = await tx.campaigns.recipient(campaign.id, other.id)
+        row = next(r for r in await tx.outbox.listing() if r.idempotency_key == key)
+    assert first is not None and first.state == "sent"
+    assert second is not None and (second.state, second.reason) == ("failed", "interrupted")
+    assert row.state == "failed" and row.last_error is not None and "may have arrived" in row.last_error
+
+
+class FakeSender:
+    platform = "telegram"
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, target: str, reply: Reply, *, thread: str | None) -> str:
+        self.sent.append(target)
+        return f"m{len(self.sent)}"
