@@ -119,6 +119,7 @@ class Replies:
     sent_at: dict[int, float] = field(default_factory=dict)
     url: str | None = None
     failed: int = 0
+    began: float = field(default_factory=time.monotonic)
 
     async def run(self, session: aiohttp.ClientSession, slack: SlackApiSink) -> None:
         n = 0
@@ -218,7 +219,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
     expected_seconds = len(awake) / (LIMIT * 0.9)
     replies = Replies(seeded["tickets"], every=max(expected_seconds * 0.8 / max(args.replies, 1), 0.05))
-    began = time.monotonic()
+    began = replies.began = time.monotonic()
     phases: list[dict[str, Any]] = []
     logs: list[dict[str, int]] = []
     try:
@@ -244,6 +245,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
                         await _replies_done(sink, replies, bot)
                     replies.url = None
                     phase["started_after_seconds"] = round(started - began, 1)
+                    phase["ended_after_seconds"] = round(time.monotonic() - began, 1)
                     phases.append(phase)
                     logs.append(bot.log_counts())
                     if kill_at is not None:
@@ -312,11 +314,13 @@ def _figures(
     twice = sorted(n for n, c in counts.items() if c > 1)
     missing = sorted(awake - set(counts))
     interrupted = [s for s in _recipient_states(db, seeded["campaign"]) if s[1] == "failed"]
-    latencies = []
+    latencies, slowest = [], []
     for r in sink.received:
         found = REPLY_TEXT.search(r.text)
         if found is not None and int(found.group(1)) in replies.sent_at:
-            latencies.append(r.at - replies.sent_at[int(found.group(1))])
+            asked = replies.sent_at[int(found.group(1))]
+            latencies.append(r.at - asked)
+            slowest.append((round(r.at - asked, 2), round(asked - replies.began, 1)))
     states = _recipient_states(db, seeded["campaign"])
     deferred = [s for s in states if s[4] in QUIET]
     early, outside = 0, 0
@@ -354,6 +358,8 @@ def _figures(
             "p50_ms": ms(latencies, 50),
             "p99_ms": reply_p99,
             "max_ms": ms(latencies, 100),
+            # (seconds taken, asked at seconds after the first bot started): the three slowest.
+            "slowest": sorted(slowest, reverse=True)[:3],
         },
         "quiet_hours": {
             "deferred": len(deferred),
