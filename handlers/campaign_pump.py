@@ -68,7 +68,11 @@ class CampaignPump:
                 return report
             due = await tx.campaigns.due_to_start(tx.now)
         for campaign_id in due:
-            await self.start(self.store, campaign_id, self.store.clock())
+            try:
+                await self.start(self.store, campaign_id, self.store.clock())
+            except Exception as exc:  # one campaign that cannot start must not hold up the others
+                _LOGGER.error("campaign %s did not start: %s", campaign_id, type(exc).__name__)
+                continue
             report.started += 1
         async with self.store.read() as tx:
             sending = await tx.campaigns.sending()
