@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,12 @@ class BotApiSink:
     """``url`` is the Bot API base ptb appends the token to; ``received`` the messages, in order."""
 
     received: list[Received] = field(default_factory=list)
+    # Telegram's limits kept as Telegram keeps them: a sendMessage past 30 in the last second, or
+    # to a chat that got one in the last second, is refused with 429 (counted in ``refused``).
+    limits: bool = False
+    refused: int = 0
+    _recent: deque[float] = field(default_factory=deque)
+    _last_in_chat: dict[str, float] = field(default_factory=dict)
     # editMessageText calls, and answerCallbackQuery: callback_query_id -> arrival times.
     edits: list[Received] = field(default_factory=list)
     callbacks: dict[str, list[float]] = field(default_factory=dict)
@@ -74,6 +81,15 @@ class BotApiSink:
         if method not in ("sendMessage", "editMessageText"):
             return _error(400, f"Bad Request: method {method} not found")  # never 404: ptb reads InvalidToken
         chat_id, text = str(params.get("chat_id", "")), str(params.get("text", ""))
+        if self.limits and method == "sendMessage" and self._over_limit(chat_id, at):
+            self.refused += 1
+            body = {
+                "ok": False,
+                "error_code": 429,
+                "description": "Too Many Requests: retry after 1",
+                "parameters": {"retry_after": 1},
+            }
+            return web.json_response(body, status=429)
         arrived = Received(chat_id=chat_id, text=text, at=at, method=method)
         (self.received if method == "sendMessage" else self.edits).append(arrived)
         message = {
@@ -84,6 +100,15 @@ class BotApiSink:
             "text": text,
         }
         return web.json_response({"ok": True, "result": message})
+
+    def _over_limit(self, chat_id: str, at: float) -> bool:
+        while self._recent and self._recent[0] <= at - 1.0:
+            self._recent.popleft()
+        if len(self._recent) >= 30 or at - self._last_in_chat.get(chat_id, -1e9) < 1.0:
+            return True
+        self._recent.append(at)
+        self._last_in_chat[chat_id] = at
+        return False
 
 
 def _error(status: int, description: str) -> web.Response:

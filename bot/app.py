@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot.admission import Admission
@@ -18,10 +19,12 @@ from crm_store.loyalty import LoyaltyModel
 from crm_store.migrate import upgrade
 from crm_store.sla import SlaPolicy
 from crm_store.store import Clock, Store, utc_now
+from handlers.campaign_pump import CampaignPump, PumpSettings
 from handlers.context import HandlerSettings, SentimentLabeller, Services
 from handlers.jobs import JobSettings
 from handlers.lookup import CustomerLookup
 from handlers.lookup_index import IndexSource
+from handlers.quiet_hours import QuietPolicy
 from handlers.router import Router
 
 if TYPE_CHECKING:
@@ -193,12 +196,22 @@ def load_sentiment(settings: Settings) -> SentimentLabeller:
     return SentimentClassifier.load_or_train(settings.data_path / "models")
 
 
+def running_from(start: datetime) -> Clock:
+    """A clock that reads ``start`` now and runs on at the real pace (CRM_CLOCK_AT)."""
+    began = time.monotonic()
+    at = start.astimezone(UTC)
+    return lambda: at + timedelta(seconds=time.monotonic() - began)
+
+
 def build_app(
     settings: Settings,
     *,
     clock: Clock = utc_now,
     sentiment: SentimentLabeller | None = None,
 ) -> App:
+    if settings.clock_at is not None:
+        clock = running_from(settings.clock_at)
+        _LOGGER.warning("the store's clock starts at %s (CRM_CLOCK_AT)", settings.clock_at.isoformat())
     store = Store.open(settings.database_url, clock=clock, pool=pool_settings(settings))
     support = settings.slack_support_channel if settings.slack_enabled else None
     services = Services(
@@ -209,6 +222,7 @@ def build_app(
             support_platform="slack" if support else None,
             support_channel=support,
             customer_access=settings.customer_access,
+            quiet_hours=settings.quiet_hours,
         ),
         sentiment=sentiment,
     )
@@ -233,11 +247,23 @@ def build_app(
         schedule_settings(settings),
         wake=app.wake_delivery,
         recommender=services.recommender,
+        pump=campaign_pump(settings, store),
     )
     senders: list[Sender] = [fe.sender for fe in (app.slack, app.telegram) if fe is not None]
     if senders:
         app.add_senders(senders)
     return app
+
+
+def campaign_pump(settings: Settings, store: Store) -> CampaignPump:
+    """The campaign sender: campaigns.start_campaign fixes the audience, campaign_message is what
+    each recipient gets; quiet hours are the team's (CRM_QUIET_HOURS in CRM_TIMEZONE)."""
+    from bot.delivery import owner_id
+    from handlers.campaign_start import start_campaign
+    from handlers.campaign_text import campaign_message
+
+    quiet = QuietPolicy.of(settings.quiet_hours, settings.timezone)
+    return CampaignPump(store, start_campaign, campaign_message, PumpSettings(quiet=quiet), holder=owner_id())
 
 
 # Platforms where staff get pushes (reminders, alerts), in order of preference.

@@ -25,7 +25,12 @@ class RetryAfter(Exception):
 
 class PermanentSendError(Exception):
     """No retry can deliver this (the chat is gone, the bot was blocked, the payload is refused).
-    The message names the platform's error code only, never message text."""
+    The message names the platform's error code only, never message text. ``blocked``: the
+    person blocked the bot or left the platform (Telegram 403), so the chat is unreachable."""
+
+    def __init__(self, message: str, *, blocked: bool = False) -> None:
+        super().__init__(message)
+        self.blocked = blocked
 
 
 class Sender(Protocol):

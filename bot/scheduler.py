@@ -16,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from crm_store.store import Store
 from handlers import jobs
+from handlers.campaign_pump import CampaignPump
 from handlers.recommend_model import ModelHolder
 
 _LOGGER = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ SWEEP_JOB = "sla-and-digests"
 LOYALTY_JOB = "loyalty-nightly"
 HOUSEKEEPING_JOB = "housekeeping"
 RECOMMEND_START_JOB = "recommend-start"
+CAMPAIGN_JOB = "campaigns"
 SWEEP_SECONDS = 30.0
 HOUSEKEEPING_SECONDS = 3600.0
 HOUSEKEEPING_FIRST_DELAY = 60.0  # after start, once the front ends have settled
@@ -41,6 +43,8 @@ class ScheduleSettings:
     housekeeping_seconds: float = HOUSEKEEPING_SECONDS
     # A run later than this is skipped (and logged as missed); the store-side catch-up covers it.
     misfire_grace_seconds: int = 300
+    # The campaign pump tops the outbox up to a few seconds of Telegram's rate this often.
+    campaign_seconds: float = 1.0
 
 
 class Scheduler:
@@ -55,8 +59,10 @@ class Scheduler:
         *,
         wake: Callable[[], None] = lambda: None,
         recommender: ModelHolder | None = None,
+        pump: CampaignPump | None = None,
     ) -> None:
         self.store = store
+        self.pump = pump
         # Built once soon after start and again after each loyalty run (None: not at all).
         self.recommender = recommender
         self.settings = settings
@@ -117,6 +123,17 @@ class Scheduler:
             replace_existing=True,
             next_run_time=now + timedelta(seconds=min(HOUSEKEEPING_FIRST_DELAY, every)),
         )
+
+        if self.pump is not None:
+            self.scheduler.add_job(
+                self._run_job,
+                "interval",
+                args=(self.campaigns,),
+                seconds=self.schedule.campaign_seconds,
+                id=CAMPAIGN_JOB,
+                replace_existing=True,
+                next_run_time=now,
+            )
 
         if self.recommender is not None:
             self.scheduler.add_job(
@@ -216,6 +233,17 @@ class Scheduler:
             return (await holder.rebuild(self.store)).customers
 
         return await self._guarded("next-product model", _build, wakes=False)
+
+    async def campaigns(self) -> int:
+        """Start campaigns whose time has come and feed the sending ones to the outbox."""
+        pump = self.pump
+        if pump is None:
+            return 0
+
+        async def _feed() -> int:
+            return (await pump.run_once()).queued
+
+        return await self._guarded("campaign pump", _feed)
 
     async def housekeeping(self) -> int:
         """Purge old dedupe rows and expired drafts; nothing is queued, so nothing to wake."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -28,6 +29,11 @@ class Settings(BaseSettings):
     http_port: int = Field(8080, alias="CRM_HTTP_PORT", ge=0, le=65535)
     timezone: str = Field("UTC", alias="CRM_TIMEZONE")
     tick_seconds: float = Field(5.0, alias="CRM_TICK_SECONDS", gt=0)
+    # Benches and demos only: the store's clock starts at this UTC time ("2026-11-23T20:30:00Z")
+    # and runs on in real time, so quiet hours and schedules meet a chosen hour. Unset: the real clock.
+    clock_at: datetime | None = Field(None, alias="CRM_CLOCK_AT")
+    # The customers' local night: campaigns and non-urgent pushes wait until it ends ("off": none).
+    quiet_hours: str = Field("21:00-09:00", alias="CRM_QUIET_HOURS")
     managers: tuple[str, ...] = Field((), alias="CRM_MANAGERS")
     admins: tuple[str, ...] = Field((), alias="CRM_ADMINS")
     api_token: str | None = Field(None, alias="CRM_API_TOKEN", repr=False)
@@ -114,6 +120,24 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown time zone {value!r} (use an IANA name like Europe/Berlin)") from exc
         return value
 
+    @field_validator("quiet_hours")
+    @classmethod
+    def _quiet_window(cls, value: str) -> str:
+        from handlers.errors import UserError
+        from handlers.quiet_hours import normalise
+
+        try:
+            return normalise(value)
+        except UserError as exc:
+            raise ValueError(str(exc)) from exc
+
+    @field_validator("clock_at")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give the time zone too (2026-11-23T20:30:00Z)")
+        return value
+
     @field_validator("customer_access", mode="before")
     @classmethod
     def _access_word(cls, value: Any) -> Any:
@@ -130,6 +154,7 @@ class Settings(BaseSettings):
         "telegram_webhook_url",
         "telegram_webhook_secret",
         "data_dir",
+        "clock_at",
         mode="before",
     )
     @classmethod

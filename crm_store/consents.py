@@ -26,6 +26,9 @@ class ConsentEvent:
 
 
 class ConsentRepo(Repo):
+    # Blocking or unblocking a chat changes what Store.speaker caches about it.
+    changed_people = False
+
     async def record(
         self,
         customer_id: int,
@@ -143,6 +146,7 @@ class ConsentRepo(Repo):
             )
             .values(blocked_at=self.now)
         )
+        self.changed_people = self.changed_people or bool(result.rowcount)
         return bool(result.rowcount)
 
     async def mark_unblocked(self, platform: str, external_id: str) -> bool:
@@ -156,4 +160,24 @@ class ConsentRepo(Repo):
             )
             .values(blocked_at=None)
         )
+        self.changed_people = self.changed_people or bool(result.rowcount)
         return bool(result.rowcount)
+
+    async def chats(self, customer_ids: Iterable[int], platform: str = "telegram") -> dict[int, str]:
+        """The chat each of ``customer_ids`` is reached at on ``platform``: their first account
+        that has not blocked the bot (the oldest linked); those with none are not in the answer."""
+        ids = list(dict.fromkeys(customer_ids))
+        found: dict[int, str] = {}
+        for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+            rows = await self.conn.execute(
+                select(identities.c.customer_id, identities.c.external_id)
+                .where(
+                    identities.c.platform == platform,
+                    identities.c.customer_id.in_(ids[start : start + 500]),
+                    identities.c.blocked_at.is_(None),
+                )
+                .order_by(identities.c.id)
+            )
+            for customer_id, external_id in rows:
+                found.setdefault(int(customer_id), str(external_id))
+        return found

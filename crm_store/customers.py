@@ -25,6 +25,7 @@ BUILTIN_COLUMNS = (
     "timezone",
     "external_ref",
     "country",
+    "quiet_hours",
 )
 
 
@@ -57,6 +58,7 @@ def _record(row: RowMapping) -> CustomerRecord:
         deleted_at=row["deleted_at"],
         external_ref=row["external_ref"],
         country=row["country"],
+        quiet_hours=row["quiet_hours"],
     )
 
 
@@ -147,7 +149,7 @@ class CustomerRepo(Repo):
                 "source": source,
                 "tags": list(r.get("tags", ())),
                 "custom": dict(r.get("custom", {})),
-                "timezone": None,
+                "timezone": r.get("timezone"),
                 "external_ref": r.get("external_ref"),
                 "country": r.get("country", ""),
                 "created_at": self.now,
@@ -365,6 +367,18 @@ class CustomerRepo(Repo):
             for row in rows:
                 yield _record(row)
             last_id = rows[-1]["id"]
+
+    async def quiet_settings(self, ids: Sequence[int]) -> list[tuple[int, str | None, str | None]]:
+        """(id, quiet_hours, timezone) of each of ``ids``: what decides their quiet hours."""
+        found: list[tuple[int, str | None, str | None]] = []
+        for start in range(0, len(ids), 500):  # SQLite's bound-parameter limit
+            rows = await self.conn.execute(
+                select(customers.c.id, customers.c.quiet_hours, customers.c.timezone).where(
+                    customers.c.id.in_(list(ids[start : start + 500]))
+                )
+            )
+            found.extend((int(i), q, tz) for i, q, tz in rows)
+        return found
 
     async def highest_id(self) -> int:
         """The largest customer id ever used (0 for none): a free upper bound of the book's size."""

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, delete, exists, func, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -16,6 +16,11 @@ from crm_store.tables import outbox, outbox_threads
 
 STATES = ("pending", "sending", "sent", "failed")
 MAX_ERROR = 200
+# Claimed lowest first (outbox.priority): the conversation, notices, then bulk (campaigns).
+CONVERSATION, NOTICE, BULK = 0, 1, 2
+# last_error of a bulk row whose send has begun: found on a row taken over from a dead
+# dispatcher, it means the message may have arrived, so it is not sent again (bulk_in_flight).
+IN_FLIGHT = "in flight"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +40,7 @@ class OutboxRow:
     sent_message_id: str | None
     last_error: str | None
     created_at: datetime
+    priority: int = NOTICE
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +68,7 @@ def _row(r: RowMapping) -> OutboxRow:
         sent_message_id=r["sent_message_id"],
         last_error=r["last_error"],
         created_at=r["created_at"],
+        priority=r["priority"],
     )
 
 
@@ -76,8 +83,10 @@ class OutboxRepo(Repo):
         thread: str | None = None,
         thread_key: str | None = None,
         delay: timedelta = timedelta(0),
+        priority: int = NOTICE,
     ) -> bool:
-        """Add a push; False when a row with ``key`` exists already (the same decision, twice)."""
+        """Add a push; False when a row with ``key`` exists already (the same decision, twice).
+        ``priority``: CONVERSATION (a reply on a customer's ticket), NOTICE or BULK."""
         statement = (
             self.dialect_insert(outbox)
             .values(
@@ -91,6 +100,7 @@ class OutboxRepo(Repo):
                 attempts=0,
                 next_attempt_at=self.now + delay,
                 created_at=self.now,
+                priority=priority,
             )
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
         )
@@ -113,16 +123,46 @@ class OutboxRepo(Repo):
         )
 
     async def claim_due(
-        self, *, platforms: Iterable[str], limit: int, lease: timedelta, owner: str | None = None
+        self,
+        *,
+        platforms: Iterable[str],
+        limit: int,
+        lease: timedelta,
+        owner: str | None = None,
+        bulk_limit: int | None = None,
     ) -> list[OutboxRow]:
-        """Take up to ``limit`` due rows for sending, oldest first, at most one per chat, for
-        ``owner`` (who renews the lease while sending and releases what it did not send).
+        """Take up to ``limit`` due rows for sending, lowest priority number first and oldest
+        first within one, at most one per chat, for ``owner`` (who renews the lease while sending
+        and releases what it did not send). At most ``bulk_limit`` of them are BULK rows: a
+        dispatcher holding few bulk rows comes back for a conversation's row within a few sends.
 
         Due: pending and past its next attempt, or sending with an expired lease (its dispatcher
         died). A row waits while an older row to the same chat is unsent, so each chat gets its
         messages in order and two dispatchers never send to one chat at once. On SQLite the
         caller's BEGIN IMMEDIATE makes the UPDATE atomic; PostgreSQL skips rows another
         dispatcher has locked."""
+        platforms = list(platforms)
+        if bulk_limit is None or bulk_limit >= limit:
+            rows = await self._claim(platforms=platforms, limit=limit, lease=lease, owner=owner)
+        else:
+            rows = await self._claim(platforms=platforms, limit=limit, lease=lease, owner=owner, below=BULK)
+            room = min(limit - len(rows), bulk_limit)
+            if room > 0:
+                rows += await self._claim(
+                    platforms=platforms, limit=room, lease=lease, owner=owner, at_least=BULK
+                )
+        return sorted(rows, key=lambda row: (row.priority, row.id))
+
+    async def _claim(
+        self,
+        *,
+        platforms: list[str],
+        limit: int,
+        lease: timedelta,
+        owner: str | None,
+        below: int | None = None,
+        at_least: int | None = None,
+    ) -> list[OutboxRow]:
         # Aliases keep the subquery from correlating with the UPDATE's own table.
         candidate, older = outbox.alias("candidate"), outbox.alias("older")
         blocked = exists().where(
@@ -131,11 +171,13 @@ class OutboxRepo(Repo):
             older.c.id < candidate.c.id,
             older.c.state.in_(("pending", "sending")),
         )
+        where = [self._due(candidate), candidate.c.platform.in_(platforms), ~blocked]
+        if below is not None:
+            where.append(candidate.c.priority < below)
+        if at_least is not None:
+            where.append(candidate.c.priority >= at_least)
         candidates = (
-            select(candidate.c.id)
-            .where(self._due(candidate), candidate.c.platform.in_(list(platforms)), ~blocked)
-            .order_by(candidate.c.id)
-            .limit(limit)
+            select(candidate.c.id).where(*where).order_by(candidate.c.priority, candidate.c.id).limit(limit)
         )
         if self.conn.dialect.name == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True, of=candidate)
@@ -155,7 +197,32 @@ class OutboxRepo(Repo):
             .returning(outbox)
         )
         rows = (await self.conn.execute(statement)).mappings().all()
-        return sorted((_row(r) for r in rows), key=lambda row: row.id)
+        return [_row(r) for r in rows]
+
+    async def withdraw(self, key_prefix: str) -> list[str]:
+        """Delete the rows whose key starts with ``key_prefix`` that no dispatcher has claimed
+        yet (a cancelled campaign's); the keys withdrawn. A row being sent is left to finish."""
+        pattern = key_prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
+        result = await self.conn.execute(
+            delete(outbox)
+            .where(outbox.c.state == "pending", outbox.c.idempotency_key.like(pattern, escape="/"))
+            .returning(outbox.c.idempotency_key)
+        )
+        return [str(key) for key in result.scalars()]
+
+    async def bulk_backlog(self) -> int:
+        """BULK rows not sent yet (pending or being sent): what a campaign has queued ahead."""
+        query = select(func.count()).where(
+            outbox.c.priority >= BULK, outbox.c.state.in_(("pending", "sending"))
+        )
+        return int((await self.conn.execute(query)).scalar_one())
+
+    async def mark_in_flight(self, row_id: int, *, owner: str | None = None) -> bool:
+        """The send of a claimed row begins now (see IN_FLIGHT); False if it is no longer held."""
+        result = await self.conn.execute(
+            update(outbox).where(*self._held(row_id, owner)).values(last_error=IN_FLIGHT)
+        )
+        return bool(result.rowcount)
 
     async def renew(self, owner: str, *, lease: timedelta) -> int:
         """Extend every claim ``owner`` holds to ``lease`` from now (it is alive and still
@@ -239,13 +306,15 @@ class OutboxRepo(Repo):
             values["last_error"] = error[:MAX_ERROR]
         await self.conn.execute(update(outbox).where(*self._held(row_id, owner)).values(**values))
 
-    async def fail(self, row_id: int, *, error: str, owner: str | None = None) -> None:
-        """Park a row that no retry can help (the chat is gone, the bot was blocked)."""
-        await self.conn.execute(
+    async def fail(self, row_id: int, *, error: str, owner: str | None = None) -> bool:
+        """Park a row that no retry can help (the chat is gone, the bot was blocked); False if
+        the row was no longer this owner's to park."""
+        result = await self.conn.execute(
             update(outbox)
             .where(*self._held(row_id, owner))
             .values(state="failed", lease_until=None, last_error=error[:MAX_ERROR])
         )
+        return bool(result.rowcount)
 
     async def requeue(self, row_ids: Sequence[int]) -> int:
         """Failed rows back to pending with fresh attempts (an operator's retry)."""

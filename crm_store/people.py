@@ -31,6 +31,7 @@ def _identity(row: RowMapping) -> IdentityRecord:
         rep_id=row["rep_id"],
         customer_id=row["customer_id"],
         display_name=row["display_name"],
+        blocked=row["blocked_at"] is not None,
     )
 
 

@@ -16,6 +16,7 @@ from crm_store.repo import Repo
 from crm_store.tables import (
     audit_log,
     conversations,
+    customer_consents,
     customer_forecasts,
     customer_segments,
     customers,
@@ -143,6 +144,7 @@ class PrivacyRepo(Repo):
                 .order_by(ticket_messages.c.id)
             ),
             "feedback": await self._by_customer(feedback, ids),
+            "customer_consents": await self._by_customer(customer_consents, ids),
             "reminders": await self._by_customer(reminders, ids),
             "loyalty_scores": await self._rows(
                 select(loyalty_scores)
@@ -265,6 +267,10 @@ class PrivacyRepo(Repo):
         counts["customer_segments"] = _count(
             await self.conn.execute(delete(customer_segments).where(customer_segments.c.customer_id.in_(ids)))
         )
+        # When and how they said stop or subscribe: about them, so gone with them.
+        counts["customer_consents"] = _count(
+            await self.conn.execute(delete(customer_consents).where(customer_consents.c.customer_id.in_(ids)))
+        )
         # Every reminder about them: a pending one would push their name to a rep tomorrow.
         counts["reminders"] = _count(
             await self.conn.execute(delete(reminders).where(reminders.c.customer_id.in_(ids)))
@@ -282,6 +288,7 @@ class PrivacyRepo(Repo):
                     tags=[],
                     custom={},
                     timezone=None,
+                    quiet_hours=None,
                     external_ref=None,  # the shop's customer number identifies them too
                     country="",
                     owner_rep_id=None,  # nobody is alerted about a stub

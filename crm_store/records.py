@@ -24,6 +24,8 @@ class IdentityRecord:
     rep_id: int | None
     customer_id: int | None
     display_name: str
+    # The platform said this chat blocked the bot (Telegram 403); cleared when it writes again.
+    blocked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,8 @@ class CustomerRecord:
     # The customer's id in the shop or ERP the book follows (order-line imports match on it).
     external_ref: str | None = None
     country: str = ""
+    # Own quiet hours ("22:00-07:00", or "off"); None: the team's (handlers.quiet_hours).
+    quiet_hours: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

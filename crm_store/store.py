@@ -69,7 +69,7 @@ _WRITER: ContextVar[asyncio.Task[Any] | None] = ContextVar("crm_writer", default
 
 
 # The repositories whose writes can change who a chat account is (see Tx.people_changed).
-_CHANGE_PEOPLE = ("people", "privacy", "customers")
+_CHANGE_PEOPLE = ("people", "privacy", "customers", "consents")
 
 
 class StoreBusy(TimeoutError):

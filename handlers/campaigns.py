@@ -10,7 +10,7 @@ from typing import Any
 
 from crm_store.campaigns import EDITABLE, CampaignRecord
 from crm_store.store import Store
-from handlers import choices
+from handlers import campaign_outcomes, choices
 from handlers.audience_filter import HELP as FILTERS
 from handlers.audience_filter import audience_query, describe_audience, parse_audience
 from handlers.campaign_report import campaign_report
@@ -451,6 +451,8 @@ async def cancel(ctx: Context, args: str) -> Reply:
         raise UserError(f"Campaign #{campaign_id} is {campaign.state} already; nothing to cancel.")
     async with ctx.store.write(ctx.actor.key) as tx:
         stopped = await tx.campaigns.cancel(campaign_id)
+        if stopped is not None:  # and what the pump had queued but no dispatcher has taken yet
+            stopped += await campaign_outcomes.withdraw(tx, campaign_id)
     if stopped is None:
         raise UserError(f"Campaign #{campaign_id} changed state meanwhile; `campaign show {campaign_id}`.")
     if campaign.state == "sending":

@@ -41,6 +41,9 @@ class HandlerSettings:
     # CRM_CUSTOMER_ACCESS: "team" (all staff work every customer) or "owner" (reps and managers
     # reach their own customers and unowned ones; admins everyone). See handlers.access.
     customer_access: AccessMode = "team"
+    # CRM_QUIET_HOURS: the customers' local night, when campaigns and other non-urgent pushes
+    # wait for the morning ("off": never); handlers.quiet_hours reads it with default_timezone.
+    quiet_hours: str = "21:00-09:00"
 
 
 @dataclass(slots=True)

@@ -6,10 +6,12 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from handlers import quiet_hours
 from handlers.errors import UserError
 
-BUILTIN = ("name", "email", "phone", "company", "owner", "status", "tags")
+BUILTIN = ("name", "email", "phone", "company", "owner", "status", "tags", "timezone", "quiet_hours")
 STATUSES = ("lead", "prospect", "active", "inactive", "churned")
 MAX_NAME = 200
 MAX_CUSTOM_VALUE = 500
@@ -63,6 +65,15 @@ def normalise_phone(value: str) -> str:
     return ("+" if raw.startswith("+") else "") + digits
 
 
+def _zone_name(value: str) -> str:
+    name = value.strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise UserError(f"{value!r} is not a time zone (use a name like Europe/Berlin).") from None
+    return name
+
+
 def check_name(value: str, what: str = "name") -> str:
     name = " ".join(value.split())
     if not name:
@@ -102,6 +113,11 @@ def parse_fields(pairs: list[tuple[str, str]], *, allow_name: bool = True) -> Fi
             changes.builtin["tags"] = sorted(set(tags))
         elif key == "owner":
             changes.owner = value.strip()
+        elif key == "timezone":
+            changes.builtin["timezone"] = _zone_name(value) if value.strip() else None
+        elif key == "quiet_hours":
+            # Empty: back to the team's quiet hours (CRM_QUIET_HOURS); "off": none for them.
+            changes.builtin["quiet_hours"] = quiet_hours.normalise(value) if value.strip() else None
         elif key in _RESERVED:
             raise UserError(f"{key} can't be set by hand.")
         elif _CUSTOM_KEY.match(key):

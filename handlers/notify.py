@@ -4,14 +4,17 @@ written in the caller's transaction so the push exists exactly when the change d
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
+from crm_store.outbox import CONVERSATION, NOTICE
 from crm_store.records import CustomerRecord, TicketRecord
 from crm_store.store import Tx
-from handlers import actions
+from handlers import actions, quiet_hours
 from handlers.common import describe
 from handlers.context import HandlerSettings
 from handlers.messages import Attachment, Button, Field, Reply, reply_to_dict
 from handlers.parsing import one_line
+from handlers.quiet_hours import QuietPolicy
 
 CSAT_LABELS = ("1", "2", "3", "4", "5")
 LOW_RATING = 2
@@ -32,8 +35,22 @@ def once(kind: str, ref: object) -> str:
     return f"{kind}:{ref}:{uuid.uuid4().hex[:12]}"
 
 
-async def to_customer(tx: Tx, settings: HandlerSettings, customer_id: int, reply: Reply, *, key: str) -> int:
-    """Queue ``reply`` to each chat account of the customer; returns how many were queued."""
+async def to_customer(
+    tx: Tx,
+    settings: HandlerSettings,
+    customer_id: int,
+    reply: Reply,
+    *,
+    key: str,
+    conversation: bool = False,
+) -> int:
+    """Queue ``reply`` to each chat account of the customer; returns how many were queued.
+    ``conversation``: a staff answer on the customer's own ticket, sent ahead of everything and
+    never held; any other push (a rating request, a status note) waits out their quiet hours."""
+    delay = timedelta(0)
+    if not conversation:
+        policy = QuietPolicy.of(settings.quiet_hours, settings.default_timezone)
+        delay = await quiet_hours.delay_for(tx, customer_id, now=tx.now, policy=policy)
     queued = 0
     for identity in await tx.people.identities_of_customer(customer_id):
         if identity.platform not in settings.customer_platforms:
@@ -43,17 +60,36 @@ async def to_customer(tx: Tx, settings: HandlerSettings, customer_id: int, reply
             target=identity.external_id,
             payload=reply_to_dict(reply),
             key=f"{key}:{identity.platform}:{identity.external_id}",
+            priority=CONVERSATION if conversation else NOTICE,
+            delay=delay,
         )
     return queued
 
 
-async def to_support(tx: Tx, settings: HandlerSettings, ticket_id: int, reply: Reply, *, key: str) -> bool:
-    """Queue ``reply`` to the ticket's thread in the support channel (the first post starts it)."""
-    return await to_support_channel(tx, settings, reply, key=key, thread_key=ticket_thread(ticket_id))
+async def to_support(
+    tx: Tx,
+    settings: HandlerSettings,
+    ticket_id: int,
+    reply: Reply,
+    *,
+    key: str,
+    conversation: bool = False,
+) -> bool:
+    """Queue ``reply`` to the ticket's thread in the support channel (the first post starts it);
+    ``conversation``: the customer's own words, sent ahead of notices and campaigns."""
+    return await to_support_channel(
+        tx, settings, reply, key=key, thread_key=ticket_thread(ticket_id), conversation=conversation
+    )
 
 
 async def to_support_channel(
-    tx: Tx, settings: HandlerSettings, reply: Reply, *, key: str, thread_key: str | None = None
+    tx: Tx,
+    settings: HandlerSettings,
+    reply: Reply,
+    *,
+    key: str,
+    thread_key: str | None = None,
+    conversation: bool = False,
 ) -> bool:
     """Queue ``reply`` to the support channel, as a post of its own or in ``thread_key``'s
     thread; False when no support channel is configured."""
@@ -65,6 +101,7 @@ async def to_support_channel(
         payload=reply_to_dict(reply),
         key=f"{key}:{settings.support_platform}",
         thread_key=thread_key,
+        priority=CONVERSATION if conversation else NOTICE,
     )
 
 

@@ -86,6 +86,10 @@ async def customer_actor(
     if known is not None and known.identity.rep_id is not None:
         raise PermissionError("this account belongs to a team member")
     if known is not None and known.identity.customer_id is not None:
+        if known.identity.blocked:
+            # They write to the bot again, so they unblocked it: reachable from now on.
+            async with store.write(f"{platform}:{user_id}") as tx:
+                await tx.consents.mark_unblocked(platform, user_id)
         return _customer(
             platform,
             user_id,

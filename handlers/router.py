@@ -14,6 +14,7 @@ from handlers import (
     campaigns,
     catalog,
     choices,
+    consent,
     csat,
     customers,
     digests,
@@ -65,6 +66,7 @@ AREAS: tuple[Area, ...] = (
     support.AREA,
     ticket_flow.AREA,
     csat.AREA,
+    consent.AREA,
     choices.AREA,
 )
 _ALL_COMMANDS = [command for area in AREAS for command in area.commands]

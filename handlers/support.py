@@ -21,6 +21,8 @@ CUSTOMER_HELP = (
     "/cancel — stop a ticket you are writing\n"
     "/status — your tickets and where they stand\n"
     "/feedback <text> — tell us how we are doing\n"
+    "/stop — no more news or offers from us (answers to your tickets still come); /subscribe "
+    "brings them back. They never come at night, your time.\n"
     "Anything else you write is added to your open ticket."
 )
 
@@ -143,7 +145,7 @@ async def plain_text(ctx: Context) -> Reply:
             await tx.tickets.set_priority(ticket.id, "high")
         relay = notify.customer_said(ticket, text, ctx.message.attachments)
         await notify.to_support(
-            tx, ctx.services.settings, ticket.id, relay, key=f"ticket-message:{message_id}"
+            tx, ctx.services.settings, ticket.id, relay, key=f"ticket-message:{message_id}", conversation=True
         )
     return Reply(text=f"Added to ticket #{ticket.id}.")
 

@@ -157,6 +157,7 @@ async def reply(ctx: Context) -> Reply:
             t.customer_id,
             notify.rep_said(t, text, ctx.actor.display_name),
             key=f"ticket-message:{message_id}",
+            conversation=True,
         )
     how = "" if queued else " (they have no chat linked, so it is on the ticket only)"
     return Reply(text=f"Replied on ticket #{t.id} to {t.customer_name}{how}.")

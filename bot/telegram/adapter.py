@@ -27,6 +27,7 @@ from bot.telegram.poller import LEASE_NAME, TelegramPoller
 from bot.telegram.render import render, toast
 from bot.telegram.sender import TelegramSender, send_reply
 from bot.telegram.translate import PLATFORM, Incoming
+from crm_store.outbox import CONVERSATION
 from crm_store.store import Store
 from handlers.messages import Reply, error_reply, reply_to_dict
 from handlers.people import customer_actor
@@ -328,4 +329,5 @@ class TelegramFrontEnd:
                     target=str(incoming.chat_id),
                     payload=reply_to_dict(reply),
                     key=f"telegram:answer:{incoming.update_id}",
+                    priority=CONVERSATION,  # the answer to their own message: never held back
                 )

@@ -81,7 +81,7 @@ class TelegramSender:
         except TelegramRetryAfter as exc:
             raise RetryAfter(retry_seconds(exc)) from None
         except Forbidden:
-            raise PermanentSendError("telegram Forbidden (the user blocked the bot)") from None
+            raise PermanentSendError("telegram Forbidden (the user blocked the bot)", blocked=True) from None
         except BadRequest:
             # Its text may quote our HTML; the type is enough to act on.
             raise PermanentSendError("telegram BadRequest") from None

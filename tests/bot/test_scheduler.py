@@ -258,3 +258,55 @@ async def test_the_next_product_model_is_built_after_start_and_again_after_the_l
         assert holder.model.customers == 2
     finally:
         await scheduler.stop()
+
+
+async def test_a_scheduled_campaign_is_started_and_sent_by_the_campaign_job(
+    store: Store, clock: FakeClock
+) -> None:
+    from crm_store.outbox import BULK
+    from handlers.campaign_pump import CampaignPump, PumpSettings
+    from handlers.campaign_start import start_campaign
+    from handlers.campaign_text import campaign_message
+    from handlers.quiet_hours import QuietPolicy
+
+    clock.now = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
+    async with store.write("t") as tx:
+        for n in range(3):
+            customer = await tx.customers.add(name=f"Ann{n}", tags=["promo"])
+            await tx.people.link_customer(
+                platform="telegram", external_id=str(700 + n), customer_id=customer.id
+            )
+        campaign = await tx.campaigns.create("Sale", created_by_rep_id=None)
+        await tx.campaigns.edit(campaign.id, audience="tag:promo", body="Half price, {first_name|friend}")
+        await tx.campaigns.schedule(campaign.id, clock.now)
+    sender = ConsoleLike()
+    sender.platform = "telegram"
+    delivery = DeliveryLoop(Dispatcher.of(store, [sender]), tick=0.05)
+    pump = CampaignPump(store, start_campaign, campaign_message, PumpSettings(quiet=QuietPolicy()))
+    scheduler = Scheduler(
+        store,
+        JobSettings(staff_platforms=("console",)),
+        ScheduleSettings(campaign_seconds=0.05),
+        wake=delivery.wake,
+        pump=pump,
+    )
+    delivery.start()
+    scheduler.start()
+
+    async def finished() -> bool:
+        async with store.read() as tx:
+            found = await tx.campaigns.get(campaign.id)
+        return found is not None and found.state == "sent"
+
+    try:
+        await _until(finished)
+    finally:
+        await scheduler.stop()
+        await delivery.stop()
+    assert sorted((target, reply.text) for target, reply in sender.sent) == [
+        ("700", "Half price, Ann0"),
+        ("701", "Half price, Ann1"),
+        ("702", "Half price, Ann2"),
+    ]
+    async with store.read() as tx:
+        assert {r.priority for r in await tx.outbox.listing()} == {BULK}

@@ -155,3 +155,49 @@ async def test_postgres_releases_claims_at_once(pg_url: str, clock: FakeClock) -
         await _released_claims_are_due_at_once(store)
     finally:
         await store.close()
+
+
+async def test_claims_take_the_conversation_first_and_only_a_few_bulk_rows(store: Store) -> None:
+    async with store.write("t") as tx:
+        for n in range(10):
+            await tx.outbox.enqueue(
+                platform="telegram",
+                target=str(100 + n),
+                payload={"text": f"bulk{n}"},
+                key=f"b{n}",
+                priority=2,
+            )
+        await tx.outbox.enqueue(platform="telegram", target="9", payload={"text": "notice"}, key="n")
+        await tx.outbox.enqueue(
+            platform="telegram", target="8", payload={"text": "reply"}, key="r", priority=0
+        )
+        assert await tx.outbox.bulk_backlog() == 10
+    async with store.write("t") as tx:
+        rows = await tx.outbox.claim_due(platforms=["telegram"], limit=5, lease=LEASE, bulk_limit=2)
+    # Lowest priority number first, oldest first within one; at most 2 bulk rows however much room.
+    assert [(r.payload["text"], r.priority) for r in rows] == [
+        ("reply", 0),
+        ("notice", 1),
+        ("bulk0", 2),
+        ("bulk1", 2),
+    ]
+    async with store.write("t") as tx:
+        rest = await tx.outbox.claim_due(platforms=["telegram"], limit=5, lease=LEASE)
+        assert [r.payload["text"] for r in rest] == [f"bulk{n}" for n in range(2, 7)]
+        assert await tx.outbox.bulk_backlog() == 10  # claimed is not sent
+        for row in rows[2:]:
+            await tx.outbox.mark_sent(row.id, "m")
+        assert await tx.outbox.bulk_backlog() == 8
+
+
+async def test_a_chat_keeps_its_order_whatever_the_priority(store: Store) -> None:
+    async with store.write("t") as tx:
+        await tx.outbox.enqueue(
+            platform="telegram", target="1", payload={"text": "offer"}, key="c", priority=2
+        )
+        await tx.outbox.enqueue(
+            platform="telegram", target="1", payload={"text": "reply"}, key="r", priority=0
+        )
+    async with store.write("t") as tx:
+        first = await tx.outbox.claim_due(platforms=["telegram"], limit=5, lease=LEASE, bulk_limit=1)
+    assert [r.payload["text"] for r in first] == ["offer"]

@@ -95,6 +95,7 @@ async def _seed(store: Store, clock: FakeClock) -> Book:
             Message(actor=chat.actor, text=f"/ticket {tag}-subject\n{tag}-TEXT broken", attachments=(photo,))
         )
         await chat.say(f"/feedback {tag}-TEXT feedback")
+        await chat.say("/stop")
         await sam.say(f"log {ref} call: {tag}-TEXT call notes")
         await sam.say(f"order {ref} 1200 {tag}-TEXT order note")
         await sam.say(f"remind {ref} in 1 hour: {tag}-TEXT call back")
@@ -191,6 +192,9 @@ async def _check(store: Store, clock: FakeClock) -> None:
     ):
         expected = {int(r["id"]) for r in await _rows(store, sql)}
         assert expected and _ids(export, section) == expected, section
+    assert [(r["customer_id"], r["state"], r["source"]) for r in export["customer_consents"]] == [
+        (2, "stopped", "command")
+    ]
     assert len(export["tickets"]) == 2 and len(export["reminders"]) == 2 and len(export["link_tokens"]) == 2
     assert all("token_hash" not in r for r in export["link_tokens"])
     assert any(
@@ -275,6 +279,8 @@ async def _check(store: Store, clock: FakeClock) -> None:
     orders = await _rows(store, "SELECT amount_cents, note FROM orders WHERE customer_id = 2")
     assert orders == [{"amount_cents": 120_000, "note": ""}]  # kept for accounting, note gone
     assert await _rows(store, "SELECT id FROM reminders WHERE customer_id = 2") == []
+    assert counts["customer_consents"] == 1
+    assert await _rows(store, "SELECT id FROM customer_consents WHERE customer_id IN (2, 4)") == []
     assert await _rows(store, "SELECT * FROM loyalty_scores WHERE customer_id = 2") == []
 
     # The audit log keeps stubs: ids, action and time, and the erasure itself with counts only.

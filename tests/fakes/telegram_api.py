@@ -84,6 +84,11 @@ class FakeTelegramApi(RecordingServer):
         self._storms[method] = storm_of(every, burst, retry_after)
         return self._storms[method]
 
+    def refuse(self, method: str, *, status: int, description: str, times: int = 1) -> None:
+        """Answer the next ``times`` calls of ``method`` with ``status`` (403 "Forbidden: bot was
+        blocked by the user", as Telegram does for a chat that blocked the bot)."""
+        self._failures[method] = _Failure(status, description, times)
+
     def conflict(self) -> None:
         """Answer getUpdates with 409, as Telegram does while another poller uses the token,
         until ``clear_failures``."""
