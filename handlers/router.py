@@ -167,6 +167,10 @@ class Router:
             # usage error stands.
             if not understand or not message.actor.is_staff or not isinstance(exc, UsageError | NotFound):
                 raise
+            parts = clauses(text)
+            both = await self._two_requests(message, parts) if len(parts) > 1 else None
+            if both is not None:
+                return both
             reading = self._confident_reading(message, text, intent=command.name)
             if reading is None:
                 raise

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from nlp.intent_slots import NAME_SLOTS, RULES, plausible_name
+from nlp.intent_slots_more import MORE_RULES
 from nlp.intent_words import EMAIL, MENTION, NUMBER, canonical
 from nlp.when import find_when
 
@@ -72,7 +73,16 @@ INTENTS: Mapping[str, IntentSpec] = {
     "at-risk": IntentSpec(False),
     "digest": IntentSpec(False),
     "report": IntentSpec(False, ("kind",)),
+    "open-ticket": IntentSpec(True, ("customer", "text")),
+    "recommend": IntentSpec(False, ("customer",)),
+    "forecast": IntentSpec(False),
+    "relate": IntentSpec(True, ("customer", "kind", "other")),
+    "relations": IntentSpec(False, ("customer",)),
+    "segment": IntentSpec(False, ("name",)),
+    "segments": IntentSpec(False),
+    "product": IntentSpec(False, ("text",)),
 }
+_RULES = {**RULES, **MORE_RULES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +219,7 @@ def classifier(path: Path = TRAIN_PATH) -> IntentClassifier:
 def _reading(intent: str, text: str, *, probability: float, now: datetime, tz: ZoneInfo) -> Interpretation:
     """The reading of text as intent, with slots, command and a confidence that drops when a
     slot the command needs is missing."""
-    slots, command = RULES[intent](text, now, tz)
+    slots, command = _RULES[intent](text, now, tz)
     spec = INTENTS[intent]
     complete = all(slots.get(name) for name in spec.required) and all(
         plausible_name(slots[name])

@@ -504,7 +504,8 @@ def _could_start_time(word: str) -> bool:
         or word in _TOMORROW
         or word in _TODAY
         or word in _NAMED_TIMES
-        or word in {"in", "at", "@", "on", "by", "next", "this", "tonight", "yesterday", "day", "end", "after"}
+        or word
+        in {"in", "at", "@", "on", "by", "next", "this", "tonight", "yesterday", "day", "end", "after"}
         or word[:1].isdigit()
     )
 
