@@ -597,7 +597,8 @@ def _update_from_words(text: str) -> tuple[str, dict[str, str]]:
         handed = sentence.match(text)
         if handed is not None:
             owner = handed.group("owner").strip()
-            return _clean_customer(handed.group("who").split()), {"owner": "me" if owner.lower() == "me" else owner}
+            owner = "me" if owner.lower() == "me" else owner
+            return _clean_customer(handed.group("who").split()), {"owner": owner}
     status = _STATUS_SENTENCE.match(text)
     if status is not None:
         word = status.group("status").lower()
