@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from handlers.access import scope_of
+from crm_store.records import CustomerRecord
+from handlers.access import Scope, scope_of
 from handlers.common import describe
 from handlers.context import Services
 from handlers.errors import UserError
@@ -20,6 +21,15 @@ ALWAYS_ASK = frozenset({"add", "relate", "unrelate", "campaign"})
 # A customer named in free text that a write would use is taken only when it is this clear.
 FREE_TEXT_SCORE = STRONG_SCORE
 PICKS = 3
+# A reading's customer longer than this is not searched part by part (a misread sentence).
+PART_WORDS = 5
+# Words that alone never name a customer when a part of a reading's customer is tried.
+_FILLER_WORDS = """
+    the a an and or our my your their his her its to of for with at on in by from about re
+    account customer client company team going doing things news these days lately handles
+    handle know who what how is are was we they them it
+"""
+_FILLER = frozenset(_FILLER_WORDS.split())
 # Clauses of one message: "log a call with Acme and remind me to call Globex friday".
 _CLAUSE_SPLIT = re.compile(
     r"\s*(?:[;.]\s+|,?\s+(?:and then|and also|and|then|also|plus)\s+)"
@@ -57,26 +67,60 @@ def _with_customer(reading: Interpretation, customer_id: int, *, shown: str = ""
     return replace(reading, command=f"{verb} {shown or f'#{customer_id}'}{rest[len(name) :]}")
 
 
+async def _clear(
+    services: Services, name: str, scope: Scope
+) -> tuple[CustomerRecord | None, list[Candidate]]:
+    """The customer ``name`` clearly names (``#id``, or a strong lone fit), and the candidates."""
+    try:
+        resolution = await services.lookup.resolve(name, scope=scope)
+    except UserError:
+        return None, []
+    candidates = list(resolution.candidates)
+    chosen = resolution.customer
+    if chosen is not None and (
+        name.lstrip().startswith("#") or (bool(candidates) and candidates[0].score >= FREE_TEXT_SCORE)
+    ):
+        return chosen, candidates
+    return None, candidates
+
+
+async def _clear_part(services: Services, name: str, scope: Scope) -> CustomerRecord | None:
+    """A customer that a part of ``name`` clearly names, when the reader kept words around the
+    name ("handles the Acme", "Acme going"): longer parts first, then from the right."""
+    words = name.split()
+    if len(words) < 2 or len(words) > PART_WORDS:
+        return None
+    for size in range(len(words) - 1, 0, -1):
+        for start in range(len(words) - size, -1, -1):
+            part = words[start : start + size]
+            if all(len(w) < 3 or w.lower() in _FILLER for w in part):
+                continue
+            found, _ = await _clear(services, " ".join(part), scope)
+            if found is not None:
+                return found
+    return None
+
+
 async def settle(services: Services, actor: Actor, reading: Interpretation) -> Settled:
     """Run a reading that reads only, or a write whose customer is clear; otherwise ask, with the
     likely customers as choices when there are some (each carries the whole reading)."""
     if reading.intent in ALWAYS_ASK:
         return Settled(None, ((reading, reading.command),), "nothing is created or sent without asking")
     name = reading.slots.get("customer", "")
-    if not reading.is_write or not name:
+    if not name:
         return Settled(reading)
     scope = scope_of(actor, services.settings.customer_access)
-    try:
-        resolution = await services.lookup.resolve(name, scope=scope)
-    except UserError:
-        return Settled(None, ((reading, reading.command),), f"there is no customer {name!r}")
-    chosen = resolution.customer
-    candidates: list[Candidate] = list(resolution.candidates)
-    clear = chosen is not None and (
-        name.lstrip().startswith("#") or (bool(candidates) and candidates[0].score >= FREE_TEXT_SCORE)
-    )
-    if chosen is not None and clear:
+    chosen, candidates = await _clear(services, name, scope)
+    if chosen is not None:
         return Settled(_with_customer(reading, chosen.id))
+    part = await _clear_part(services, name, scope)
+    if part is not None and not reading.is_write:
+        return Settled(_with_customer(reading, part.id))
+    if not reading.is_write:
+        return Settled(reading)  # the command answers with its own pick list or "no customer"
+    if part is not None:
+        # A write on a customer found inside other words is offered, never done.
+        candidates = [Candidate(part, FREE_TEXT_SCORE)]
     if not candidates:
         candidates = await services.lookup.search(name, limit=PICKS, min_score=50, scope=scope)
     picks = tuple(
