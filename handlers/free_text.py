@@ -131,5 +131,7 @@ async def settle(services: Services, actor: Actor, reading: Interpretation) -> S
         for c in candidates[:PICKS]
     )
     if not picks:
-        return Settled(None, ((reading, reading.command),), f"no customer matches {name!r}")
+        # Nobody is even close: the command itself answers "No customer matches …" and writes
+        # nothing, which says more than a button that could only fail the same way.
+        return Settled(reading)
     return Settled(None, picks, f"{name!r} could be more than one customer")
