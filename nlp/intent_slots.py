@@ -276,6 +276,9 @@ def _log(text: str, now: datetime, tz: ZoneInfo) -> tuple[_Slots, str]:
         # No separator: what follows the name is the note ("emailed X the proposal").
         body = " ".join(rest)
     note = _tidy(body)
+    if not note and customer and kind != "note":
+        # "had a call with Acme": the sentence is the record of what happened.
+        note = _tidy(re.sub(r"^\s*(?:please\s+)?(?:log|record|add)\s+", "", text, flags=re.IGNORECASE))
     slots = {"kind": kind}
     if customer:
         slots["customer"] = customer
