@@ -71,6 +71,8 @@ USER = "rep"
 NOT_WRITES = frozenset({"denied"})
 # Commands a must-not-write phrase may run (answering chit-chat with the command list is fine).
 HARMLESS = frozenset({"help"})
+# Commands whose first argument is a ticket id: the ticket's customer is whom they are about.
+TICKET_COMMANDS = frozenset({"ticket", "assign", "reply", "resolve", "reopen"})
 
 
 def load_rows(splits: Iterable[str] = SPLITS, *, directory: Path = PHRASES) -> list[dict[str, Any]]:
@@ -224,9 +226,21 @@ class BookBench:
             outcome.kind = "refused"
         elif self._runs:
             outcome.kind = "ran"
+        if not outcome.customers and self._runs and self._runs[-1][0] in TICKET_COMMANDS:
+            outcome.customers = await self._ticket_customer(self._runs[-1][1])
         if rows or self._runs:
             await self._restore(refresh=any(w.entity == "customer" for w in writes))
         return outcome
+
+    async def _ticket_customer(self, args: str) -> list[int]:
+        """The customer of the ticket a ticket command names (its first number)."""
+        assert self.store is not None
+        number = re.search(r"\d+", args)
+        if number is None:
+            return []
+        async with self.store.read() as tx:
+            ticket = await tx.tickets.get(int(number.group()))
+        return [ticket.customer_id] if ticket is not None else []
 
     async def _restore(self, *, refresh: bool) -> None:
         """Put the pristine book back (pending choices and claims included)."""
@@ -253,10 +267,11 @@ async def _row_customer(
         customer = ident
         if action == "update" and ident is not None:
             record = await tx.customers.get(ident)
-            fields = list(detail.get("fields", []))
-            if fields and record is not None:
-                values["field"] = fields[0]
-                values["value"] = await _field_value(tx, record, fields[0])
+            # Stored as columns ("owner_rep_id") and "custom.<name>"; slots use the typed names.
+            fields = [_FIELD_NAMES.get(f, f.removeprefix("custom.")) for f in detail.get("fields", [])]
+            values["field"] = ",".join(fields)
+            for name in fields if record is not None else ():
+                values[f"field:{name}"] = await _field_value(tx, record, name)
     elif entity == "interaction":
         values["kind"] = str(detail.get("kind", ""))
         if ident is not None and customer is not None:
@@ -285,6 +300,9 @@ async def _row_customer(
         customer = detail.get("from_customer_id")
         values["kind"] = str(detail.get("kind", ""))
     return (int(customer) if customer is not None else None), values
+
+
+_FIELD_NAMES = {"owner_rep_id": "owner"}
 
 
 async def _field_value(tx: Any, record: Any, name: str) -> str:
@@ -334,6 +352,15 @@ def _slot_misses(slots: dict[str, str], outcome: Outcome) -> list[str]:
             ok = number is not None and number.group() == str(want).lstrip("#")
         elif key == "text":
             ok = _norm(want) in _norm(outcome.stored.get("text", ""))
+        elif key == "field":
+            ok = _norm(want) in outcome.stored.get("field", "").split(",")
+        elif key == "value":
+            field_name = slots.get("field") or outcome.stored.get("field", "").split(",")[0]
+            have = outcome.stored.get(f"field:{field_name}", "")
+            if field_name == "phone":  # stored in one canonical form; the digits are what count
+                ok = re.sub(r"\D", "", have) == re.sub(r"\D", "", want)
+            else:
+                ok = _norm(have) == _norm(want)
         else:
             ok = _norm(outcome.stored.get(key, "")) == _norm(str(want))
         if not ok:

@@ -59,6 +59,31 @@ ROWS = [
         "order acme corp 1200 annual licence", "write", "order", "Acme Corp", "create:order", amount="1200.0"
     ),
     _row("tickets mine", "read", "tickets", None, arg="mine"),
+    _row("ticket 12", "read", "ticket", "Acme Corp", ticket="12"),
+    _row(
+        "update acme corp owner=dana",
+        "write",
+        "update",
+        "Acme Corp",
+        "update:customer",
+        value="Dana Whitfield",
+    ),
+    _row(
+        "update acme corp phone=+1 555 0199",
+        "write",
+        "update",
+        "Acme Corp",
+        "update:customer",
+        value="+15550199",
+    ),
+    _row(
+        "update acme corp industry=retail",
+        "write",
+        "update",
+        "Acme Corp",
+        "update:customer",
+        field="industry",
+    ),
     # The book is put back after each phrase: the same reminder can be marked done twice.
     _row("done 4", "write", "done", "Acme Corp", "done:reminder"),
     _row("done #4", "write", "done", "Acme Corp", "done:reminder"),
@@ -73,6 +98,7 @@ ROWS = [
         when="2026-11-21 10:00",
     ),
     _row("timeline acme corp", "read", "show", "Acme Corp"),
+    _row("ticket 4", "read", "ticket", "Acme Corp", ticket="4"),
     _row("log initech note: the write was not asked for", "read", "show", "Initech"),
     _row("hello", "none", None, None),
 ]
@@ -80,6 +106,7 @@ WRONG = {
     "log globex call: discussed renewal": "writes differ",
     "remind acme tomorrow 11:00: send quote": "slots when",
     "timeline acme corp": "ran timeline",
+    "ticket 4": "other customer",
     "log initech note: the write was not asked for": "ran log",
 }
 
