@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 
 from rapidfuzz import process
@@ -82,8 +83,11 @@ ALREADY_DONE = "Got it — that message was already taken care of."
 
 
 class Router:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, on_run: Callable[[Context], None] | None = None) -> None:
         self.services = services
+        # Told of every command about to run (free text included, as the command it was read
+        # as): how bench/intents.py sees what a phrase became without parsing answers.
+        self.on_run = on_run
 
     async def handle(self, message: Message) -> Reply:
         """Answer one message; never raises. A message with a ``ref`` (one the platform may
@@ -189,6 +193,8 @@ class Router:
                 raise UsageError(f"`{command.name}` needs more.", usage=command.usage)
             ctx = Context(message=message, args=args, services=self.services, command=command.name)
             _LOGGER.debug("%s runs %s", actor.key, command.name)
+            if self.on_run is not None:
+                self.on_run(ctx)
             return await command.handler(ctx)
         except Forbidden as exc:
             exc.command = exc.command or command.name  # for the audit entry
