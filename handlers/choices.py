@@ -15,10 +15,11 @@ LABEL_CHARS = 60
 EXPIRED = "That choice has expired or was already used; please run the command again."
 
 
-async def offer(tx: Tx, *, actor_key: str, command: str, label: str) -> Button:
-    """A button that runs ``command`` once, for ``actor_key`` only; labelled with the command."""
+async def offer(tx: Tx, *, actor_key: str, command: str, label: str, shown: str = "") -> Button:
+    """A button that runs ``command`` once, for ``actor_key`` only; it shows ``shown`` (a
+    customer's name where the command has its ``#id``), else the command itself."""
     token = await tx.pending.add(actor_key=actor_key, command=command, label=label)
-    return Button(one_line(command, LABEL_CHARS), actions.encode(RUN_VERB, token))
+    return Button(one_line(shown or command, LABEL_CHARS), actions.encode(RUN_VERB, token))
 
 
 async def take(ctx: Context) -> Rerun:

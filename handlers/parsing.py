@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 
-from handlers.errors import NotFound, UserError
+from handlers.errors import NotFound, UsageError, UserError
 
 _KEY_START = re.compile(r"(?:^|\s)([^\s=]{1,40})=")
 # An id as people write it: digits (of any script: int() reads them all), optionally after
@@ -74,7 +74,8 @@ def parse_id(text: str, *, kind: str, usage: str) -> int:
     number = id_in(text, kind=kind)
     if number is None:
         shown = one_line(text.strip(), 40)
-        raise UserError(f"The {kind} id must be a number like 12 or #12, not {shown!r}.", usage=usage)
+        # A UsageError: "assign ticket 4 to me" has the words of a request, not the command's shape.
+        raise UsageError(f"The {kind} id must be a number like 12 or #12, not {shown!r}.", usage=usage)
     return number
 
 

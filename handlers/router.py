@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 
 from rapidfuzz import process
@@ -35,6 +36,7 @@ from handlers import (
 )
 from handlers.context import Context, Services, zone
 from handlers.errors import Forbidden, NotFound, UsageError, UserError
+from handlers.free_text import clauses, settle
 from handlers.help import area as help_area
 from handlers.messages import MAX_TEXT, Actor, Message, Reply, error_reply, reply_from_dict, reply_to_dict
 from handlers.quotes import as_typed, plain_quotes
@@ -85,8 +87,11 @@ ALREADY_DONE = "Got it — that message was already taken care of."
 
 
 class Router:
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, on_run: Callable[[Context], None] | None = None) -> None:
         self.services = services
+        # Told of every command about to run (free text included, as the command it was read
+        # as): how bench/intents.py sees what a phrase became without parsing answers.
+        self.on_run = on_run
 
     async def handle(self, message: Message) -> Reply:
         """Answer one message; never raises. A message with a ``ref`` (one the platform may
@@ -170,11 +175,15 @@ class Router:
             # usage error stands.
             if not understand or not message.actor.is_staff or not isinstance(exc, UsageError | NotFound):
                 raise
+            parts = clauses(text)
+            both = await self._two_requests(message, parts) if len(parts) > 1 else None
+            if both is not None:
+                return both
             reading = self._confident_reading(message, text, intent=command.name)
             if reading is None:
                 raise
             try:
-                return await self._dispatch(replace(message, text=reading), reading, understand=False)
+                return await self._settled(message, reading)
             except Forbidden:
                 raise  # a refusal is told and audited, never masked by the first error
             except UserError:
@@ -188,6 +197,8 @@ class Router:
                 raise UsageError(f"`{command.name}` needs more.", usage=command.usage)
             ctx = Context(message=message, args=args, services=self.services, command=command.name)
             _LOGGER.debug("%s runs %s", actor.key, command.name)
+            if self.on_run is not None:
+                self.on_run(ctx)
             return await command.handler(ctx)
         except Forbidden as exc:
             exc.command = exc.command or command.name  # for the audit entry
@@ -218,17 +229,25 @@ class Router:
         typed = [replace(r, command=as_typed(r.command, typed=text)) for r in readings]
         return [r for r in typed if r.command.strip().lower() != text.strip().lower()]
 
-    def _confident_reading(self, message: Message, text: str, *, intent: str) -> str | None:
-        """The command text of a confident reading of ``text`` as ``intent``, if there is one."""
+    def _confident_reading(self, message: Message, text: str, *, intent: str) -> Interpretation | None:
+        """A confident reading of ``text`` as ``intent``, if there is one."""
         for reading in self._readings(message, text)[:1]:
             needed = WRITE_CONFIDENCE if reading.is_write else READ_CONFIDENCE
             if reading.intent == intent and reading.confidence >= needed:
-                return reading.command
+                return reading
         return None
 
-    async def _understand(self, message: Message, text: str) -> Reply | None:
-        """Free text -> the command it means. Confident: run it (a write needs more certainty).
-        Unsure: ask back with the two likeliest readings as buttons. Nothing: None."""
+    async def _understand(self, message: Message, text: str, *, whole: bool = True) -> Reply | None:
+        """Free text -> the command it means. Confident, and a write's customer clear: run it (a
+        write needs more certainty). Unsure: ask back with the likeliest readings as buttons.
+        Two requests in one message (``whole``): the first is done as one would be, the second
+        offered as a button. Nothing understood: None."""
+        if whole:
+            parts = clauses(text)
+            if len(parts) > 1:
+                both = await self._two_requests(message, parts)
+                if both is not None:
+                    return both
         readings = self._readings(message, text)
         if not readings:
             return None
@@ -241,20 +260,66 @@ class Router:
         readings = [r for r in readings if STAFF_COMMANDS.get(r.intent) is not None]
         needed = WRITE_CONFIDENCE if top.is_write else READ_CONFIDENCE
         if top.confidence >= needed:
-            _LOGGER.debug("%s free text read as %s (%.2f)", message.actor.key, top.intent, top.confidence)
-            return await self._dispatch(replace(message, text=top.command), top.command, understand=False)
+            return await self._settled(message, top)
+        return await self._ask(message, [(r, "") for r in readings[:2]])
+
+    async def _settled(self, message: Message, reading: Interpretation) -> Reply:
+        """Run a confident reading when it may run (free_text.settle); otherwise ask about it."""
+        settled = await settle(self.services, message.actor, reading)
+        if settled.run is None:
+            return await self._ask(message, list(settled.ask), why=settled.why)
+        run = settled.run
+        _LOGGER.debug("%s free text read as %s (%.2f)", message.actor.key, run.intent, run.confidence)
+        return await self._dispatch(replace(message, text=run.command), run.command, understand=False)
+
+    async def _ask(
+        self, message: Message, offers: list[tuple[Interpretation, str]], *, why: str = ""
+    ) -> Reply:
+        """The readings as one-press buttons, each carrying its whole command; nothing runs."""
         buttons = []
+        seen: set[str] = set()
         async with self.services.store.write(message.actor.key) as tx:
-            for reading in readings[:2]:
+            for reading, shown in offers:
+                if reading.command in seen:
+                    continue
+                seen.add(reading.command)
                 buttons.append(
                     await choices.offer(
-                        tx, actor_key=message.actor.key, command=reading.command, label=reading.intent
+                        tx,
+                        actor_key=message.actor.key,
+                        command=reading.command,
+                        label=reading.intent,
+                        shown=shown,
                     )
                 )
+        lead = f"Nothing was done yet: {why}." if why else "I'm not sure what you meant."
         return Reply(
             title="Did you mean…",
-            text="I'm not sure what you meant. Pick one, or use a command (`help` lists them):",
+            text=f"{lead} Pick one, or use a command (`help` lists them):",
             buttons=tuple(buttons),
+        )
+
+    async def _two_requests(self, message: Message, parts: list[str]) -> Reply | None:
+        """ "log a call with Acme and remind me to call Globex friday": the first request is
+        understood on its own (run or asked), each further one offered as a button, so no
+        action lands on another request's customer. None when fewer than two parts read as
+        requests."""
+        found = []
+        for part in parts:
+            readings = [r for r in self._readings(message, part) if STAFF_COMMANDS.get(r.intent) is not None]
+            if readings and readings[0].confidence >= MISREAD_CONFIDENCE:
+                found.append((part, readings[0]))
+        if len(found) < 2:
+            return None
+        first = await self._understand(message, found[0][0], whole=False)
+        if first is None:
+            return None
+        later = [(reading, "") for _, reading in found[1:]]
+        asked = await self._ask(message, later)
+        return replace(
+            first,
+            text=f"{first.text}\n\nYou also asked for more; press to do it too:",
+            buttons=(*first.buttons, *asked.buttons),
         )
 
     async def _misread(self, message: Message, text: str, command: Command, misfit: Misfit) -> Reply:

@@ -30,6 +30,11 @@ _CUSTOMER_STOP = {
     "tomorrow", "tonight", "this", "last", "next", "earlier", "again", "invoice", "quote",
     "contract", "proposal", "deck", "renewal", "payment", "demo", "pricing", "order",
     "please", "pls", "asap", "\u00a6",
+    # What a report of what happened puts after the name: "Acme mentioned that ...".
+    "mentioned", "said", "says", "told", "tells", "asked", "asks", "wants", "confirmed", "confirms",
+    "complained", "complains", "agreed", "agrees", "needs", "is", "was", "are", "were", "has",
+    "had", "will", "would", "called", "emailed", "replied", "reported", "reports", "wrote",
+    "prefers", "loved", "liked", "hates", "became", "churned", "can't", "cannot", "signed",
 }  # fmt: skip
 
 
@@ -157,9 +162,16 @@ _SHOW_LEFT = _ASK | _ABOUT | {
     "show", "sho", "shwo", "open", "pull", "up", "display", "bring", "view", "details", "detail",
     "for", "of", "on", "about", "info", "information", "who", "is", "what", "what's", "whats",
     "do", "we", "know", "everything", "profile", "card", "customer", "contact", "record", "the",
-    "overview", "page", "can", "look", "at", "summary",
+    "overview", "page", "can", "look", "at", "summary", "how", "how's", "hows", "are", "things",
+    "going", "doing", "have", "owner", "owns", "owned", "account", "manager", "rundown", "where",
+    "with", "latest", "status", "whose", "whos", "who's", "looks", "after", "manages", "phone",
+    "email", "address", "anything", "should", "i", "before", "my", "quick", "in",
 }  # fmt: skip
-_SHOW_RIGHT = {"record", "profile", "card", "details", "info", "please", "page", "overview"}
+_SHOW_RIGHT = {
+    "record", "profile", "card", "details", "info", "please", "page", "overview", "doing",
+    "going", "lately", "email", "phone", "address", "number", "owner", "status", "account",
+    "is", "a", "lead", "or", "customer", "in", "before", "my", "call",
+}  # fmt: skip
 _TIMELINE_LEFT = _ASK | _ABOUT | {
     "timeline", "timline", "timelime", "history", "of", "for", "with", "on", "what", "what's",
     "whats", "did", "we", "do", "last", "when", "was", "were", "our", "contact", "talk", "talked",
@@ -249,13 +261,24 @@ def _log(text: str, now: datetime, tz: ZoneInfo) -> tuple[_Slots, str]:
         words = words[1:]
     taken = _span_until_stop(words)
     rest = words[len(taken) :]
+    whole = False
+    for k, w in enumerate(taken[:-1]):
+        if re.search(r"['’]s$", w):
+            # "met with Globex's CFO today": the customer is Globex; the note is the sentence.
+            taken, rest, whole = taken[: k + 1], taken[k + 1 :] + rest, True
+            break
     while taken and _bare(taken[-1]) in _LOG_RIGHT:
         taken = taken[:-1]
     customer = _clean_customer(taken)
-    if not body and rest:
+    if whole and not body:
+        body = text
+    elif not body and rest:
         # No separator: what follows the name is the note ("emailed X the proposal").
         body = " ".join(rest)
     note = _tidy(body)
+    if not note and customer and kind != "note":
+        # "had a call with Acme": the sentence is the record of what happened.
+        note = _tidy(re.sub(r"^\s*(?:please\s+)?(?:log|record|add)\s+", "", text, flags=re.IGNORECASE))
     slots = {"kind": kind}
     if customer:
         slots["customer"] = customer
@@ -382,7 +405,11 @@ def _remind(text: str, now: datetime, tz: ZoneInfo) -> tuple[_Slots, str]:
         slots["customer"] = customer
     if when is not None:
         slots["when"] = when.isoformat()
-    if not todo and customer:
+    if customer and (
+        not todo or re.fullmatch(rf"(?:about|for|with|re|regarding|on)\s+{re.escape(customer)}", todo, re.I)
+    ):
+        # "ping me tomorrow about Acme": what is left names the customer only; the reminder
+        # is to follow up with them, not the words "about Acme".
         todo = f"follow up with {customer}"
     if todo:
         slots["text"] = todo
@@ -543,7 +570,45 @@ def _update(text: str, now: datetime, tz: ZoneInfo) -> tuple[_Slots, str]:
     return slots, f"update {customer} {_fields_command(fields)}".strip()
 
 
+_STATUS_WORDS = {
+    "lead": "lead", "prospect": "prospect", "customer": "active", "client": "active",
+    "active": "active", "inactive": "inactive", "dormant": "inactive", "churned": "churned",
+    "lost": "churned", "gone": "churned",
+}  # fmt: skip
+_STATUS_SENTENCE = re.compile(
+    r"^\s*(?P<who>.+?)\s+(?:is|'s|’s|became|has become|turned(?: into)?|converted to|has)\s+"
+    r"(?:now\s+|officially\s+|finally\s+)?(?:a\s+|an\s+)?(?:paying\s+|new\s+)?"
+    r"(?P<status>lead|prospect|customer|client|active|inactive|dormant|churned|lost|gone)"
+    r"(?:\s+(?:now|again|customer|account))?\s*[.!]*$",
+    re.IGNORECASE,
+)
+_CHURNED = re.compile(r"^\s*(?P<who>.+?)\s+(?:churned|has churned|left us|cancelled|canceled)\s*[.!]*$", re.I)
+_HANDOVER = re.compile(
+    r"^\s*(?:please\s+)?(?:hand|pass|give|transfer|reassign|move|assign)\s+(?:the\s+)?(?P<who>.+?)"
+    r"(?:\s+account)?\s+(?:over\s+)?to\s+(?P<owner>@?[\w.-]+(?:\s+[\w.-]+)??)(?:'s book|’s book)?\s*[.!]*$",
+    re.IGNORECASE,
+)
+_OWNED_BY = re.compile(
+    r"^\s*(?P<who>.+?)(?:'s|’s)?\s+(?:should be owned by|is now owned by|owner is now|owner should be|"
+    r"now belongs to|belongs to)\s+(?P<owner>@?[\w.-]+)\s*[.!]*$",
+    re.IGNORECASE,
+)
+
+
 def _update_from_words(text: str) -> tuple[str, dict[str, str]]:
+    for sentence in (_HANDOVER, _OWNED_BY):
+        handed = sentence.match(text)
+        if handed is not None:
+            owner = handed.group("owner").strip()
+            owner = "me" if owner.lower() == "me" else owner
+            return _clean_customer(handed.group("who").split()), {"owner": owner}
+    status = _STATUS_SENTENCE.match(text)
+    if status is not None:
+        word = status.group("status").lower()
+        return _clean_customer(status.group("who").split()), {"status": _STATUS_WORDS[word]}
+    churned = _CHURNED.match(text)
+    if churned is not None:
+        return _clean_customer(churned.group("who").split()), {"status": "churned"}
     special = re.match(r"\s*(?:please\s+)?(rename|tag|mark)\s+(.+?)\s+(?:to|as|with)\s+(.+)$", text, re.I)
     if special is not None:
         key = {"rename": "name", "tag": "tags", "mark": "status"}[special.group(1).lower()]
@@ -562,6 +627,13 @@ def _update_from_words(text: str) -> tuple[str, dict[str, str]]:
             found_phone = _PHONE.search(after)
             value = found_phone.group().strip() if found_phone else value
         owner = re.search(r"(?:^|\s)(?:of|for|on)\s+(.+?)(?:\s+(?:to|is|should)\b|[,:]|$)", after)
+        # "Acme's new number is …": the possessive may stand before "new", "current", "main".
+        before = re.sub(
+            r"(?:\s+(?:new|current|main|updated|correct|other|has|have|got|a|an|the))+\s*$",
+            " ",
+            before,
+            flags=re.I,
+        )
         if re.search(r"['’]s\s*$", before.strip()) or not owner:
             customer = _between(before, _UPDATE_LEFT, set())
         else:
@@ -617,6 +689,10 @@ _REPORT_KINDS = (
     ("loyalty", r"loyal\w*|churn\w*"),
     ("tickets", r"tickets?|support|cases?|tix"),
     ("activity", r"activit\w*|rep|reps|team"),
+    ("needs", r"needs|topics?|complain\w*|asking for|come up|raise"),
+    ("correlation", r"correlat\w*|move together|relat\w+ between"),
+    ("segments", r"segments?|moved segment"),
+    ("revenue", r"revenue|sales"),
 )
 _PERIODS = {"week": 7, "fortnight": 14, "month": 30, "quarter": 90, "year": 365}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 from collections.abc import Mapping
@@ -12,7 +13,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from nlp import intent_model
+from nlp.intent_model import MODEL_PATH, CompiledIntents
 from nlp.intent_slots import NAME_SLOTS, RULES, plausible_name
+from nlp.intent_slots_more import MORE_RULES
 from nlp.intent_words import EMAIL, MENTION, NUMBER, canonical
 from nlp.when import find_when
 
@@ -27,6 +31,7 @@ __all__ = [
     "load_training",
 ]
 
+_LOGGER = logging.getLogger(__name__)
 TRAIN_PATH = Path(__file__).parent / "data" / "intents_train.jsonl"
 MAX_READINGS = 3
 NONE_INTENT = "none"
@@ -72,7 +77,16 @@ INTENTS: Mapping[str, IntentSpec] = {
     "at-risk": IntentSpec(False),
     "digest": IntentSpec(False),
     "report": IntentSpec(False, ("kind",)),
+    "open-ticket": IntentSpec(True, ("customer", "text")),
+    "recommend": IntentSpec(False, ("customer",)),
+    "forecast": IntentSpec(False),
+    "relate": IntentSpec(True, ("customer", "kind", "other")),
+    "relations": IntentSpec(False, ("customer",)),
+    "segment": IntentSpec(False, ("name",)),
+    "segments": IntentSpec(False),
+    "product": IntentSpec(False, ("text",)),
 }
+_RULES = {**RULES, **MORE_RULES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +148,6 @@ class IntentClassifier:
         self._model: Any = make_pipeline(
             features, OneVsRestClassifier(LogisticRegression(C=c, solver="liblinear", random_state=0))
         )
-        self._word_vocabulary: frozenset[str] = frozenset()
         self._features: Any = None
         self._weights: Any = None
         self._bias: Any = None
@@ -145,7 +158,6 @@ class IntentClassifier:
 
         self._model.fit(texts, labels)
         self._features = self._model.steps[0][1]
-        self._word_vocabulary = frozenset(self._features.transformer_list[0][1].vocabulary_)
         # One weight matrix for all classes: OneVsRestClassifier.predict_proba validates its
         # input once per class, which made it 2/3 of a 25 ms interpret() call.
         ovr = self._model.steps[-1][1]
@@ -154,21 +166,22 @@ class IntentClassifier:
         self._classes = [str(label) for label in ovr.classes_]
         return self
 
-    def correct(self, prepared: str) -> str:
-        """Words the model never saw, replaced by the keyword they are a typo of."""
+    def compiled(self) -> CompiledIntents:
+        """The fitted numbers as the lookup scorer the bot uses (the same answers)."""
+        return CompiledIntents(self.arrays(digest=""))
 
-        def fix(m: re.Match[str]) -> str:
-            word = m.group()
-            return word if word in self._word_vocabulary else canonical(word)
-
-        return re.sub(r"[^\W\d_]+", fix, prepared)
-
-    def known_words(self, prepared: str) -> int:
-        """How many words of an already prepared text the model has seen in training."""
-        return sum(1 for w in re.findall(r"\w[\w'-]*", prepared) if w in self._word_vocabulary)
+    def arrays(self, *, digest: str) -> dict[str, Any]:
+        return intent_model.arrays(
+            digest=digest,
+            features=self._features,
+            weights=self._weights,
+            bias=self._bias,
+            classes=self._classes,
+        )
 
     def rank(self, prepared: str) -> list[tuple[str, float]]:
-        """(intent, probability) pairs for an already prepared text, likeliest first."""
+        """(intent, probability) pairs for an already prepared text, likeliest first, through
+        scikit-learn (the reference the compiled scorer is tested against)."""
         import numpy as np
 
         scores = np.asarray(self._features.transform([prepared]) @ self._weights).ravel()
@@ -179,8 +192,18 @@ class IntentClassifier:
         return sorted(pairs, key=lambda pair: -pair[1])
 
 
+def correct(model: CompiledIntents, prepared: str) -> str:
+    """Words the model never saw, replaced by the keyword they are a typo of."""
+
+    def fix(m: re.Match[str]) -> str:
+        word = m.group()
+        return word if word in model.word_vocabulary else canonical(word)
+
+    return re.sub(r"[^\W\d_]+", fix, prepared)
+
+
 _LOCK = threading.Lock()
-_CACHE: dict[Path, IntentClassifier] = {}
+_CACHE: dict[Path, CompiledIntents] = {}
 # Training phrases carry no dates that matter: placeholders replace them either way.
 _TRAIN_NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -197,19 +220,30 @@ def load_training(path: Path = TRAIN_PATH) -> tuple[list[str], list[str]]:
     return texts, labels
 
 
-def classifier(path: Path = TRAIN_PATH) -> IntentClassifier:
-    """The process-wide classifier, trained on first use (well under 2 s)."""
+def classifier(path: Path = TRAIN_PATH, *, saved: Path = MODEL_PATH) -> CompiledIntents:
+    """The process-wide classifier: the model saved beside the phrases when it was fitted on
+    them (a fraction of a second to load), else fitted here (1-2 s, and scikit-learn's import)."""
     with _LOCK:
         found = _CACHE.get(path)
         if found is None:
-            found = _CACHE[path] = IntentClassifier().fit(*load_training(path))
+            loaded = intent_model.load(saved, digest=intent_model.digest_of(path))
+            if loaded is None:
+                _LOGGER.warning("the saved intent model is not of %s; fitting it now", path.name)
+                loaded = IntentClassifier().fit(*load_training(path)).compiled()
+            found = _CACHE[path] = loaded
         return found
+
+
+def save_model(path: Path = TRAIN_PATH, *, saved: Path = MODEL_PATH) -> None:
+    """Fit on the phrases and save the model the bot loads (`python -m nlp.intents`)."""
+    fitted = IntentClassifier().fit(*load_training(path))
+    intent_model.save(saved, fitted.arrays(digest=intent_model.digest_of(path)))
 
 
 def _reading(intent: str, text: str, *, probability: float, now: datetime, tz: ZoneInfo) -> Interpretation:
     """The reading of text as intent, with slots, command and a confidence that drops when a
     slot the command needs is missing."""
-    slots, command = RULES[intent](text, now, tz)
+    slots, command = _RULES[intent](text, now, tz)
     spec = INTENTS[intent]
     complete = all(slots.get(name) for name in spec.required) and all(
         plausible_name(slots[name])
@@ -234,7 +268,7 @@ def interpret(text: str, *, now: datetime, tz: ZoneInfo) -> list[Interpretation]
     if not text:
         return []
     model = classifier()
-    prepared = model.correct(_classifier_text(text, now=now, tz=tz))
+    prepared = correct(model, _classifier_text(text, now=now, tz=tz))
     ranked = model.rank(prepared)
     if dict(ranked).get(NONE_INTENT, 0.0) >= NONE_THRESHOLD:
         return []
@@ -251,3 +285,7 @@ def interpret(text: str, *, now: datetime, tz: ZoneInfo) -> list[Interpretation]
         return []
     # Near-zero alternatives would only be noise as ask-back buttons.
     return [readings[0], *(r for r in readings[1:MAX_READINGS] if r.confidence >= MIN_ALTERNATIVE)]
+
+
+if __name__ == "__main__":
+    save_model()

@@ -197,6 +197,11 @@ def _parse_day(words: list[str], i: int, today: date) -> tuple[_Day, int] | None
         return _Day(today - timedelta(days=1), DEFAULT_TIME), 1
     if words[i : i + 3] == ["day", "after", "tomorrow"]:
         return _Day(today + timedelta(days=2), DEFAULT_TIME), 3
+    weekend = 3 if words[i : i + 3] == ["after", "the", "weekend"] else 0
+    weekend = weekend or (2 if words[i : i + 2] == ["after", "weekend"] else 0)
+    if weekend:
+        # "after the weekend": the Monday after the coming (or current) weekend.
+        return _Day(today + timedelta(days=(7 - today.weekday()) or 7), DEFAULT_TIME), weekend
     if w == "this" and i + 1 < len(words) and words[i + 1] in ("morning", "afternoon", "evening"):
         # "this morning" is today's, even once it has passed (then it is in the past).
         return _Day(today, _NAMED_TIMES[words[i + 1]], evening=words[i + 1] == "evening"), 2
@@ -499,7 +504,8 @@ def _could_start_time(word: str) -> bool:
         or word in _TOMORROW
         or word in _TODAY
         or word in _NAMED_TIMES
-        or word in {"in", "at", "@", "on", "by", "next", "this", "tonight", "yesterday", "day", "end"}
+        or word
+        in {"in", "at", "@", "on", "by", "next", "this", "tonight", "yesterday", "day", "end", "after"}
         or word[:1].isdigit()
     )
 

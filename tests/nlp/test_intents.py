@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from nlp import intent_model
+from nlp.intent_model import MODEL_PATH
 from nlp.intent_slots import RULES
 from nlp.intents import (
     INTENTS,
@@ -201,11 +205,40 @@ def test_naive_now_is_a_programming_error() -> None:
         interpret("find acme", now=datetime(2026, 11, 20, 15, 0), tz=BERLIN)
 
 
-def test_training_is_fast() -> None:
+def test_the_shipped_model_is_fitted_on_the_training_phrases() -> None:
+    """`python -m nlp.intents` was run after the phrases last changed: the bot loads, never fits."""
+    assert intent_model.load(MODEL_PATH, digest=intent_model.digest_of(TRAIN_PATH)) is not None
+
+
+def test_the_compiled_model_answers_as_the_fitted_pipeline() -> None:
     texts, labels = load_training(TRAIN_PATH)
-    start = time.process_time()
-    IntentClassifier().fit(texts, labels)
-    assert time.process_time() - start < 2.0
+    fitted = IntentClassifier().fit(texts, labels)
+    shipped = intent_model.load(MODEL_PATH, digest=intent_model.digest_of(TRAIN_PATH))
+    assert shipped is not None
+    for text in [*texts[::7], "zzz", "", "Remind ME tmrw 10am!!", "naïve café über"]:
+        want, got = dict(fitted.rank(text)), dict(shipped.rank(text))
+        assert want.keys() == got.keys()
+        assert max(abs(want[k] - got[k]) for k in want) < 1e-9, text
+
+
+def test_saving_is_deterministic(tmp_path: Path) -> None:
+    fitted = IntentClassifier().fit(*load_training(TRAIN_PATH))
+    first, second = tmp_path / "a.npz", tmp_path / "b.npz"
+    intent_model.save(first, fitted.arrays(digest="x"))
+    intent_model.save(second, fitted.arrays(digest="x"))
+    assert first.read_bytes() == second.read_bytes()
+    assert intent_model.load(first, digest="y") is None  # fitted on other phrases: not used
+
+
+def test_start_up_loads_quickly() -> None:
+    """A fresh process imports the reader and loads the model in well under 2 s."""
+    code = (
+        "import time; t = time.perf_counter(); from nlp.intents import classifier; classifier(); "
+        "print(time.perf_counter() - t)"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True)
+    assert float(done.stdout) < 2.0
 
 
 def test_interpret_is_fast_enough_for_chat() -> None:
