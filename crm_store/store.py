@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from crm_store.analysis import AnalysisRepo
 from crm_store.audit import AuditRepo
 from crm_store.catalog import ProductRepo
+from crm_store.chat_groups import ChatGroupRepo
 from crm_store.consents import ConsentRepo
 from crm_store.conversations import ConversationRepo
 from crm_store.customers import CustomerRepo
@@ -246,6 +247,10 @@ class Tx:
     @cached_property
     def consents(self) -> ConsentRepo:
         return ConsentRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def chat_groups(self) -> ChatGroupRepo:
+        return ChatGroupRepo(self.conn, self.audit, now=self.now)
 
     @property
     def people_changed(self) -> bool:

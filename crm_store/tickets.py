@@ -64,6 +64,7 @@ class TicketRepo(Repo):
         first_message: str = "",
         author_kind: str = "customer",
         author_rep_id: int | None = None,
+        author_customer_id: int | None = None,
         priority: str = "normal",
         attachments: Sequence[Mapping[str, Any]] = (),
         sentiment_label: str | None = None,
@@ -90,6 +91,7 @@ class TicketRepo(Repo):
                 int(new_id),
                 author_kind=author_kind,
                 author_rep_id=author_rep_id,
+                author_customer_id=author_customer_id,
                 text=first_message,
                 attachments=attachments,
                 sentiment_label=sentiment_label,
@@ -180,6 +182,7 @@ class TicketRepo(Repo):
         author_kind: str,
         text: str,
         author_rep_id: int | None = None,
+        author_customer_id: int | None = None,
         attachments: Sequence[Mapping[str, Any]] = (),
         sentiment_label: str | None = None,
         sentiment_score: float | None = None,
@@ -191,6 +194,7 @@ class TicketRepo(Repo):
                     ticket_id=ticket_id,
                     author_kind=author_kind,
                     author_rep_id=author_rep_id,
+                    author_customer_id=author_customer_id,
                     text=text,
                     attachments=[dict(a) for a in attachments],
                     sentiment_label=sentiment_label,
@@ -213,6 +217,14 @@ class TicketRepo(Repo):
         )
         await self.audit.record("reply", "ticket", ticket_id, author=author_kind, message_id=new_id)
         return int(new_id)
+
+    async def set_group(self, ticket_id: int, group_id: int, message_id: str) -> None:
+        """The ticket is worked in this group chat; answers thread on ``message_id`` there."""
+        await self.conn.execute(
+            update(tickets)
+            .where(tickets.c.id == ticket_id)
+            .values(chat_group_id=group_id, group_message_id=message_id[:64])
+        )
 
     async def assign(self, ticket_id: int, rep_id: int | None) -> None:
         await self.conn.execute(

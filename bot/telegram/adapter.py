@@ -28,13 +28,15 @@ from bot.telegram.render import render, toast
 from bot.telegram.sender import TelegramSender, send_reply
 from bot.telegram.translate import PLATFORM, Incoming
 from crm_store.store import Store
-from handlers.messages import Reply, error_reply, reply_to_dict
+from handlers import groups
+from handlers.messages import Actor, GroupChat, Reply, error_reply, reply_to_dict
 from handlers.people import customer_actor
 from handlers.router import Router
 
 _LOGGER = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-ALLOWED_UPDATES = ["message", "callback_query"]
+# my_chat_member: the bot added to or removed from a group.
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 COMMANDS = (
     BotCommand("start", "Say hello and see what I can do"),
     BotCommand("ticket", "Ask us for help, step by step"),
@@ -180,9 +182,34 @@ class TelegramFrontEnd:
             except intake.MalformedUpdate as exc:
                 _LOGGER.warning("telegram update %s skipped: malformed (%s)", update.update_id, exc)
                 continue
-            if delivery is not None:
+            if delivery is not None and await self._kept(delivery.incoming):
                 await self.inbox.receive(delivery.event_id, update.to_dict(), dedupe_key=delivery.dedupe_key)
         self._wake.set()
+
+    async def _kept(self, incoming: Incoming) -> bool:
+        """Whether an update goes into the inbox. In a group only what a linked group says to
+        the bot, and codes that link one, are kept; the rest is answered here (an unlinked
+        group is told once how to link it) or only changes the group's link."""
+        if not incoming.group:
+            return True
+        chat = str(incoming.chat_id)
+        actor = f"{PLATFORM}:group:{chat}"
+        if incoming.event == translate.LEFT:
+            await groups.bot_removed(self.store, PLATFORM, chat, actor=actor)
+            return False
+        if incoming.event == translate.MOVED:
+            if incoming.moved_to is not None:
+                await groups.group_moved(self.store, PLATFORM, chat, str(incoming.moved_to), actor=actor)
+            return False
+        if incoming.event is None:
+            if groups.link_code(incoming.text) is not None:
+                return True
+            if await groups.linked_group(self.store, PLATFORM, chat) is not None:
+                return True
+        hint = await groups.hint_once(self.store, PLATFORM, chat, actor=actor)
+        if hint is not None:
+            await self._answer(incoming, hint)
+        return False
 
     async def _work(self) -> None:
         """Handle what the poller stored, and retry what failed, until stopped."""
@@ -212,6 +239,14 @@ class TelegramFrontEnd:
             return Response(status_code=400)
         if delivery is None:
             return Response(status_code=200)  # a kind support does not use: nothing to keep
+        try:
+            kept = await self._kept(delivery.incoming)
+        except Exception as exc:
+            # Not decided: no 200, so Telegram sends it again.
+            _LOGGER.error("telegram group update %s not handled: %s", delivery.event_id, type(exc).__name__)
+            return Response(status_code=503)
+        if not kept:
+            return Response(status_code=200)
         if not self.admission.admit():
             # More waiting than the bot answers in good time: not stored, so Telegram sends it
             # again later, rather than a queue that grows until nothing is answered in time.
@@ -272,7 +307,9 @@ class TelegramFrontEnd:
         incoming = translate.from_update(update, bot_username=self.username)
         if incoming is None:
             return
-        reply = await self._reply(incoming)
+        reply = await (self._group_reply(incoming) if incoming.group else self._reply(incoming))
+        if reply is None:
+            return
         await self._answer(incoming, reply)
         if self.after_update is not None:
             self.after_update()
@@ -285,6 +322,43 @@ class TelegramFrontEnd:
         except PermissionError:
             return error_reply(STAFF_ACCOUNT)
         return await self.router.handle(incoming.message(actor))
+
+    async def _group_reply(self, incoming: Incoming) -> Reply | None:
+        """A linked group's message for the bot, or a code to link one, as its sender said it:
+        a contact of the group's company (created on their first message there)."""
+        if incoming.event is not None or incoming.said_message_id is None:
+            return None
+        chat = str(incoming.chat_id)
+        group = await groups.linked_group(self.store, PLATFORM, chat)
+        said = GroupChat(
+            chat_id=chat,
+            message_id=str(incoming.said_message_id),
+            group_id=group.id if group is not None else None,
+            company_id=group.customer_id if group is not None else None,
+        )
+        if group is None or groups.link_code(incoming.text) is not None:
+            if groups.link_code(incoming.text) is None:
+                # Unlinked since it was stored: the group is told (once), nothing is kept.
+                return await groups.hint_once(self.store, PLATFORM, chat, actor=f"{PLATFORM}:group:{chat}")
+            # The code is what links the group: whoever sends it is no contact of anyone yet.
+            actor = Actor(
+                platform=PLATFORM,
+                user_id=incoming.user_id,
+                role="customer",
+                display_name=incoming.display_name,
+            )
+        else:
+            try:
+                actor = await groups.group_speaker(
+                    self.store,
+                    platform=PLATFORM,
+                    user_id=incoming.user_id,
+                    display_name=incoming.display_name,
+                    group=group,
+                )
+            except PermissionError:
+                return error_reply(STAFF_ACCOUNT)
+        return await self.router.handle(incoming.message(actor, group=said))
 
     async def _answer(self, incoming: Incoming, reply: Reply) -> None:
         bot = self.application.bot
@@ -315,7 +389,7 @@ class TelegramFrontEnd:
                         reply_markup=piece.reply_markup,
                     )
                 return
-            await send_reply(bot, incoming.chat_id, reply)
+            await send_reply(bot, incoming.chat_id, reply, reply_to=incoming.said_message_id)
         except TelegramError as exc:
             # A direct answer that could not go now (a 429, a network error) goes through the
             # outbox, which retries it; its key makes a second try of this update a no-op.
@@ -328,4 +402,5 @@ class TelegramFrontEnd:
                     target=str(incoming.chat_id),
                     payload=reply_to_dict(reply),
                     key=f"telegram:answer:{incoming.update_id}",
+                    thread=str(incoming.said_message_id) if incoming.said_message_id is not None else None,
                 )
