@@ -135,6 +135,7 @@ class TicketMessageRecord:
     attachments: tuple[dict[str, Any], ...]
     sentiment_label: str | None
     created_at: datetime
+    author_customer_id: int | None = None  # the contact who wrote (a company's group chat)
 
 
 @dataclass(frozen=True, slots=True)

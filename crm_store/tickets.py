@@ -152,9 +152,14 @@ class TicketRepo(Repo):
 
     async def messages(self, ticket_id: int, *, limit: int = 50) -> list[TicketMessageRecord]:
         author = aliased(reps)
+        contact = aliased(customers)
         query = (
-            select(ticket_messages, author.c.display_name.label("author_name"))
+            select(
+                ticket_messages,
+                func.coalesce(author.c.display_name, contact.c.name).label("author_name"),
+            )
             .outerjoin(author, author.c.id == ticket_messages.c.author_rep_id)
+            .outerjoin(contact, contact.c.id == ticket_messages.c.author_customer_id)
             .where(ticket_messages.c.ticket_id == ticket_id)
             .order_by(ticket_messages.c.id.desc())
             .limit(limit)
@@ -171,6 +176,7 @@ class TicketRepo(Repo):
                 attachments=tuple(r["attachments"] or ()),
                 sentiment_label=r["sentiment_label"],
                 created_at=r["created_at"],
+                author_customer_id=r["author_customer_id"],
             )
             for r in reversed(rows)
         ]

@@ -33,9 +33,9 @@ def test_a_document_and_a_button_press() -> None:
     )
 
 
-def test_groups_edits_and_bots_are_ignored_and_bot_names_dropped_from_commands() -> None:
+def test_group_chatter_edits_and_bots_are_ignored_and_bot_names_dropped_from_commands() -> None:
     fake = FakeTelegramApi()
-    group = fake.message_update(42, "/status")
+    group = fake.message_update(42, "see you at 3, @crm_test_bot fans")  # the letters, no entity
     group["message"]["chat"] = {"id": -100, "type": "group", "title": "g"}
     assert from_update(Update.de_json(group, None)) is None
     edited = fake.message_update(42, "x")
