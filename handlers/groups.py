@@ -146,6 +146,30 @@ async def group_moved(store: Store, platform: str, old_chat_id: str, new_chat_id
         return await tx.chat_groups.move(platform, old_chat_id, new_chat_id)
 
 
+async def group_message(
+    store: Store, *, platform: str, chat_id: str, message_id: str, user_id: str, display_name: str, text: str
+) -> tuple[Actor, GroupChat] | Reply | None:
+    """Who says a group's message to the bot, and where, for the router: in a linked group a
+    contact of its company (created on their first message there); with a link code whoever
+    sends it (no contact of anyone yet). A group unlinked meanwhile gets its one hint (a Reply,
+    or None once told). A team member's account raises PermissionError."""
+    group = await linked_group(store, platform, chat_id)
+    said = GroupChat(
+        chat_id=chat_id,
+        message_id=message_id,
+        group_id=group.id if group is not None else None,
+        company_id=group.customer_id if group is not None else None,
+    )
+    if link_code(text) is not None:
+        return Actor(platform=platform, user_id=user_id, role="customer", display_name=display_name), said
+    if group is None:
+        return await hint_once(store, platform, chat_id, actor=f"{platform}:group:{chat_id}")
+    actor = await group_speaker(
+        store, platform=platform, user_id=user_id, display_name=display_name, group=group
+    )
+    return actor, said
+
+
 async def group_speaker(
     store: Store, *, platform: str, user_id: str, display_name: str, group: ChatGroupRecord
 ) -> Actor:

@@ -29,7 +29,7 @@ from bot.telegram.sender import TelegramSender, send_reply
 from bot.telegram.translate import PLATFORM, Incoming
 from crm_store.store import Store
 from handlers import groups
-from handlers.messages import Actor, GroupChat, Reply, error_reply, reply_to_dict
+from handlers.messages import Reply, error_reply, reply_to_dict
 from handlers.people import customer_actor
 from handlers.router import Router
 
@@ -328,37 +328,22 @@ class TelegramFrontEnd:
         a contact of the group's company (created on their first message there)."""
         if incoming.event is not None or incoming.said_message_id is None:
             return None
-        chat = str(incoming.chat_id)
-        group = await groups.linked_group(self.store, PLATFORM, chat)
-        said = GroupChat(
-            chat_id=chat,
-            message_id=str(incoming.said_message_id),
-            group_id=group.id if group is not None else None,
-            company_id=group.customer_id if group is not None else None,
-        )
-        if group is None or groups.link_code(incoming.text) is not None:
-            if groups.link_code(incoming.text) is None:
-                # Unlinked since it was stored: the group is told (once), nothing is kept.
-                return await groups.hint_once(self.store, PLATFORM, chat, actor=f"{PLATFORM}:group:{chat}")
-            # The code is what links the group: whoever sends it is no contact of anyone yet.
-            actor = Actor(
+        try:
+            said = await groups.group_message(
+                self.store,
                 platform=PLATFORM,
+                chat_id=str(incoming.chat_id),
+                message_id=str(incoming.said_message_id),
                 user_id=incoming.user_id,
-                role="customer",
                 display_name=incoming.display_name,
+                text=incoming.text,
             )
-        else:
-            try:
-                actor = await groups.group_speaker(
-                    self.store,
-                    platform=PLATFORM,
-                    user_id=incoming.user_id,
-                    display_name=incoming.display_name,
-                    group=group,
-                )
-            except PermissionError:
-                return error_reply(STAFF_ACCOUNT)
-        return await self.router.handle(incoming.message(actor, group=said))
+        except PermissionError:
+            return error_reply(STAFF_ACCOUNT)
+        if said is None or isinstance(said, Reply):
+            return said
+        actor, group = said
+        return await self.router.handle(incoming.message(actor, group=group))
 
     async def _answer(self, incoming: Incoming, reply: Reply) -> None:
         bot = self.application.bot
