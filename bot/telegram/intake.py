@@ -54,6 +54,7 @@ def _user_ok(user: User) -> bool:
         and isinstance(user.first_name, str)
         and bool(user.first_name)
         and _is_text(user.last_name)
+        and _is_text(user.username)
     )
 
 
@@ -85,7 +86,7 @@ def _group_parts_ok(message: TgMessage) -> bool:
                 and (replied.from_user is None or _user_ok(replied.from_user))
             )
         )
-        and all(_user_ok(member) and _is_text(member.username) for member in message.new_chat_members)
+        and all(_user_ok(member) for member in message.new_chat_members)
         and (message.left_chat_member is None or _user_ok(message.left_chat_member))
         and (message.migrate_to_chat_id is None or _is_id(message.migrate_to_chat_id))
     )
@@ -98,10 +99,7 @@ def _message_ok(message: TgMessage) -> bool:
         _is_id(message.message_id, low=0)
         and _is_id(message.chat.id)
         and isinstance(message.chat.type, str)
-        and (
-            message.from_user is None
-            or (_user_ok(message.from_user) and _is_text(message.from_user.username))
-        )
+        and (message.from_user is None or _user_ok(message.from_user))
         and _is_text(message.text)
         and _is_text(message.caption)
         and _files_ok(message)
