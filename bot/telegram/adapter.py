@@ -13,7 +13,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from telegram import BotCommand, Update
+from telegram import BotCommand, BotCommandScopeAllGroupChats, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application
@@ -44,6 +44,12 @@ COMMANDS = (
     BotCommand("status", "Your tickets and where they stand"),
     BotCommand("feedback", "Tell us how we are doing"),
     BotCommand("help", "What I can do"),
+)
+# The menu in group chats: what a company's linked group can ask (handlers.groups).
+GROUP_COMMANDS = (
+    BotCommand("ticket", "Open a ticket for your company, or add to the open one"),
+    BotCommand("link", "Link this group with the code from your account manager"),
+    BotCommand("help", "What I do in this group"),
 )
 STOP_GRACE_SECONDS = 5.0
 STAFF_ACCOUNT = "This Telegram account belongs to a team member; please use Slack for CRM work."
@@ -134,6 +140,7 @@ class TelegramFrontEnd:
         if self.on_username is not None and self.username:
             self.on_username(self.username)
         await app.bot.set_my_commands(list(COMMANDS))
+        await app.bot.set_my_commands(list(GROUP_COMMANDS), scope=BotCommandScopeAllGroupChats())
         await app.start()
         # Before anything new: what was stored but not handled when the last run stopped.
         recovered = await self.inbox.drain(due_only=False)

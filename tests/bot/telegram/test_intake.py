@@ -33,7 +33,8 @@ def test_kinds_support_does_not_use_are_no_delivery() -> None:
     group["message"]["chat"] = {"id": -100, "type": "group", "title": "g"}
     other_bot = fake.message_update(42, "/status@other_bot")
     other_bot["message"]["chat"] = {"id": -100, "type": "group", "title": "g"}
-    for update in (edited, group, other_bot, {"update_id": 10}, {"update_id": 11, "kind_from_the_future": {"x": 1}}):
+    odd = ({"update_id": 10}, {"update_id": 11, "kind_from_the_future": {"x": 1}})
+    for update in (edited, group, other_bot, *odd):
         assert delivery_of(parse_update(update)) is None, update
 
 
