@@ -97,7 +97,8 @@ async def unlink(ctx: Context) -> Reply:
                 key=notify.once("group-unlinked", group.id),
             )
     if not groups:
-        raise UserError(f"{describe(found)} has no linked group chat.")
+        # Nothing to undo is no mistake: the answer says so, and nothing changed.
+        return Reply(text=f"{describe(found)} has no linked group chat; nothing to unlink.")
     count = len(groups)
     return Reply(text=f"Unlinked {count} group chat{'s' if count != 1 else ''} of {describe(found)}.")
 
