@@ -218,9 +218,9 @@ async def test_a_supergroup_keeps_its_link_and_removing_the_bot_unlinks(
     assert found is not None and found[0].chat_id == str(SUPERGROUP)
 
     fake_tg.queue(fake_tg.member_update(SUPERGROUP, old="member", new="kicked"))
-    fake_tg.queue(
-        fake_tg.group_update(SUPERGROUP, GUS, "service without text", name="Gus", new_chat_members=[])
-    )
+    zed = {"id": 77, "is_bot": False, "first_name": "Zed"}
+    fake_tg.queue(fake_tg.group_update(SUPERGROUP, GUS, "", name="Gus", new_chat_members=[zed]))
+    fake_tg.queue(fake_tg.group_update(SUPERGROUP, GUS, "", name="Gus", left_chat_member=zed))
     # Added back, the group is no longer linked: one hint, and the ticket's answers stop going there.
     hint = await _said(fake_tg, fake_tg.group_update(SUPERGROUP, GUS, "/ticket hello?", name="Gus"))
     assert hint.params["text"] == html.escape(HINT, quote=False)
