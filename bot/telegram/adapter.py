@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,7 @@ from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot.admission import Admission
+from bot.delivery import SlidingWindowLimiter, platform_limits
 from bot.health import Health
 from bot.inbox import UpdateInbox
 from bot.lease import LeaderLease
@@ -92,6 +94,8 @@ class TelegramFrontEnd:
         after_update: Callable[[], None] | None = None,
         health: Health | None = None,
         admission: Admission | None = None,
+        limiter: SlidingWindowLimiter | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if settings.webhook_url and not settings.webhook_secret:
             raise ValueError(
@@ -104,6 +108,9 @@ class TelegramFrontEnd:
         self.after_update = after_update
         self.health = health or Health()
         self.admission = admission or Admission()
+        # The dispatcher's (bot.app shares it): a group's direct answers count in its minute.
+        self.limiter = limiter or SlidingWindowLimiter()
+        self.clock = clock
         quiet_libraries()
         builder = Application.builder().token(settings.token).base_url(settings.api_url)
         # Our scheduler is the one scheduler. ptb's Updater is not used: it confirms an update
@@ -381,18 +388,33 @@ class TelegramFrontEnd:
                         reply_markup=piece.reply_markup,
                     )
                 return
+            if incoming.group and not self._group_room(incoming.chat_id):
+                await self._defer(incoming, reply, "the group's 20 a minute")
+                return
             await send_reply(bot, incoming.chat_id, reply, reply_to=incoming.said_message_id)
         except TelegramError as exc:
-            # A direct answer that could not go now (a 429, a network error) goes through the
-            # outbox, which retries it; its key makes a second try of this update a no-op.
-            _LOGGER.warning(
-                "telegram answer to update %s deferred: %s", incoming.update_id, type(exc).__name__
+            await self._defer(incoming, reply, type(exc).__name__)
+
+    def _group_room(self, chat_id: int) -> bool:
+        """Whether an answer may go to this group now within its 20 a minute (the per-chat
+        second is the outbox's pacing; a direct answer is one per message said)."""
+        windows = [(key, w) for key, w in platform_limits(PLATFORM, str(chat_id)) if key.endswith(":minute")]
+        now = self.clock()
+        if self.limiter.wait(windows, now) > 0:
+            return False
+        self.limiter.record(windows, now)
+        return True
+
+    async def _defer(self, incoming: Incoming, reply: Reply, why: str) -> None:
+        """A direct answer that cannot go now (a 429, a network error, a group's full minute)
+        goes through the outbox, which sends it when it may; its key makes a second try of this
+        update a no-op."""
+        _LOGGER.warning("telegram answer to update %s deferred: %s", incoming.update_id, why)
+        async with self.store.write(f"{PLATFORM}:answers") as tx:
+            await tx.outbox.enqueue(
+                platform=PLATFORM,
+                target=str(incoming.chat_id),
+                payload=reply_to_dict(reply),
+                key=f"telegram:answer:{incoming.update_id}",
+                thread=str(incoming.said_message_id) if incoming.said_message_id is not None else None,
             )
-            async with self.store.write(f"{PLATFORM}:answers") as tx:
-                await tx.outbox.enqueue(
-                    platform=PLATFORM,
-                    target=str(incoming.chat_id),
-                    payload=reply_to_dict(reply),
-                    key=f"telegram:answer:{incoming.update_id}",
-                    thread=str(incoming.said_message_id) if incoming.said_message_id is not None else None,
-                )

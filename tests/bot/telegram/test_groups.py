@@ -6,6 +6,7 @@ group updates."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import itertools
 import re
@@ -287,3 +288,33 @@ async def test_a_forged_mention_or_reply_is_not_addressed_to_the_bot(
     for update in (typed, not_bot):
         assert (await webhook.post("/telegram/webhook", json=update, headers=headers)).status_code == 200
     assert fake_tg.of("sendMessage") == [] and await _count(store, chat_groups) == 0
+
+
+async def test_direct_answers_keep_the_group_minute_and_the_rest_go_through_the_outbox(
+    telegram: TelegramFrontEnd,
+    fake_tg: FakeTelegramApi,
+    dispatcher: Dispatcher,
+    store: Store,
+    router: Router,
+    rep: Actor,
+) -> None:
+    await _link(fake_tg, router, rep)  # the first answer in this group's minute
+    started = len(fake_tg.of("sendMessage"))
+    said = [
+        fake_tg.queue(fake_tg.group_update(GROUP, GUS, f"/ticket line {n}", name="Gus")) for n in range(22)
+    ]
+    await fake_tg.wait_for("sendMessage", started + 19)
+    deferred: list[Any] = []
+    for _ in range(300):
+        async with store.read() as tx:
+            rows = await tx.conn.execute(select(outbox.c.thread).where(outbox.c.target == str(GROUP)))
+            deferred = [r[0] for r in rows]
+        if len(deferred) == 3:
+            break
+        await asyncio.sleep(0.1)
+    assert len(fake_tg.of("sendMessage")) == started + 19  # 20 in the minute, the link's included
+    assert deferred == [str(_message_id(u)) for u in said[19:]]
+    assert await _count(store, ticket_messages) == 22  # every message is on the ticket all the same
+    await dispatcher.run_once()
+    late = fake_tg.of("sendMessage")[started + 19 :]
+    assert [c.params["reply_parameters"]["message_id"] for c in late] == [_message_id(u) for u in said[19:]]
