@@ -28,13 +28,19 @@ from handlers.quiet_hours import QuietPolicy
 from handlers.router import Router
 
 if TYPE_CHECKING:
-    from bot.delivery import DeliveryLoop
+    from bot.delivery import DeliveryLoop, SlidingWindowLimiter
     from bot.frontend import Sender
     from bot.sample_data import SampleUser
     from bot.slack.adapter import SlackFrontEnd
     from bot.telegram.adapter import TelegramFrontEnd
 
 _LOGGER = logging.getLogger(__name__)
+
+
+def _limiter() -> SlidingWindowLimiter:
+    from bot.delivery import SlidingWindowLimiter
+
+    return SlidingWindowLimiter()
 
 
 class StartupError(RuntimeError):
@@ -53,6 +59,9 @@ class App:
     health: Health = field(default_factory=Health)
     admission: Admission = field(default_factory=Admission)
     scheduler: Scheduler | None = None
+    # Send times per chat, shared by the dispatcher and the Telegram front end's direct answers,
+    # so a group's 20 a minute counts both.
+    limiter: SlidingWindowLimiter = field(default_factory=lambda: _limiter())
     _warming: asyncio.Future[object] | None = None
 
     async def start(self, *, migrate: bool = True, index: bool = True) -> None:
@@ -120,7 +129,8 @@ class App:
         from bot.delivery import DeliveryLoop, Dispatcher
 
         if self.delivery is None:
-            self.delivery = DeliveryLoop(Dispatcher.of(self.store, senders), tick=self.settings.tick_seconds)
+            dispatcher = Dispatcher.of(self.store, senders, limiter=self.limiter)
+            self.delivery = DeliveryLoop(dispatcher, tick=self.settings.tick_seconds)
         else:
             self.delivery.dispatcher.senders.update({s.platform: s for s in senders})
         if self.scheduler is not None:
@@ -330,6 +340,7 @@ def _telegram(settings: Settings, app: App) -> TelegramFrontEnd | None:
         ),
         on_username=app.set_telegram_username,
         after_update=app.wake_delivery,
+        limiter=app.limiter,
         health=app.health,
         admission=app.admission,
     )

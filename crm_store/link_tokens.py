@@ -12,6 +12,8 @@ from crm_store.repo import Repo
 from crm_store.tables import link_tokens
 
 DEFAULT_TTL = timedelta(days=7)
+# What a token links: a person's private chat, or a company's group chat.
+PURPOSES = ("chat", "group")
 
 
 def token_hash(token: str) -> str:
@@ -19,8 +21,12 @@ def token_hash(token: str) -> str:
 
 
 class LinkTokenRepo(Repo):
-    async def create(self, customer_id: int, *, created_by: str, ttl: timedelta = DEFAULT_TTL) -> str:
+    async def create(
+        self, customer_id: int, *, created_by: str, ttl: timedelta = DEFAULT_TTL, purpose: str = "chat"
+    ) -> str:
         """A new token for ``customer_id``; the plain token is returned once and never stored."""
+        if purpose not in PURPOSES:
+            raise ValueError(f"unknown link purpose {purpose!r}")
         token = secrets.token_urlsafe(16)  # [A-Za-z0-9_-], as a Telegram deep link's start value allows
         new_id = (
             await self.conn.execute(
@@ -31,16 +37,17 @@ class LinkTokenRepo(Repo):
                     created_by=created_by[:96],
                     created_at=self.now,
                     expires_at=self.now + ttl,
+                    purpose=purpose,
                 )
                 .returning(link_tokens.c.id)
             )
         ).scalar_one()
-        await self.audit.record("create", "link_token", new_id, customer_id=customer_id)
+        await self.audit.record("create", "link_token", new_id, customer_id=customer_id, purpose=purpose)
         return token
 
-    async def redeem(self, token: str, *, used_by: str) -> int | None:
-        """The customer id if ``token`` is known, unused and unexpired; it is used up at once
-        (one UPDATE, so two simultaneous redemptions cannot both win)."""
+    async def redeem(self, token: str, *, used_by: str, purpose: str = "chat") -> int | None:
+        """The customer id if ``token`` is known, unused, unexpired and made for ``purpose``; it
+        is used up at once (one UPDATE, so two simultaneous redemptions cannot both win)."""
         if not token or len(token) > 64:
             return None
         customer_id = (
@@ -50,6 +57,7 @@ class LinkTokenRepo(Repo):
                     link_tokens.c.token_hash == token_hash(token),
                     link_tokens.c.used_at.is_(None),
                     link_tokens.c.expires_at > self.now,
+                    link_tokens.c.purpose == purpose,
                 )
                 .values(used_at=self.now, used_by=used_by[:96])
                 .returning(link_tokens.c.customer_id)

@@ -15,6 +15,7 @@ from crm_store.privacy_scope import Subject, find_subject
 from crm_store.repo import Repo
 from crm_store.tables import (
     audit_log,
+    chat_groups,
     conversations,
     customer_consents,
     customer_forecasts,
@@ -138,11 +139,18 @@ class PrivacyRepo(Repo):
             "orders": await self._by_customer(orders, ids),
             "order_lines": await self._by_customer(order_lines, ids),
             "tickets": await self._by_customer(tickets, ids),
+            # Their tickets' messages, and what they wrote on their company's (in its group chat).
             "ticket_messages": await self._rows(
                 select(ticket_messages)
-                .where(ticket_messages.c.ticket_id.in_(ticket_ids))
+                .where(
+                    or_(
+                        ticket_messages.c.ticket_id.in_(ticket_ids),
+                        ticket_messages.c.author_customer_id.in_(ids),
+                    )
+                )
                 .order_by(ticket_messages.c.id)
             ),
+            "chat_groups": await self._by_customer(chat_groups, ids),
             "feedback": await self._by_customer(feedback, ids),
             "customer_consents": await self._by_customer(customer_consents, ids),
             "reminders": await self._by_customer(reminders, ids),
@@ -316,8 +324,21 @@ class PrivacyRepo(Repo):
             "ticket_messages": _count(
                 await c.execute(
                     update(ticket_messages)
-                    .where(ticket_messages.c.ticket_id.in_(ticket_ids))
+                    .where(
+                        or_(
+                            ticket_messages.c.ticket_id.in_(ticket_ids),
+                            ticket_messages.c.author_customer_id.in_(ids),
+                        )
+                    )
                     .values(text=ERASED, attachments=[])
+                )
+            ),
+            # Their group chats are unlinked: nothing said there reaches the CRM any more.
+            "group_chats_unlinked": _count(
+                await c.execute(
+                    update(chat_groups)
+                    .where(chat_groups.c.customer_id.in_(ids), chat_groups.c.unlinked_at.is_(None))
+                    .values(unlinked_at=self.now)
                 )
             ),
             # Open tickets are closed: nobody can answer a person the CRM no longer knows.

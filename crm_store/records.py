@@ -29,6 +29,24 @@ class IdentityRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ChatGroupRecord:
+    """A group chat; linked while ``customer_id`` is set and ``unlinked_at`` is not."""
+
+    id: int
+    platform: str
+    chat_id: str
+    customer_id: int | None
+    linked_by: str | None
+    linked_at: datetime | None
+    unlinked_at: datetime | None
+    hinted_at: datetime | None
+
+    @property
+    def is_linked(self) -> bool:
+        return self.customer_id is not None and self.unlinked_at is None
+
+
+@dataclass(frozen=True, slots=True)
 class CustomerRecord:
     id: int
     name: str
@@ -121,6 +139,7 @@ class TicketMessageRecord:
     attachments: tuple[dict[str, Any], ...]
     sentiment_label: str | None
     created_at: datetime
+    author_customer_id: int | None = None  # the contact who wrote (a company's group chat)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from crm_store.audience import AudienceRepo
 from crm_store.audit import AuditRepo
 from crm_store.campaigns import CampaignRepo
 from crm_store.catalog import ProductRepo
+from crm_store.chat_groups import ChatGroupRepo
 from crm_store.consents import ConsentRepo
 from crm_store.conversations import ConversationRepo
 from crm_store.customers import CustomerRepo
@@ -256,6 +257,10 @@ class Tx:
     @cached_property
     def campaigns(self) -> CampaignRepo:
         return CampaignRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def chat_groups(self) -> ChatGroupRepo:
+        return ChatGroupRepo(self.conn, self.audit, now=self.now)
 
     @property
     def people_changed(self) -> bool:

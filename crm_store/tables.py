@@ -186,6 +186,25 @@ order_lines = Table(
     Index("ix_order_lines_customer_product", "customer_id", "product_id"),
 )
 
+# Group chats (a company's Telegram group) and the company each is linked to. A group is no
+# person, so not an identity: its members are, each as a contact of the company. A row with no
+# customer is a group the bot told once how to link it (nothing it said there is kept).
+chat_groups = Table(
+    "chat_groups",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("platform", String(16), nullable=False),
+    Column("chat_id", String(64), nullable=False),
+    Column("customer_id", Id, ForeignKey("customers.id", ondelete="CASCADE"), nullable=True),
+    Column("linked_by", String(96), nullable=True),
+    _ts("linked_at"),
+    _ts("unlinked_at"),
+    _ts("hinted_at"),
+    _ts("created_at", nullable=False),
+    UniqueConstraint("platform", "chat_id"),
+    Index("ix_chat_groups_customer", "customer_id"),
+)
+
 tickets = Table(
     "tickets",
     metadata,
@@ -206,6 +225,10 @@ tickets = Table(
     _ts("sla_resolve_warned_at"),
     _ts("breached_at"),
     Column("breach_kind", String(16), nullable=True),
+    # A company ticket worked in its Telegram group: answers go there, threaded on the customer's
+    # last message in it (its Telegram message id).
+    Column("chat_group_id", Id, ForeignKey("chat_groups.id", ondelete="SET NULL"), nullable=True),
+    Column("group_message_id", String(64), nullable=True),
     Index("ix_tickets_status", "status"),
     Index("ix_tickets_customer", "customer_id"),
     Index("ix_tickets_assignee", "assignee_rep_id"),
@@ -225,6 +248,8 @@ ticket_messages = Table(
     Column("attachments", JSON, nullable=False, default=list),
     Column("sentiment_label", String(8), nullable=True),
     Column("sentiment_score", Float, nullable=True),
+    # Which contact wrote a customer message (in a company's group chat, one of many people).
+    Column("author_customer_id", Id, ForeignKey("customers.id", ondelete="SET NULL"), nullable=True),
     _ts("created_at", nullable=False),
     Index("ix_ticket_messages_ticket", "ticket_id", "id"),
     CheckConstraint("author_kind IN ('customer', 'rep', 'system')", name="author_kind"),
@@ -371,6 +396,8 @@ link_tokens = Table(
     _ts("expires_at", nullable=False),
     _ts("used_at"),
     Column("used_by", String(96), nullable=True),
+    # "chat" links a person's private chat, "group" a company's group chat: neither redeems the other.
+    Column("purpose", String(8), nullable=False, server_default="chat"),
     UniqueConstraint("token_hash"),
     Index("ix_link_tokens_customer", "customer_id"),
 )

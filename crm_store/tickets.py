@@ -64,6 +64,7 @@ class TicketRepo(Repo):
         first_message: str = "",
         author_kind: str = "customer",
         author_rep_id: int | None = None,
+        author_customer_id: int | None = None,
         priority: str = "normal",
         attachments: Sequence[Mapping[str, Any]] = (),
         sentiment_label: str | None = None,
@@ -90,6 +91,7 @@ class TicketRepo(Repo):
                 int(new_id),
                 author_kind=author_kind,
                 author_rep_id=author_rep_id,
+                author_customer_id=author_customer_id,
                 text=first_message,
                 attachments=attachments,
                 sentiment_label=sentiment_label,
@@ -150,9 +152,14 @@ class TicketRepo(Repo):
 
     async def messages(self, ticket_id: int, *, limit: int = 50) -> list[TicketMessageRecord]:
         author = aliased(reps)
+        contact = aliased(customers)
         query = (
-            select(ticket_messages, author.c.display_name.label("author_name"))
+            select(
+                ticket_messages,
+                func.coalesce(author.c.display_name, contact.c.name).label("author_name"),
+            )
             .outerjoin(author, author.c.id == ticket_messages.c.author_rep_id)
+            .outerjoin(contact, contact.c.id == ticket_messages.c.author_customer_id)
             .where(ticket_messages.c.ticket_id == ticket_id)
             .order_by(ticket_messages.c.id.desc())
             .limit(limit)
@@ -169,6 +176,7 @@ class TicketRepo(Repo):
                 attachments=tuple(r["attachments"] or ()),
                 sentiment_label=r["sentiment_label"],
                 created_at=r["created_at"],
+                author_customer_id=r["author_customer_id"],
             )
             for r in reversed(rows)
         ]
@@ -180,6 +188,7 @@ class TicketRepo(Repo):
         author_kind: str,
         text: str,
         author_rep_id: int | None = None,
+        author_customer_id: int | None = None,
         attachments: Sequence[Mapping[str, Any]] = (),
         sentiment_label: str | None = None,
         sentiment_score: float | None = None,
@@ -191,6 +200,7 @@ class TicketRepo(Repo):
                     ticket_id=ticket_id,
                     author_kind=author_kind,
                     author_rep_id=author_rep_id,
+                    author_customer_id=author_customer_id,
                     text=text,
                     attachments=[dict(a) for a in attachments],
                     sentiment_label=sentiment_label,
@@ -213,6 +223,14 @@ class TicketRepo(Repo):
         )
         await self.audit.record("reply", "ticket", ticket_id, author=author_kind, message_id=new_id)
         return int(new_id)
+
+    async def set_group(self, ticket_id: int, group_id: int, message_id: str) -> None:
+        """The ticket is worked in this group chat; answers thread on ``message_id`` there."""
+        await self.conn.execute(
+            update(tickets)
+            .where(tickets.c.id == ticket_id)
+            .values(chat_group_id=group_id, group_message_id=message_id[:64])
+        )
 
     async def assign(self, ticket_id: int, rep_id: int | None) -> None:
         await self.conn.execute(

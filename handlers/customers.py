@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from crm_store.records import CustomerRecord, CustomerSummary
-from handlers import actions, names, relations
+from handlers import actions, groups, names, relations
 from handlers.audience_filter import HELP as FILTERS
 from handlers.audience_filter import AudienceWords, audience_query, describe_audience, parse_audience
 from handlers.common import acting_rep, ago, describe, pick_customer
@@ -73,12 +73,15 @@ async def show_card(ctx: Context, customer_id: int, *, note: str = "") -> Reply:
         in_segment = segment_field(await tx.segments.of_customer(customer_id))
         outlook = await card_forecast(tx, customer_id)
         related = await tx.relationships.for_customer(customer_id) if summary is not None else []
+        group_chats = await tx.chat_groups.of_customer(customer_id) if summary is not None else []
     if summary is None:
         raise NotFound(f"There is no customer #{customer_id}.")
     reply = card(ctx, summary)
     reply = replace(reply, fields=(*reply.fields, in_segment)) if in_segment else reply
     if related:
         reply = replace(reply, fields=(*reply.fields, *relations.card_fields(ctx, customer_id, related)))
+    if group_chats:
+        reply = replace(reply, fields=(*reply.fields, *groups.card_fields(ctx, group_chats)))
     if (offer := await card_line(ctx, customer_id)) is not None:
         reply = replace(reply, fields=(*reply.fields, offer))
     reply = reply if outlook is None else replace(reply, context=f"{reply.context}\n{outlook}")

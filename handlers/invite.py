@@ -7,6 +7,7 @@ import logging
 from datetime import timedelta
 
 from crm_store.link_tokens import DEFAULT_TTL
+from handlers import groups
 from handlers.common import describe, local_time, pick_customer
 from handlers.context import Context
 from handlers.errors import Forbidden, UserError
@@ -14,7 +15,7 @@ from handlers.messages import Reply
 from handlers.registry import Area, Command
 
 _LOGGER = logging.getLogger(__name__)
-INVITE_USAGE = "invite <customer>"
+INVITE_USAGE = "invite <customer> [group]"
 INVITE_TTL: timedelta = DEFAULT_TTL
 BAD_TOKEN = "That invite link is not valid or has expired. Ask your contact for a new one."
 
@@ -24,9 +25,19 @@ def deep_link(username: str, token: str) -> str:
 
 
 async def invite(ctx: Context) -> Reply:
-    found = await pick_customer(ctx, ctx.args, rerun=lambda ref: f"invite {ref}", usage=INVITE_USAGE)
+    """``invite <customer>`` links a person's private chat; ``invite <customer> group`` a
+    company's group chat (a last word "group" asks for the group invite)."""
+    words = ctx.args.strip()
+    named, _, last = words.rpartition(" ")
+    group = last.lower() == "group" and bool(named.strip())
+    if group:
+        words = named.strip()
+    rerun = (lambda ref: f"invite {ref} group") if group else (lambda ref: f"invite {ref}")
+    found = await pick_customer(ctx, words, rerun=rerun, usage=INVITE_USAGE)
     if isinstance(found, Reply):
         return found
+    if group:
+        return await groups.invite_group(ctx, found, ttl=INVITE_TTL)
     async with ctx.store.write(ctx.actor.key) as tx:
         token = await tx.link_tokens.create(found.id, created_by=ctx.actor.key, ttl=INVITE_TTL)
     expires = local_time(ctx, ctx.now() + INVITE_TTL)
@@ -77,7 +88,8 @@ COMMANDS = (
         "invite",
         invite,
         INVITE_USAGE,
-        "A one-time Telegram link that connects a customer's chat to their record.",
+        "A one-time Telegram link that connects a customer's chat to their record; with `group`, "
+        "a code that links a company's Telegram group chat.",
         "invite acme",
         needs_args=True,
     ),

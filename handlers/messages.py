@@ -58,6 +58,17 @@ class Attachment:
 
 
 @dataclass(frozen=True, slots=True)
+class GroupChat:
+    """Where a customer's message was said when it came from a group chat: the chat, the
+    message (answers thread on it) and, once the group is linked, its row and company."""
+
+    chat_id: str
+    message_id: str
+    group_id: int | None = None
+    company_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """One thing a person said or pressed. A button press sets ``action``/``value``."""
 
@@ -69,6 +80,7 @@ class Message:
     # The platform's id for this message when it may arrive again after a crash (a Telegram
     # update re-delivered from the inbox): the router then lets it change the store once.
     ref: str | None = None
+    group: GroupChat | None = None
 
     def __post_init__(self) -> None:
         # Every front end (Slack, Telegram, the console, a form's command) builds a Message:

@@ -66,6 +66,43 @@ async def to_customer(
     return queued
 
 
+async def to_group(
+    tx: Tx, ticket: TicketRecord, reply: Reply, *, key: str, conversation: bool = False
+) -> bool | None:
+    """Queue ``reply`` to the group chat the ticket is worked in, threaded on the customer's last
+    message there; None when the ticket has no linked group (it goes to the customer's chats)."""
+    found = await tx.chat_groups.of_ticket(ticket.id)
+    if found is None:
+        return None
+    group, message_id = found
+    return await tx.outbox.enqueue(
+        platform=group.platform,
+        target=group.chat_id,
+        payload=reply_to_dict(reply),
+        key=f"{key}:{group.platform}:{group.chat_id}",
+        thread=message_id,
+        priority=CONVERSATION if conversation else NOTICE,
+    )
+
+
+async def to_ticket(
+    tx: Tx,
+    settings: HandlerSettings,
+    ticket: TicketRecord,
+    reply: Reply,
+    *,
+    key: str,
+    conversation: bool = False,
+) -> int:
+    """Queue ``reply`` where the ticket's customer talks to us: its group chat if it is worked in
+    one, else each of the customer's chat accounts; returns how many were queued.
+    ``conversation``: a staff answer on the ticket, sent ahead of everything and never held."""
+    in_group = await to_group(tx, ticket, reply, key=key, conversation=conversation)
+    if in_group is not None:
+        return int(in_group)
+    return await to_customer(tx, settings, ticket.customer_id, reply, key=key, conversation=conversation)
+
+
 async def to_support(
     tx: Tx,
     settings: HandlerSettings,
@@ -137,10 +174,14 @@ def new_ticket_post(
     )
 
 
-def customer_said(ticket: TicketRecord, text: str, attachments: tuple[Attachment, ...]) -> Reply:
-    """A customer's later message, for the ticket's thread."""
+def customer_said(
+    ticket: TicketRecord, text: str, attachments: tuple[Attachment, ...], *, who: str = ""
+) -> Reply:
+    """A customer's later message, for the ticket's thread (``who``: the contact who wrote)."""
     context = " · ".join(p for p in (f"Ticket #{ticket.id}", _attachments(attachments)) if p)
-    return Reply(text=f"{ticket.customer_name}: {text or '(attachment)'}", context=context, ephemeral=False)
+    return Reply(
+        text=f"{who or ticket.customer_name}: {text or '(attachment)'}", context=context, ephemeral=False
+    )
 
 
 def feedback_post(customer: CustomerRecord, text: str, label: str | None, score: float | None) -> Reply:
@@ -179,6 +220,16 @@ def csat_request(ticket: TicketRecord, note: str) -> Reply:
             Button(label, actions.encode("csat", f"{ticket.id}-{n}"))
             for n, label in enumerate(CSAT_LABELS, start=1)
         ),
+        ephemeral=False,
+    )
+
+
+def resolved_note(ticket: TicketRecord, note: str) -> Reply:
+    """Resolved, for a group chat: the note, if any, and how to go on (no rating buttons)."""
+    lead = f"{note}\n\n" if note else ""
+    return Reply(
+        title=f"Ticket #{ticket.id} is resolved",
+        text=f"{lead}If something is still wrong, /ticket opens a new one.",
         ephemeral=False,
     )
 

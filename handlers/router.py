@@ -20,6 +20,7 @@ from handlers import (
     customers,
     digests,
     forecast,
+    groups,
     interactions,
     invite,
     loyalty,
@@ -64,6 +65,7 @@ AREAS: tuple[Area, ...] = (
     forecast.AREA,
     admin.AREA,
     privacy.AREA,
+    groups.AREA,
     help_area(lambda: STAFF_COMMANDS),
     support.AREA,
     ticket_flow.AREA,
@@ -120,6 +122,10 @@ class Router:
         try:
             if message.action is not None:
                 return await self._press(message)
+            if message.group is not None:
+                # A group chat's message addressed to the bot: only the group's own commands.
+                ctx = Context(message=message, args=message.text, services=self.services, command="group")
+                return await groups.answer(ctx)
             drafted = await self._continue_flow(message)
             if drafted is not None:
                 return drafted

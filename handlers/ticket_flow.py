@@ -75,9 +75,12 @@ async def open_in(
     subject: str,
     description: str,
     attachments: tuple[Attachment, ...],
+    customer_id: int | None = None,
+    author_customer_id: int | None = None,
 ) -> TicketRecord:
-    """Open the ticket and queue its support-channel card, in the caller's transaction."""
-    customer_id = customer_of(ctx)
+    """Open the ticket and queue its support-channel card, in the caller's transaction: the
+    speaker's own, or (a company's group chat) ``customer_id``'s written by ``author_customer_id``."""
+    customer_id = customer_of(ctx) if customer_id is None else customer_id
     first = description.strip() or subject
     label, score = label_text(ctx, first)
     ticket = await tx.tickets.open(
@@ -85,6 +88,7 @@ async def open_in(
         subject=subject,
         source=ctx.actor.platform,
         first_message=first,
+        author_customer_id=author_customer_id,
         attachments=[a.as_dict() for a in attachments],
         # An upset customer's ticket goes ahead of the queue.
         priority="high" if label == "negative" else "normal",

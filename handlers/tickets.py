@@ -123,9 +123,7 @@ async def assign(ctx: Context) -> Reply:
     async with ctx.store.write(ctx.actor.key) as tx:
         await tx.tickets.assign(t.id, rep.id)
         note = notify.status_note(f"{rep.display_name} is now looking after your ticket #{t.id}.")
-        await notify.to_customer(
-            tx, ctx.services.settings, t.customer_id, note, key=notify.once("ticket-assigned", t.id)
-        )
+        await notify.to_ticket(tx, ctx.services.settings, t, note, key=notify.once("ticket-assigned", t.id))
     return Reply(text=f"Ticket #{t.id} ({one_line(t.subject, 60)}) is now assigned to {rep.display_name}.")
 
 
@@ -151,10 +149,10 @@ async def reply(ctx: Context) -> Reply:
         )
         if t.assignee_rep_id is None and ctx.actor.rep_id is not None:
             await tx.tickets.assign(t.id, ctx.actor.rep_id)  # whoever answers first owns it
-        queued = await notify.to_customer(
+        queued = await notify.to_ticket(
             tx,
             ctx.services.settings,
-            t.customer_id,
+            t,
             notify.rep_said(t, text, ctx.actor.display_name),
             key=f"ticket-message:{message_id}",
             conversation=True,
@@ -177,8 +175,13 @@ async def resolve(ctx: Context) -> Reply:
             )
         await tx.tickets.resolve(t.id)
         settings = ctx.services.settings
-        csat = notify.csat_request(t, note.strip())
-        await notify.to_customer(tx, settings, t.customer_id, csat, key=notify.once("ticket-resolved", t.id))
+        resolved_key = notify.once("ticket-resolved", t.id)
+        # A group chat gets the resolution without rating buttons: anyone in the group could
+        # press them, and a ticket has one rating, from the person it was for.
+        in_group = await notify.to_group(tx, t, notify.resolved_note(t, note.strip()), key=resolved_key)
+        if in_group is None:
+            csat = notify.csat_request(t, note.strip())
+            await notify.to_customer(tx, settings, t.customer_id, csat, key=resolved_key)
         done = notify.status_note(f"Resolved by {ctx.actor.display_name or ctx.actor.user_id}.")
         await notify.to_support(tx, settings, t.id, done, key=notify.once("ticket-resolved", t.id))
     return Reply(
@@ -194,9 +197,7 @@ async def reopen(ctx: Context) -> Reply:
     async with ctx.store.write(ctx.actor.key) as tx:
         await tx.tickets.reopen(t.id)
         note = notify.status_note(f"Your ticket #{t.id} is open again; we'll answer here.")
-        await notify.to_customer(
-            tx, ctx.services.settings, t.customer_id, note, key=notify.once("ticket-reopened", t.id)
-        )
+        await notify.to_ticket(tx, ctx.services.settings, t, note, key=notify.once("ticket-reopened", t.id))
     return Reply(text=f"Reopened ticket #{t.id} ({one_line(t.subject, 60)}).")
 
 

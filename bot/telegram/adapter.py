@@ -7,18 +7,20 @@ import asyncio
 import contextlib
 import hmac
 import logging
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from telegram import BotCommand, Update
+from telegram import BotCommand, BotCommandScopeAllGroupChats, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import Application
 
 from bot.admission import Admission
+from bot.delivery import SlidingWindowLimiter, platform_limits
 from bot.health import Health
 from bot.inbox import UpdateInbox
 from bot.lease import LeaderLease
@@ -29,13 +31,15 @@ from bot.telegram.sender import TelegramSender, send_reply
 from bot.telegram.translate import PLATFORM, Incoming
 from crm_store.outbox import CONVERSATION
 from crm_store.store import Store
+from handlers import groups
 from handlers.messages import Reply, error_reply, reply_to_dict
 from handlers.people import customer_actor
 from handlers.router import Router
 
 _LOGGER = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-ALLOWED_UPDATES = ["message", "callback_query"]
+# my_chat_member: the bot added to or removed from a group.
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 COMMANDS = (
     BotCommand("start", "Say hello and see what I can do"),
     BotCommand("ticket", "Ask us for help, step by step"),
@@ -43,6 +47,12 @@ COMMANDS = (
     BotCommand("status", "Your tickets and where they stand"),
     BotCommand("feedback", "Tell us how we are doing"),
     BotCommand("help", "What I can do"),
+)
+# The menu in group chats: what a company's linked group can ask (handlers.groups).
+GROUP_COMMANDS = (
+    BotCommand("ticket", "Open a ticket for your company, or add to the open one"),
+    BotCommand("link", "Link this group with the code from your account manager"),
+    BotCommand("help", "What I do in this group"),
 )
 STOP_GRACE_SECONDS = 5.0
 STAFF_ACCOUNT = "This Telegram account belongs to a team member; please use Slack for CRM work."
@@ -85,6 +95,8 @@ class TelegramFrontEnd:
         after_update: Callable[[], None] | None = None,
         health: Health | None = None,
         admission: Admission | None = None,
+        limiter: SlidingWindowLimiter | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if settings.webhook_url and not settings.webhook_secret:
             raise ValueError(
@@ -97,6 +109,9 @@ class TelegramFrontEnd:
         self.after_update = after_update
         self.health = health or Health()
         self.admission = admission or Admission()
+        # The dispatcher's (bot.app shares it): a group's direct answers count in its minute.
+        self.limiter = limiter or SlidingWindowLimiter()
+        self.clock = clock
         quiet_libraries()
         builder = Application.builder().token(settings.token).base_url(settings.api_url)
         # Our scheduler is the one scheduler. ptb's Updater is not used: it confirms an update
@@ -133,6 +148,7 @@ class TelegramFrontEnd:
         if self.on_username is not None and self.username:
             self.on_username(self.username)
         await app.bot.set_my_commands(list(COMMANDS))
+        await app.bot.set_my_commands(list(GROUP_COMMANDS), scope=BotCommandScopeAllGroupChats())
         await app.start()
         # Before anything new: what was stored but not handled when the last run stopped.
         recovered = await self.inbox.drain(due_only=False)
@@ -181,9 +197,34 @@ class TelegramFrontEnd:
             except intake.MalformedUpdate as exc:
                 _LOGGER.warning("telegram update %s skipped: malformed (%s)", update.update_id, exc)
                 continue
-            if delivery is not None:
+            if delivery is not None and await self._kept(delivery.incoming):
                 await self.inbox.receive(delivery.event_id, update.to_dict(), dedupe_key=delivery.dedupe_key)
         self._wake.set()
+
+    async def _kept(self, incoming: Incoming) -> bool:
+        """Whether an update goes into the inbox. In a group only what a linked group says to
+        the bot, and codes that link one, are kept; the rest is answered here (an unlinked
+        group is told once how to link it) or only changes the group's link."""
+        if not incoming.group:
+            return True
+        chat = str(incoming.chat_id)
+        actor = f"{PLATFORM}:group:{chat}"
+        if incoming.event == translate.LEFT:
+            await groups.bot_removed(self.store, PLATFORM, chat, actor=actor)
+            return False
+        if incoming.event == translate.MOVED:
+            if incoming.moved_to is not None:
+                await groups.group_moved(self.store, PLATFORM, chat, str(incoming.moved_to), actor=actor)
+            return False
+        if incoming.event is None:
+            if groups.link_code(incoming.text) is not None:
+                return True
+            if await groups.linked_group(self.store, PLATFORM, chat) is not None:
+                return True
+        hint = await groups.hint_once(self.store, PLATFORM, chat, actor=actor)
+        if hint is not None:
+            await self._answer(incoming, hint)
+        return False
 
     async def _work(self) -> None:
         """Handle what the poller stored, and retry what failed, until stopped."""
@@ -213,6 +254,14 @@ class TelegramFrontEnd:
             return Response(status_code=400)
         if delivery is None:
             return Response(status_code=200)  # a kind support does not use: nothing to keep
+        try:
+            kept = await self._kept(delivery.incoming)
+        except Exception as exc:
+            # Not decided: no 200, so Telegram sends it again.
+            _LOGGER.error("telegram group update %s not handled: %s", delivery.event_id, type(exc).__name__)
+            return Response(status_code=503)
+        if not kept:
+            return Response(status_code=200)
         if not self.admission.admit():
             # More waiting than the bot answers in good time: not stored, so Telegram sends it
             # again later, rather than a queue that grows until nothing is answered in time.
@@ -273,7 +322,9 @@ class TelegramFrontEnd:
         incoming = translate.from_update(update, bot_username=self.username)
         if incoming is None:
             return
-        reply = await self._reply(incoming)
+        reply = await (self._group_reply(incoming) if incoming.group else self._reply(incoming))
+        if reply is None:
+            return
         await self._answer(incoming, reply)
         if self.after_update is not None:
             self.after_update()
@@ -286,6 +337,28 @@ class TelegramFrontEnd:
         except PermissionError:
             return error_reply(STAFF_ACCOUNT)
         return await self.router.handle(incoming.message(actor))
+
+    async def _group_reply(self, incoming: Incoming) -> Reply | None:
+        """A linked group's message for the bot, or a code to link one, as its sender said it:
+        a contact of the group's company (created on their first message there)."""
+        if incoming.event is not None or incoming.said_message_id is None:
+            return None
+        try:
+            said = await groups.group_message(
+                self.store,
+                platform=PLATFORM,
+                chat_id=str(incoming.chat_id),
+                message_id=str(incoming.said_message_id),
+                user_id=incoming.user_id,
+                display_name=incoming.display_name,
+                text=incoming.text,
+            )
+        except PermissionError:
+            return error_reply(STAFF_ACCOUNT)
+        if said is None or isinstance(said, Reply):
+            return said
+        actor, group = said
+        return await self.router.handle(incoming.message(actor, group=group))
 
     async def _answer(self, incoming: Incoming, reply: Reply) -> None:
         bot = self.application.bot
@@ -316,18 +389,34 @@ class TelegramFrontEnd:
                         reply_markup=piece.reply_markup,
                     )
                 return
-            await send_reply(bot, incoming.chat_id, reply)
+            if incoming.group and not self._group_room(incoming.chat_id):
+                await self._defer(incoming, reply, "the group's 20 a minute")
+                return
+            await send_reply(bot, incoming.chat_id, reply, reply_to=incoming.said_message_id)
         except TelegramError as exc:
-            # A direct answer that could not go now (a 429, a network error) goes through the
-            # outbox, which retries it; its key makes a second try of this update a no-op.
-            _LOGGER.warning(
-                "telegram answer to update %s deferred: %s", incoming.update_id, type(exc).__name__
+            await self._defer(incoming, reply, type(exc).__name__)
+
+    def _group_room(self, chat_id: int) -> bool:
+        """Whether an answer may go to this group now within its 20 a minute (the per-chat
+        second is the outbox's pacing; a direct answer is one per message said)."""
+        windows = [(key, w) for key, w in platform_limits(PLATFORM, str(chat_id)) if key.endswith(":minute")]
+        now = self.clock()
+        if self.limiter.wait(windows, now) > 0:
+            return False
+        self.limiter.record(windows, now)
+        return True
+
+    async def _defer(self, incoming: Incoming, reply: Reply, why: str) -> None:
+        """A direct answer that cannot go now (a 429, a network error, a group's full minute)
+        goes through the outbox, which sends it when it may; its key makes a second try of this
+        update a no-op."""
+        _LOGGER.warning("telegram answer to update %s deferred: %s", incoming.update_id, why)
+        async with self.store.write(f"{PLATFORM}:answers") as tx:
+            await tx.outbox.enqueue(
+                platform=PLATFORM,
+                target=str(incoming.chat_id),
+                payload=reply_to_dict(reply),
+                key=f"telegram:answer:{incoming.update_id}",
+                thread=str(incoming.said_message_id) if incoming.said_message_id is not None else None,
+                priority=CONVERSATION,  # the answer to their own message: never held back
             )
-            async with self.store.write(f"{PLATFORM}:answers") as tx:
-                await tx.outbox.enqueue(
-                    platform=PLATFORM,
-                    target=str(incoming.chat_id),
-                    payload=reply_to_dict(reply),
-                    key=f"telegram:answer:{incoming.update_id}",
-                    priority=CONVERSATION,  # the answer to their own message: never held back
-                )

@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import CallbackQuery, Update, User
+from telegram import CallbackQuery, ChatMemberUpdated, MessageEntity, Update, User
 from telegram import Message as TgMessage
 
 from bot.telegram.translate import Incoming, from_update
@@ -54,6 +54,7 @@ def _user_ok(user: User) -> bool:
         and isinstance(user.first_name, str)
         and bool(user.first_name)
         and _is_text(user.last_name)
+        and _is_text(user.username)
     )
 
 
@@ -62,6 +63,32 @@ def _files_ok(message: TgMessage) -> bool:
     doc = message.document
     return photos and (
         doc is None or (isinstance(doc.file_id, str) and _is_text(doc.file_name) and _is_size(doc.file_size))
+    )
+
+
+def _entities_ok(entities: tuple[MessageEntity, ...]) -> bool:
+    return all(
+        isinstance(e.type, str) and _is_id(e.offset, low=0) and _is_id(e.length, low=0) for e in entities
+    )
+
+
+def _group_parts_ok(message: TgMessage) -> bool:
+    """What translate reads of a group message: mentions, the message replied to, members
+    added or gone, and a supergroup's new id."""
+    replied = message.reply_to_message
+    return (
+        _entities_ok(message.entities)
+        and _entities_ok(message.caption_entities)
+        and (
+            replied is None
+            or (
+                _is_id(replied.message_id, low=0)
+                and (replied.from_user is None or _user_ok(replied.from_user))
+            )
+        )
+        and all(_user_ok(member) for member in message.new_chat_members)
+        and (message.left_chat_member is None or _user_ok(message.left_chat_member))
+        and (message.migrate_to_chat_id is None or _is_id(message.migrate_to_chat_id))
     )
 
 
@@ -76,6 +103,18 @@ def _message_ok(message: TgMessage) -> bool:
         and _is_text(message.text)
         and _is_text(message.caption)
         and _files_ok(message)
+        and _group_parts_ok(message)
+    )
+
+
+def _membership_ok(changed: ChatMemberUpdated) -> bool:
+    return (
+        _is_id(changed.chat.id)
+        and isinstance(changed.chat.type, str)
+        and _user_ok(changed.from_user)
+        and _user_ok(changed.new_chat_member.user)
+        and isinstance(changed.old_chat_member.status, str)
+        and isinstance(changed.new_chat_member.status, str)
     )
 
 
@@ -125,16 +164,20 @@ def _dedupe_key(update: Update, incoming: Incoming) -> str:
     numbers within it. An edit reuses its message's id, but edits are never a Delivery."""
     if incoming.callback_id is not None:
         return f"{incoming.user_id}:callback:{incoming.callback_id}"
+    if update.my_chat_member is not None:
+        return f"{incoming.chat_id}:member:{update.update_id}"
     message_id = update.message.message_id if update.message is not None else None
     return f"{incoming.chat_id}:message:{message_id}"
 
 
 def delivery_of(update: Update, *, bot_username: str | None = None) -> Delivery | None:
     """What the inbox keeps of an update from outside: None for kinds customer support does not
-    use (edits, channel posts, groups, other bots), which need no storing; MalformedUpdate when
-    the fields it reads have types or ids Telegram never sends."""
+    use (edits, channel posts, group chatter, other bots), which need no storing; MalformedUpdate
+    when the fields it reads have types or ids Telegram never sends."""
     try:
-        if update.callback_query is not None:
+        if update.my_chat_member is not None:
+            well_formed = _membership_ok(update.my_chat_member)
+        elif update.callback_query is not None:
             well_formed = _press_ok(update.callback_query)
         elif update.message is not None:
             well_formed = _message_ok(update.message)

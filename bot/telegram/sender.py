@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from telegram import Bot
+from telegram import Bot, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden
 from telegram.error import RetryAfter as TelegramRetryAfter
@@ -40,15 +40,27 @@ async def send_reply(
     *,
     sleep: Callable[[float], Awaitable[None]] | None = None,
     part_wait: float = PART_WAIT,
+    reply_to: int | None = None,
 ) -> int:
     """Post ``reply`` (split if long, the photo first if any); the first message's id. With
-    ``sleep``, a 429 after the first part is waited out (``part_wait`` seconds in all)."""
+    ``sleep``, a 429 after the first part is waited out (``part_wait`` seconds in all). With
+    ``reply_to`` (a group chat's message) the first part answers that message; if it is gone,
+    the answer is posted all the same."""
     first: int | None = None
+    answering = (
+        ReplyParameters(message_id=reply_to, allow_sending_without_reply=True)
+        if reply_to is not None
+        else None
+    )
     parts = ReplyParts(retry_after=_retry_after, sleep=sleep, budget=part_wait)
     if reply.image is not None:
         photo = await parts.send(
             functools.partial(
-                bot.send_photo, chat_id=chat_id, photo=reply.image, filename=reply.image_name or None
+                bot.send_photo,
+                chat_id=chat_id,
+                photo=reply.image,
+                filename=reply.image_name or None,
+                reply_parameters=answering,
             )
         )
         first = photo.message_id
@@ -60,6 +72,7 @@ async def send_reply(
                 text=piece.text,
                 parse_mode=ParseMode.HTML,
                 reply_markup=piece.reply_markup,
+                reply_parameters=answering if first is None else None,
             )
         )
         first = first if first is not None else sent.message_id
@@ -75,9 +88,11 @@ class TelegramSender:
         self.sleep = sleep
 
     async def send(self, target: str, reply: Reply, *, thread: str | None) -> str:
-        """Telegram has no threads in private chats: ``thread`` is ignored."""
+        """``thread`` is the message a group chat's answer replies to (its Telegram message id);
+        private chats have none."""
+        reply_to = int(thread) if thread is not None and thread.isdigit() else None
         try:
-            return str(await send_reply(self.bot, int(target), reply, sleep=self.sleep))
+            return str(await send_reply(self.bot, int(target), reply, sleep=self.sleep, reply_to=reply_to))
         except TelegramRetryAfter as exc:
             raise RetryAfter(retry_seconds(exc)) from None
         except Forbidden:

@@ -430,3 +430,32 @@ async def test_a_contacts_segment_is_exported_and_erased(store: Store) -> None:
     async with store.read() as tx:
         assert await tx.segments.of_customer(carla) is None
         assert await tx.segments.of_customer(other) is not None
+
+
+async def test_what_a_contact_wrote_in_their_companys_group_is_exported_and_erased(store: Store) -> None:
+    """A group chat's ticket is the company's, but each message is its writer's: in their
+    export and blanked with them; an erased company's group chat is unlinked."""
+    async with store.write("t") as tx:
+        acme = await tx.customers.add(name="Acme")
+        gus = await tx.customers.add(name="Gus")
+        await tx.chat_groups.link("telegram", "-100", customer_id=acme.id, linked_by="t")
+        ticket = await tx.tickets.open(
+            customer_id=acme.id, subject="Jam", source="telegram", first_message="Gus here, call 555-0199"
+        )
+        await tx.tickets.add_message(
+            ticket.id, author_kind="customer", text="mine", author_customer_id=gus.id
+        )
+        export = await tx.privacy.export_customer(gus.id)
+        await tx.privacy.erase_customer(gus.id)
+    assert [m["text"] for m in export["ticket_messages"]] == ["mine"]
+    async with store.read() as tx:
+        texts = [m.text for m in await tx.tickets.messages(ticket.id)]
+    assert texts == ["Gus here, call 555-0199", ERASED]
+    async with store.write("t") as tx:
+        company = await tx.privacy.export_customer(acme.id)
+        counts = await tx.privacy.erase_customer(acme.id)
+    assert [g["chat_id"] for g in company["chat_groups"]] == ["-100"]
+    assert counts["group_chats_unlinked"] == 1
+    async with store.read() as tx:
+        assert await tx.chat_groups.linked("telegram", "-100") is None
+        assert (await tx.chat_groups.get("telegram", "-100")) is not None

@@ -23,7 +23,14 @@ from tests.fakes.storm import Storm, storm_of
 TOKEN = "123456:TEST-token"
 BOT_ID = 123456
 BOT_USERNAME = "crm_test_bot"
-_JSON_FIELDS = ("reply_markup", "allowed_updates", "commands", "link_preview_options", "scope")
+_JSON_FIELDS = (
+    "reply_markup",
+    "allowed_updates",
+    "commands",
+    "link_preview_options",
+    "scope",
+    "reply_parameters",
+)
 
 
 @dataclass(slots=True)
@@ -151,6 +158,63 @@ class FakeTelegramApi(RecordingServer):
                     {"type": "bot_command", "offset": 0, "length": len(text.split(" ")[0])}
                 ]
         return {"update_id": update_id or next(self._update_ids), "message": message}
+
+    def group_update(
+        self,
+        chat_id: int,
+        user_id: int,
+        text: str = "",
+        *,
+        name: str = "Carla",
+        mention: bool = False,
+        reply_to: int | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """A message in the group ``chat_id`` (not queued): ``mention`` marks each @bot in the
+        text as a mention entity, ``reply_to`` makes it a reply to the bot's message with that id;
+        ``extra`` adds fields (new_chat_members, migrate_to_chat_id, ...)."""
+        update = self.message_update(user_id, text, name=name)
+        message = update["message"]
+        message["chat"] = {
+            "id": chat_id,
+            "type": "supergroup" if chat_id < -(10**12) else "group",
+            "title": "Acme",
+        }
+        if mention:
+            tag = f"@{BOT_USERNAME}"
+            message["entities"] = [
+                {"type": "mention", "offset": at, "length": len(tag)}
+                for at in range(len(text))
+                if text.startswith(tag, at)
+            ]
+        if reply_to is not None:
+            message["reply_to_message"] = {
+                "message_id": reply_to,
+                "date": int(time.time()),
+                "chat": message["chat"],
+                "from": {"id": BOT_ID, "is_bot": True, "first_name": "CRM", "username": BOT_USERNAME},
+                "text": "Added to ticket #1.",
+            }
+        message.update(extra)
+        return update
+
+    def member_update(self, chat_id: int, *, old: str, new: str, by: int = 42) -> dict[str, Any]:
+        """my_chat_member: the bot's own membership in ``chat_id`` went from ``old`` to ``new``."""
+        bot = {"id": BOT_ID, "is_bot": True, "first_name": "CRM", "username": BOT_USERNAME}
+        return {
+            "update_id": next(self._update_ids),
+            "my_chat_member": {
+                "chat": {"id": chat_id, "type": "group", "title": "Acme"},
+                "from": {"id": by, "is_bot": False, "first_name": "Ann"},
+                "date": int(time.time()),
+                "old_chat_member": {"user": bot, "status": old},
+                "new_chat_member": {
+                    "user": bot,
+                    "status": new,
+                    **({"until_date": 0} if new == "kicked" else {}),
+                },
+            },
+        }
 
     def callback_update(
         self, user_id: int, data: str, *, message_id: int, name: str = "Carla"

@@ -28,9 +28,13 @@ def test_kinds_support_does_not_use_are_no_delivery() -> None:
     fake = FakeTelegramApi()
     message = fake.message_update(42, "order 1182")
     edited = {"update_id": 9, "edited_message": {**message["message"], "edit_date": 1}}
-    group = fake.message_update(42, "/status")
+    # A group's chatter (no command, mention or reply to the bot) and a command for another bot.
+    group = fake.message_update(42, "order 1182 @someone_else")
     group["message"]["chat"] = {"id": -100, "type": "group", "title": "g"}
-    for update in (edited, group, {"update_id": 10}, {"update_id": 11, "kind_from_the_future": {"x": 1}}):
+    other_bot = fake.message_update(42, "/status@other_bot")
+    other_bot["message"]["chat"] = {"id": -100, "type": "group", "title": "g"}
+    odd = ({"update_id": 10}, {"update_id": 11, "kind_from_the_future": {"x": 1}})
+    for update in (edited, group, other_bot, *odd):
         assert delivery_of(parse_update(update)) is None, update
 
 
