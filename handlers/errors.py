@@ -34,3 +34,8 @@ class NotFound(UserError):
 class UsageError(UserError):
     """The words do not have the command's shape (as opposed to a bad value): free text such
     as "remind me to call acme at 10" lands here, and the router may read it for its meaning."""
+
+
+class Conflict(UserError):
+    """The request is well formed but the thing is not in a state that allows it (a reply on a
+    resolved ticket, ending a relation that has ended): the HTTP API answers 409."""

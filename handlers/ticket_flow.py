@@ -6,9 +6,9 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from crm_store.records import TicketRecord
+from crm_store.records import CustomerRecord, TicketRecord
 from crm_store.store import Tx
-from handlers import actions, notify
+from handlers import access, actions, notify
 from handlers.context import Context
 from handlers.errors import Forbidden, UserError
 from handlers.interactions import label_text
@@ -75,9 +75,12 @@ async def open_in(
     subject: str,
     description: str,
     attachments: tuple[Attachment, ...],
+    customer_id: int | None = None,
 ) -> TicketRecord:
-    """Open the ticket and queue its support-channel card, in the caller's transaction."""
-    customer_id = customer_of(ctx)
+    """Open the ticket and queue its support-channel card, in the caller's transaction: for the
+    customer speaking, or for ``customer_id`` when the team or the API opens it in their name."""
+    if customer_id is None:
+        customer_id = customer_of(ctx)
     first = description.strip() or subject
     label, score = label_text(ctx, first)
     ticket = await tx.tickets.open(
@@ -95,6 +98,21 @@ async def open_in(
     post = notify.new_ticket_post(ticket, customer, first, attachments)
     await notify.to_support(tx, ctx.services.settings, ticket.id, post, key=f"ticket:{ticket.id}:opened")
     return ticket
+
+
+async def open_for(ctx: Context, customer: CustomerRecord, *, subject: str, text: str) -> TicketRecord:
+    """A ticket opened in the customer's name with their words (a web shop's contact form through
+    the API): the rules of /ticket, the customer's first message, sentiment and priority, the
+    support channel's card."""
+    subject = check_subject(subject)
+    if not subject:
+        raise UserError("A ticket needs a subject.")
+    text = check_text(text)
+    access.check(ctx, customer)
+    async with ctx.store.write(ctx.actor.key) as tx:
+        return await open_in(
+            tx, ctx, subject=subject, description=text, attachments=(), customer_id=customer.id
+        )
 
 
 def opened(ticket: TicketRecord, *, replace_original: bool = False) -> Reply:
