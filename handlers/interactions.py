@@ -9,7 +9,7 @@ from crm_store.records import CustomerRecord, InteractionRecord
 from handlers import access
 from handlers.common import describe, local_time, pick_customer
 from handlers.context import Context
-from handlers.errors import UsageError, UserError
+from handlers.errors import InvalidField, UsageError
 from handlers.messages import MAX_TEXT, ListItem, Reply
 from handlers.parsing import format_money, one_line
 from handlers.registry import Area, ButtonVerb, Command, Prompt
@@ -37,9 +37,9 @@ LOGGABLE = tuple(k for k in KINDS if k != "message")
 def check_note(text: str) -> str:
     text = text.strip()
     if not text:
-        raise UserError("What happened? Add it after the colon.", usage=LOG_USAGE)
+        raise InvalidField("text", "What happened? Add it after the colon.", usage=LOG_USAGE)
     if len(text) > MAX_TEXT:
-        raise UserError(f"That note is too long ({len(text)} characters; at most {MAX_TEXT}).")
+        raise InvalidField("text", f"That note is too long ({len(text)} characters; at most {MAX_TEXT}).")
     return text
 
 
@@ -49,10 +49,12 @@ async def record(
     """Log a call, email, meeting or note against ``customer`` with its sentiment: `log` and
     the API both end here. ``occurred_at`` (aware) backdates it; it may not lie in the future."""
     if kind not in LOGGABLE:
-        raise UserError(f"{kind!r} is not a kind of interaction: use call, email, meeting or note.")
+        raise InvalidField(
+            "kind", f"{kind!r} is not a kind of interaction: use call, email, meeting or note."
+        )
     text = check_note(text)
     if occurred_at is not None and occurred_at > ctx.now():
-        raise UserError("An interaction cannot have happened in the future.")
+        raise InvalidField("occurred_at", "An interaction cannot have happened in the future.")
     access.check(ctx, customer)
     label, score = label_text(ctx, text)
     async with ctx.store.write(ctx.actor.key) as tx:

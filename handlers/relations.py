@@ -11,7 +11,7 @@ from crm_store.relationships import KINDS
 from handlers import access
 from handlers.common import describe, pick_customer
 from handlers.context import Context
-from handlers.errors import Conflict, UsageError, UserError
+from handlers.errors import Conflict, InvalidField, UsageError, UserError
 from handlers.messages import Field, ListItem, Reply
 from handlers.registry import Area, Command
 
@@ -55,12 +55,17 @@ def _kind(word: str) -> str | None:
     return _ALIASES.get(word.replace("-", "").replace("_", ""))
 
 
+def day_start(day: date, tz: ZoneInfo) -> datetime:
+    """A relation's date as the moment it begins in the reader's time zone."""
+    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
+
+
 def _day(text: str, tz: ZoneInfo) -> datetime:
     try:
         day = date.fromisoformat(text)
     except ValueError:
         raise UserError(f"{text!r} is not a date: write it as YYYY-MM-DD, like 2024-03-01.") from None
-    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
+    return day_start(day, tz)
 
 
 def _split(
@@ -163,13 +168,6 @@ async def _pair(
 Outcome = Literal["created", "exists", "ended"]
 
 
-def parse_kind(word: str) -> str:
-    kind = _kind(word)
-    if kind is None:
-        raise UserError(f"{word!r} is not a kind of relation: use one of {KIND_LIST}.")
-    return kind
-
-
 async def relate_customers(
     ctx: Context,
     a: CustomerRecord,
@@ -185,9 +183,11 @@ async def relate_customers(
     access.check(ctx, a)
     access.check(ctx, b)
     if a.id == b.id:
-        raise UserError(f"{describe(a)} cannot be related to itself.", usage=RELATE_USAGE)
+        raise InvalidField(
+            "to_customer_id", f"{describe(a)} cannot be related to itself.", usage=RELATE_USAGE
+        )
     if starts is not None and ends is not None and ends < starts:
-        raise UserError("The end date is before the start date.", usage=RELATE_USAGE)
+        raise InvalidField("until", "The end date is before the start date.", usage=RELATE_USAGE)
     async with ctx.store.write(ctx.actor.key) as tx:
         existing = await tx.relationships.current_between(a.id, kind, b.id)
         if existing is not None:
@@ -201,7 +201,7 @@ async def relate_customers(
                 )
             assert ends is not None
             if existing.starts_at is not None and ends < existing.starts_at:
-                raise UserError("The end date is before the relation's start.")
+                raise InvalidField("until", "The end date is before the relation's start.")
             await tx.relationships.end(existing.id, ends_at=ends)
             outcome: Outcome = "ended"
             record_id = existing.id

@@ -10,7 +10,7 @@ from crm_store.records import CustomerRecord, TicketRecord
 from crm_store.store import Tx
 from handlers import access, actions, notify
 from handlers.context import Context
-from handlers.errors import Forbidden, UserError
+from handlers.errors import Forbidden, InvalidField, UserError
 from handlers.interactions import label_text
 from handlers.messages import MAX_TEXT, Attachment, Button, Field, Reply
 from handlers.parsing import one_line
@@ -36,16 +36,17 @@ def customer_of(ctx: Context) -> int:
 def check_subject(subject: str) -> str:
     flat = " ".join(subject.split())
     if len(flat) > MAX_SUBJECT:
-        raise UserError(
+        raise InvalidField(
+            "subject",
             f"Please keep the subject under {MAX_SUBJECT} characters; "
-            "you can add details in the next message."
+            "you can add details in the next message.",
         )
     return flat
 
 
 def check_text(text: str) -> str:
     if len(text) > MAX_TEXT:
-        raise UserError(f"That message is too long (at most {MAX_TEXT} characters).")
+        raise InvalidField("text", f"That message is too long (at most {MAX_TEXT} characters).")
     return text
 
 
@@ -106,7 +107,7 @@ async def open_for(ctx: Context, customer: CustomerRecord, *, subject: str, text
     support channel's card."""
     subject = check_subject(subject)
     if not subject:
-        raise UserError("A ticket needs a subject.")
+        raise InvalidField("subject", "A ticket needs a subject.")
     text = check_text(text)
     access.check(ctx, customer)
     async with ctx.store.write(ctx.actor.key) as tx:

@@ -6,7 +6,7 @@ from crm_store.records import RepRecord, TicketRecord
 from handlers import access, actions, notify
 from handlers.common import acting_rep, ago, describe, local_time, pick_customer
 from handlers.context import Context
-from handlers.errors import Conflict, UsageError, UserError
+from handlers.errors import Conflict, InvalidField, UsageError, UserError
 from handlers.interactions import label_text
 from handlers.messages import MAX_TEXT, Button, Field, ListItem, Reply
 from handlers.parsing import one_line, parse_id
@@ -132,16 +132,16 @@ async def assign(ctx: Context) -> Reply:
 def check_reply(text: str) -> str:
     text = text.strip()
     if not text:
-        raise UserError("What should the reply say?", usage=REPLY_USAGE)
+        raise InvalidField("text", "What should the reply say?", usage=REPLY_USAGE)
     if len(text) > MAX_TEXT:
-        raise UserError(f"That reply is too long ({len(text)} characters; at most {MAX_TEXT}).")
+        raise InvalidField("text", f"That reply is too long ({len(text)} characters; at most {MAX_TEXT}).")
     return text
 
 
-async def reply_on(ctx: Context, t: TicketRecord, text: str) -> tuple[int, bool]:
+async def reply_on(ctx: Context, t: TicketRecord, text: str) -> tuple[int, int]:
     """Answer the customer on ticket ``t`` (which the caller got through ``access.ticket``): the
     message is stored and queued to the customer's chat in one transaction. `reply` and the API
-    both end here. Returns the message id and whether it was queued (False: no chat linked)."""
+    both end here. Returns the message id and how many chats it was queued to (0: none linked)."""
     text = check_reply(text)
     if t.status == "resolved":
         raise Conflict(f"Ticket #{t.id} is resolved; `reopen {t.id}` first.")
@@ -182,7 +182,7 @@ async def resolve_ticket(ctx: Context, t: TicketRecord, note: str = "") -> bool:
     if t.status == "resolved":
         return False
     if len(note) > MAX_TEXT:
-        raise UserError(f"The note is too long (at most {MAX_TEXT} characters).")
+        raise InvalidField("note", f"The note is too long (at most {MAX_TEXT} characters).")
     async with ctx.store.write(ctx.actor.key) as tx:
         if note.strip():
             await tx.tickets.add_message(
