@@ -6,18 +6,26 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from bot.api import customers
+from bot.api import customers, insight, interactions, relationships, segments, tickets
 from bot.api.auth import ApiState
 from bot.api.errors import ApiError, on_api_error, on_http_error, on_user_error, on_validation_error
 from bot.api.idempotency import Crashes, Idempotency
 from bot.api.limits import Buckets
+from bot.api.refusals import HANDLERS as REFUSALS
 from bot.api.transport import MAX_BODY, BodyLimit
 from config.settings import Rate
 from handlers.context import Services
 from handlers.errors import UserError
 
 PREFIX = "/api/v1"
-ROUTERS = (customers.router,)
+ROUTERS = (
+    customers.router,
+    interactions.router,
+    tickets.router,
+    relationships.router,
+    segments.router,
+    insight.router,
+)
 
 
 def build_api(
@@ -48,6 +56,8 @@ def build_api(
     )
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(UserError, on_user_error)
+    for refusal, answer in REFUSALS:  # subclasses of UserError with an HTTP meaning of their own
+        app.add_exception_handler(refusal, answer)
     app.add_exception_handler(RequestValidationError, on_validation_error)
     app.add_exception_handler(HTTPException, on_http_error)
     for router in ROUTERS:

@@ -11,8 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from bot.api.auth import Caller, api_context, require_scope
-from bot.api.customers import ERRORS
-from bot.api.errors import ApiError, ErrorResponse
+from bot.api.errors import ApiError, ErrorResponse, documented
 from bot.api.ids import existing
 from handlers import access
 from handlers.context import Services
@@ -53,7 +52,9 @@ class Forecast(BaseModel):
     revenue_low_cents: int = Field(description="the 90% range of the revenue")
     revenue_high_cents: int
     p_active: float = Field(description="the chance the customer orders again at all, 0 to 1")
-    model: str = Field(description="gbm (trained on the book's own history) or bgnbd")
+    model: str = Field(
+        description="regression (trained on the book's own history) or bgnbd (too little history for it)"
+    )
 
 
 def _building(services: Services) -> ApiError:
@@ -75,8 +76,7 @@ def _building(services: Services) -> ApiError:
     "/customers/{customer_id}/recommendations",
     response_model=Recommendations,
     responses={
-        **ERRORS,
-        404: {"model": ErrorResponse, "description": "No such customer"},
+        **documented(404),
         503: {"model": ErrorResponse, "description": "The model is being built; see Retry-After"},
     },
 )
@@ -118,10 +118,7 @@ async def recommendations(
 @router.get(
     "/customers/{customer_id}/forecast",
     response_model=Forecast,
-    responses={
-        **ERRORS,
-        404: {"model": ErrorResponse, "description": "No such customer, or nothing to forecast from"},
-    },
+    responses=documented(404),
 )
 async def forecast(
     request: Request,
@@ -136,10 +133,14 @@ async def forecast(
     try:
         figures = await forecast_for(ctx, customer.id, horizon_days)
     except TooLittleHistory as exc:
-        raise ApiError(404, "no_forecast", f"The book has too little order history to forecast ({exc}).") from None
+        raise ApiError(
+            404, "no_forecast", f"The book has too little order history to forecast ({exc})."
+        ) from None
     if figures is None:
         raise ApiError(
-            404, "no_forecast", f"Customer #{customer.id} has no orders yet, so there is nothing to forecast from."
+            404,
+            "no_forecast",
+            f"Customer #{customer.id} has no orders yet, so there is nothing to forecast from.",
         )
     return Forecast(
         customer_id=customer.id,

@@ -11,8 +11,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from bot.api import paging
 from bot.api.auth import Caller, api_context, require_scope
-from bot.api.customers import ERRORS
-from bot.api.errors import ErrorResponse
+from bot.api.errors import documented
 from bot.api.ids import existing
 from crm_store.records import InteractionRecord
 from handlers import access
@@ -22,7 +21,6 @@ from handlers.messages import MAX_TEXT
 router = APIRouter(tags=["interactions"])
 Kind = Literal["call", "email", "meeting", "note", "message"]
 Loggable = Literal["call", "email", "meeting", "note"]
-NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such customer"}}
 
 
 class Interaction(BaseModel):
@@ -71,7 +69,7 @@ class InteractionCreate(BaseModel):
 @router.get(
     "/customers/{customer_id}/interactions",
     response_model=InteractionPage,
-    responses={**ERRORS, **NOT_FOUND},
+    responses=documented(404),
 )
 async def list_interactions(
     request: Request,
@@ -99,7 +97,7 @@ async def list_interactions(
     "/customers/{customer_id}/interactions",
     response_model=Interaction,
     status_code=201,
-    responses={**ERRORS, **NOT_FOUND},
+    responses=documented(404),
 )
 async def create_interaction(
     request: Request,

@@ -10,8 +10,7 @@ from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.api.auth import Caller, api_context, require_scope
-from bot.api.customers import ERRORS
-from bot.api.errors import ErrorResponse, FieldError, invalid
+from bot.api.errors import FieldError, documented, invalid
 from bot.api.ids import MAX_ID, existing
 from crm_store.records import CustomerRecord, RelationshipRecord
 from crm_store.relationships import KINDS
@@ -25,7 +24,6 @@ Kind = Literal["parent", "subsidiary", "partner", "reseller", "referred-by", "wo
 assert set(Kind.__args__) == set(KINDS)  # type: ignore[attr-defined]
 # Every relation of one customer is listed; a customer with more is a data problem, not a page.
 LIST_LIMIT = 1_000
-NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such customer or relationship"}}
 
 
 class Relationship(BaseModel):
@@ -94,7 +92,7 @@ async def _customer(ctx: Context, customer_id: int, field: str) -> CustomerRecor
 @router.get(
     "/customers/{customer_id}/relationships",
     response_model=CustomerRelationships,
-    responses={**ERRORS, **NOT_FOUND},
+    responses=documented(404),
 )
 async def customer_relationships(
     request: Request, customer_id: int, caller: Annotated[Caller, Depends(require_scope("read"))]
@@ -119,9 +117,8 @@ async def customer_relationships(
     response_model=RelationshipRecorded,
     status_code=201,
     responses={
-        **ERRORS,
+        **documented(409),
         200: {"model": RelationshipRecorded, "description": "Already recorded, or its end set"},
-        409: {"model": ErrorResponse, "description": "The same relation is current: end it first"},
     },
 )
 async def create_relationship(
@@ -151,7 +148,7 @@ async def create_relationship(
 @router.delete(
     "/relationships/{relationship_id}",
     response_model=Relationship,
-    responses={**ERRORS, **NOT_FOUND, 409: {"model": ErrorResponse, "description": "It has ended already"}},
+    responses=documented(404, 409),
 )
 async def end(
     request: Request, relationship_id: int, caller: Annotated[Caller, Depends(require_scope("write"))]

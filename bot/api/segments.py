@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 
 from bot.api import paging
 from bot.api.auth import Caller, api_context, require_scope
-from bot.api.customers import ERRORS, Customer, CustomerPage
-from bot.api.errors import ErrorResponse
+from bot.api.customers import Customer, CustomerPage
+from bot.api.errors import documented
 from crm_store.segments import SegmentRecord
 from handlers.errors import NotFound
 from handlers.segments import key_figures
@@ -52,7 +52,7 @@ class SegmentList(BaseModel):
     customers: int = Field(description="customers in all segments")
 
 
-@router.get("/segments", response_model=SegmentList, responses=ERRORS)
+@router.get("/segments", response_model=SegmentList, responses=documented())
 async def list_segments(
     request: Request, caller: Annotated[Caller, Depends(require_scope("read"))]
 ) -> SegmentList:
@@ -66,7 +66,7 @@ async def list_segments(
 @router.get(
     "/segments/{slug}/customers",
     response_model=CustomerPage,
-    responses={**ERRORS, 404: {"model": ErrorResponse, "description": "No segment with that slug"}},
+    responses=documented(404),
 )
 async def segment_customers(
     request: Request,

@@ -12,8 +12,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from bot.api import paging
 from bot.api.auth import Caller, api_context, require_scope
-from bot.api.customers import ERRORS
-from bot.api.errors import ErrorResponse, FieldError, invalid
+from bot.api.errors import FieldError, documented, invalid
 from bot.api.ids import MAX_ID, existing
 from crm_store.records import TicketMessageRecord, TicketRecord
 from handlers import access
@@ -25,8 +24,6 @@ from handlers.tickets import reply_on, resolve_ticket
 
 router = APIRouter(tags=["tickets"])
 Status = Literal["open", "pending", "resolved"]
-NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such ticket"}}
-CONFLICT = {409: {"model": ErrorResponse, "description": "The ticket is resolved"}}
 # A ticket's messages in GET /tickets/{id}: the latest this many, oldest first.
 MESSAGES = 200
 
@@ -132,7 +129,7 @@ async def _detail(ctx: Context, ticket_id: int) -> TicketDetail:
     return TicketDetail(**Ticket.of(t).model_dump(), messages=[TicketMessage.of(m) for m in messages])
 
 
-@router.get("/tickets", response_model=TicketPage, responses=ERRORS)
+@router.get("/tickets", response_model=TicketPage, responses=documented())
 async def list_tickets(
     request: Request,
     caller: Annotated[Caller, Depends(require_scope("read"))],
@@ -164,7 +161,7 @@ async def list_tickets(
     return TicketPage(items=[Ticket.of(t) for t in rows], next_cursor=next_cursor)
 
 
-@router.get("/tickets/{ticket_id}", response_model=TicketDetail, responses={**ERRORS, **NOT_FOUND})
+@router.get("/tickets/{ticket_id}", response_model=TicketDetail, responses=documented(404))
 async def get_ticket(
     request: Request, ticket_id: int, caller: Annotated[Caller, Depends(require_scope("read"))]
 ) -> TicketDetail:
@@ -173,7 +170,7 @@ async def get_ticket(
     return await _detail(ctx, t.id)
 
 
-@router.post("/tickets", response_model=TicketDetail, status_code=201, responses=ERRORS)
+@router.post("/tickets", response_model=TicketDetail, status_code=201, responses=documented())
 async def create_ticket(
     request: Request, body: TicketCreate, caller: Annotated[Caller, Depends(require_scope("write"))]
 ) -> TicketDetail:
@@ -193,7 +190,7 @@ async def create_ticket(
     "/tickets/{ticket_id}/replies",
     response_model=ReplySent,
     status_code=201,
-    responses={**ERRORS, **NOT_FOUND, **CONFLICT},
+    responses=documented(404, 409),
 )
 async def reply_to_ticket(
     request: Request,
@@ -207,12 +204,12 @@ async def reply_to_ticket(
     message_id, queued = await reply_on(ctx, t, body.text)
     detail = await _detail(ctx, t.id)
     message = next(m for m in detail.messages if m.id == message_id)
-    return ReplySent(ticket=Ticket(**detail.model_dump(exclude={"messages"})), message=message, queued_to_chats=queued)
+    return ReplySent(
+        ticket=Ticket(**detail.model_dump(exclude={"messages"})), message=message, queued_to_chats=queued
+    )
 
 
-@router.post(
-    "/tickets/{ticket_id}/resolve", response_model=TicketDetail, responses={**ERRORS, **NOT_FOUND}
-)
+@router.post("/tickets/{ticket_id}/resolve", response_model=TicketDetail, responses=documented(404))
 async def resolve(
     request: Request,
     ticket_id: int,
