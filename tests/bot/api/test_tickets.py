@@ -121,7 +121,7 @@ async def test_list_filters_and_pages_by_last_change(
         if len(seen) == 2:  # a ticket read already changes between pages: it comes round again
             clock.advance(minutes=1)
             await api.post(f"/tickets/{ids[0]}/resolve", headers=AUTH)
-    assert seen == ids + [ids[0]]
+    assert seen == [*ids, ids[0]]
     acme_open = await api.get("/tickets", params={"customer_id": acme.id, "status": "open"}, headers=AUTH)
     assert [t["id"] for t in acme_open.json()["items"]] == [ids[2], ids[4]]
     resolved = await api.get("/tickets", params={"status": "resolved"}, headers=AUTH)
