@@ -89,7 +89,7 @@ class ApiTokenRepo(Repo):
             update(api_tokens)
             .where(
                 api_tokens.c.name == name,
-                or_(api_tokens.c.last_used_at.is_(None), api_tokens.c.last_used_at < self.now - every),
+                or_(api_tokens.c.last_used_at.is_(None), api_tokens.c.last_used_at <= self.now - every),
             )
             .values(last_used_at=self.now)
         )

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import hmac
 import math
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from fastapi import Request
 from starlette.datastructures import Headers
@@ -40,7 +39,7 @@ class ApiState:
     env_token: str | None
     buckets: Buckets
     max_body: int = 1_000_000
-    _touched: dict[str, float] = field(default_factory=dict)
+    _touched: dict[str, datetime] = field(default_factory=dict)
 
     @classmethod
     def of(cls, request_or_app: object) -> ApiState:
@@ -71,8 +70,9 @@ async def identify(state: ApiState, headers: Headers) -> Caller:
 
 
 async def _touch(state: ApiState, caller: Caller) -> None:
-    now = time.monotonic()
-    if now - state._touched.get(caller.name, -math.inf) < TOUCH_EVERY.total_seconds():
+    now = state.services.store.clock()
+    last = state._touched.get(caller.name)
+    if last is not None and now - last < TOUCH_EVERY:
         return
     state._touched[caller.name] = now
     async with state.services.store.write(caller.actor_key) as tx:
