@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from bot.api import customers
+from bot.api import customers, orders, products
 from bot.api.auth import ApiState
 from bot.api.errors import ApiError, on_api_error, on_http_error, on_user_error, on_validation_error
 from bot.api.idempotency import Crashes, Idempotency
@@ -17,7 +17,7 @@ from handlers.context import Services
 from handlers.errors import UserError
 
 PREFIX = "/api/v1"
-ROUTERS = (customers.router,)
+ROUTERS = (customers.router, products.router, orders.router)
 
 
 def build_api(
