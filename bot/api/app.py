@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from bot.api import customers, insight, interactions, relationships, segments, tickets
+from bot.api import customers, insight, interactions, orders, products, relationships, segments, tickets
 from bot.api.auth import ApiState
 from bot.api.errors import ApiError, on_api_error, on_http_error, on_user_error, on_validation_error
 from bot.api.idempotency import Crashes, Idempotency
@@ -20,6 +20,8 @@ from handlers.errors import UserError
 PREFIX = "/api/v1"
 ROUTERS = (
     customers.router,
+    products.router,
+    orders.router,
     interactions.router,
     tickets.router,
     relationships.router,

@@ -31,3 +31,22 @@ def decode(cursor: str | None) -> tuple[datetime, int] | None:
         return when, last_id
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise invalid([FieldError(field="cursor", message="not a cursor this API gave")]) from None
+
+
+def encode_id(last_id: int) -> str:
+    """A cursor for lists in id order."""
+    return base64.urlsafe_b64encode(json.dumps(["id", last_id]).encode()).decode().rstrip("=")
+
+
+def decode_id(cursor: str | None) -> int:
+    """The id a list in id order continues after (0 for the first page)."""
+    if cursor is None:
+        return 0
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        kind, last_id = json.loads(raw)
+        if kind != "id" or not isinstance(last_id, int) or not 0 <= last_id < 2**63:
+            raise ValueError(cursor)
+        return last_id
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise invalid([FieldError(field="cursor", message="not a cursor this API gave")]) from None
