@@ -77,7 +77,7 @@ async def segment_customers(
 ) -> CustomerPage:
     """The segment's customers by id, those the token may see."""
     ctx = api_context(request, caller)
-    after = paging.decode(cursor)
+    after = paging.decode_id(cursor)
     async with ctx.store.read() as tx:
         found = [s for s in await tx.segments.matching(slug) if s.slug == slug.strip().lower()]
         if not found:
@@ -86,11 +86,10 @@ async def segment_customers(
         rows = await tx.segments.members(
             segment.id,
             limit=limit + 1,
-            after_id=after[1] if after else None,
+            after_id=after,
             visible_to_rep=ctx.scope.owner_filter,
         )
     more = len(rows) > limit
     rows = rows[:limit]
-    # The cursor carries the run it was made in, beside the last id (pages are by id).
-    next_cursor = paging.encode(segment.computed_at, rows[-1].id) if more else None
+    next_cursor = paging.encode_id(rows[-1].id) if more else None
     return CustomerPage(items=[Customer.of(c) for c in rows], next_cursor=next_cursor)
