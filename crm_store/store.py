@@ -48,6 +48,7 @@ from crm_store.segments import SegmentRepo
 from crm_store.sla import SlaRepo
 from crm_store.speakers import Speaker, SpeakerCache
 from crm_store.tickets import TicketRepo
+from crm_store.webhooks import WebhookRepo
 
 Clock = Callable[[], datetime]
 
@@ -246,6 +247,10 @@ class Tx:
     @cached_property
     def consents(self) -> ConsentRepo:
         return ConsentRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def webhooks(self) -> WebhookRepo:
+        return WebhookRepo(self.conn, self.audit, now=self.now)
 
     @property
     def people_changed(self) -> bool:
