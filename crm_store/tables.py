@@ -625,6 +625,8 @@ webhook_deliveries = Table(
     Column("endpoint_id", Id, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False),
     Column("event_type", String(32), nullable=False),
     Column("payload", JSON, nullable=False),
+    # The customer the event is about (its payload holds their details): erased with them.
+    Column("customer_id", Id, nullable=True),
     Column("attempts", Integer, nullable=False, server_default="0"),
     Column("state", String(10), nullable=False, server_default="pending"),
     _ts("next_attempt_at"),
@@ -636,6 +638,7 @@ webhook_deliveries = Table(
     UniqueConstraint("event_id", "endpoint_id"),
     Index("ix_webhook_deliveries_state", "state", "id"),
     Index("ix_webhook_deliveries_endpoint_id", "endpoint_id"),
+    Index("ix_webhook_deliveries_customer_id", "customer_id"),
     CheckConstraint(
         "state IN ('pending', 'sending', 'delivered', 'failed', 'given_up')", name="state"
     ),

@@ -161,6 +161,17 @@ async def event_data(
     return None
 
 
+def customer_of(data: dict[str, Any]) -> int | None:
+    """The customer an event's object is about (to erase their deliveries with them)."""
+    if data.get("object") == "customer":
+        found = data.get("id")
+    elif data.get("object") == "loyalty_alert":
+        found = data.get("customer", {}).get("id")
+    else:
+        found = data.get("customer_id")
+    return found if isinstance(found, int) else None
+
+
 def envelope(*, event_id: str, event_type: str, created_at: datetime, data: dict[str, Any]) -> dict[str, Any]:
     """The JSON body of every delivery."""
     return {

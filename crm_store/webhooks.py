@@ -16,14 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm_store.outbox import OutboxRepo
 from crm_store.repo import Repo
 from crm_store.tables import outbox, webhook_deliveries, webhook_endpoints
-from crm_store.webhook_shapes import AUDIT_EVENTS, envelope, event_data
+from crm_store.webhook_shapes import AUDIT_EVENTS, customer_of, envelope, event_data
 
 if TYPE_CHECKING:
     from crm_store.audit import AuditRepo
@@ -160,6 +160,7 @@ async def enqueue_event(
                     endpoint_id=endpoint_id,
                     event_type=event_type,
                     payload=body,
+                    customer_id=customer_of(data),
                     attempts=0,
                     state="pending",
                     next_attempt_at=now,
@@ -176,6 +177,20 @@ async def enqueue_event(
             key=f"webhook:{delivery_id}",
         )
     return len(endpoint_ids)
+
+
+async def erase_customer_deliveries(conn: AsyncConnection, customer_ids: Sequence[int]) -> int:
+    """Delete the deliveries about these customers (their payloads quote them), sent or not,
+    with their outbox rows; the number of deliveries deleted."""
+    query = select(webhook_deliveries.c.id).where(webhook_deliveries.c.customer_id.in_(list(customer_ids)))
+    found = [int(i) for i in (await conn.execute(query)).scalars().all()]
+    if not found:
+        return 0
+    await conn.execute(
+        delete(outbox).where(outbox.c.platform == PLATFORM, outbox.c.target.in_([str(i) for i in found]))
+    )
+    await conn.execute(delete(webhook_deliveries).where(webhook_deliveries.c.id.in_(found)))
+    return len(found)
 
 
 class WebhookRepo(Repo):

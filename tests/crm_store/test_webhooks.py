@@ -163,3 +163,18 @@ async def test_redeliver_queues_a_new_outbox_row_once_the_delivery_is_settled(
         f"webhook:{delivery.id}",
         f"webhook:{delivery.id}:again:1",
     ]
+
+
+async def test_erasing_a_customer_deletes_the_events_about_them(store: Store) -> None:
+    await _endpoint(store, "customer.created", "ticket.created")
+    async with store.write("test") as tx:
+        carla = await tx.customers.add(name="Carla Diaz", email="carla@example.org")
+        oscar = await tx.customers.add(name="Oscar Other")
+        await tx.tickets.open(customer_id=carla.id, subject="Carla's printer", source="telegram")
+    async with store.write("test") as tx:
+        counts = await tx.privacy.erase_customer(carla.id)
+    assert counts["webhook_deliveries"] == 2
+    async with store.read() as tx:
+        left = await tx.webhooks.deliveries()
+    assert [(d.event_type, d.payload["data"]["id"]) for d in left] == [("customer.created", oscar.id)]
+    assert [r["payload"] for r in await _webhook_rows(store)] == [{"delivery_id": left[0].id}]

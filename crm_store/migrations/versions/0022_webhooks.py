@@ -39,6 +39,7 @@ def upgrade() -> None:
         sa.Column("endpoint_id", Id, nullable=False),
         sa.Column("event_type", sa.String(length=32), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
+        sa.Column("customer_id", Id, nullable=True),
         sa.Column("attempts", sa.Integer(), server_default="0", nullable=False),
         sa.Column("state", sa.String(length=10), server_default="pending", nullable=False),
         sa.Column("next_attempt_at", UtcDateTime(timezone=True), nullable=True),
@@ -65,10 +66,12 @@ def upgrade() -> None:
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
         batch_op.create_index("ix_webhook_deliveries_state", ["state", "id"], unique=False)
         batch_op.create_index("ix_webhook_deliveries_endpoint_id", ["endpoint_id"], unique=False)
+        batch_op.create_index("ix_webhook_deliveries_customer_id", ["customer_id"], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
+        batch_op.drop_index("ix_webhook_deliveries_customer_id")
         batch_op.drop_index("ix_webhook_deliveries_endpoint_id")
         batch_op.drop_index("ix_webhook_deliveries_state")
     op.drop_table("webhook_deliveries")
