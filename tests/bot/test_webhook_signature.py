@@ -48,3 +48,25 @@ def test_malformed_headers_are_refused() -> None:
 def test_any_of_several_v1_values_may_match() -> None:
     header = sign(SECRET, BODY, timestamp=NOW) + ",v1=" + "0" * 64
     assert verify_signature(SECRET, header, BODY, now=NOW)
+
+
+def test_the_readme_receiver_snippet_agrees() -> None:
+    """The few lines the README gives receivers to copy check signatures as this module does."""
+    import time
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("## Webhooks") :]
+    code = section[section.index("```python\n") + len("```python\n") :]
+    code = code[: code.index("```")]
+    namespace: dict[str, object] = {}
+    exec(compile(code, "README.md", "exec"), namespace)
+    copied = namespace["verify_signature"]
+    assert callable(copied)
+    now = int(time.time())
+    header = sign(SECRET, BODY, timestamp=now)
+    assert copied(SECRET, header, BODY)
+    assert not copied(SECRET, header, BODY + b"x")
+    assert not copied("whsec_other", header, BODY)
+    assert not copied(SECRET, sign(SECRET, BODY, timestamp=now - 301), BODY)
+    assert not copied(SECRET, "t=1,v1=", BODY)
