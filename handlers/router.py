@@ -33,6 +33,7 @@ from handlers import (
     support,
     ticket_flow,
     tickets,
+    webhooks,
 )
 from handlers.context import Context, Services, zone
 from handlers.errors import Forbidden, NotFound, UsageError, UserError
@@ -62,6 +63,7 @@ AREAS: tuple[Area, ...] = (
     forecast.AREA,
     admin.AREA,
     privacy.AREA,
+    webhooks.AREA,
     help_area(lambda: STAFF_COMMANDS),
     support.AREA,
     ticket_flow.AREA,

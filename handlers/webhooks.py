@@ -1,5 +1,5 @@
 """Webhook endpoints and deliveries: add, list, remove, test, list deliveries and redeliver (the
-CLI's `crm-bot webhook ...` calls these)."""
+CLI's `crm-bot webhook ...` calls these), and the admins' `webhooks` chat command."""
 
 from __future__ import annotations
 
@@ -11,7 +11,11 @@ from urllib.parse import urlsplit
 from crm_store.store import Store
 from crm_store.webhook_shapes import EVENT_TYPES
 from crm_store.webhooks import DeliveryRecord, EndpointRecord
-from handlers.errors import NotFound, UserError
+from handlers.context import Context
+from handlers.errors import NotFound, UsageError, UserError
+from handlers.messages import ListItem, Reply
+from handlers.parsing import id_in
+from handlers.registry import Area, Command
 
 MAX_URL = 500
 SECRET_PREFIX = "whsec_"
@@ -117,3 +121,64 @@ async def redeliver(store: Store, delivery_id: int, *, actor: str) -> DeliveryRe
         again = await tx.webhooks.delivery(delivery_id)
     assert again is not None
     return again
+
+
+WEBHOOKS_USAGE = "webhooks [redeliver <delivery id>]"
+SHOWN = 10
+
+
+def _delivery_item(d: DeliveryRecord) -> ListItem:
+    answer = f"last {d.last_status}" if d.last_status is not None else (d.last_error or "not tried yet")
+    return ListItem(
+        text=f"#{d.id} {d.event_type} to webhook #{d.endpoint_id}: {d.state.replace('_', ' ')}",
+        detail=f"{d.attempts} attempt(s), {answer}",
+    )
+
+
+async def webhooks_command(ctx: Context) -> Reply:
+    """The endpoints and the deliveries that failed; ``redeliver <id>`` sends one again."""
+    words = ctx.args.split()
+    if words and words[0].lower() == "redeliver":
+        if len(words) != 2:
+            raise UsageError("Name the delivery to send again.", usage=WEBHOOKS_USAGE)
+        delivery_id = id_in(words[1], kind="webhook delivery")
+        if delivery_id is None:
+            raise UsageError(f"{words[1]!r} is not a delivery id.", usage=WEBHOOKS_USAGE)
+        again = await redeliver(ctx.store, delivery_id, actor=ctx.actor.key)
+        return Reply(text=f"Delivery #{again.id} ({again.event_type}) is queued to be sent again.")
+    if words:
+        raise UsageError(f"`webhooks {words[0]}` is not something I do.", usage=WEBHOOKS_USAGE)
+    found = await endpoints(ctx.store)
+    if not found:
+        return Reply(
+            text="No webhooks yet. An admin adds one on the server: "
+            "`crm-bot webhook add URL --events ticket.resolved`."
+        )
+    async with ctx.store.read() as tx:
+        counts = await tx.webhooks.counts()
+    failed = await deliveries(ctx.store, failed=True, limit=SHOWN)
+    items = [
+        ListItem(
+            text=f"#{e.id} {e.url}",
+            detail=", ".join(e.events)
+            + ("" if e.disabled_at is None else f" (disabled: {e.disabled_reason or 'removed'})"),
+        )
+        for e in found
+    ]
+    items += [_delivery_item(d) for d in failed]
+    summary = ", ".join(f"{n} {state.replace('_', ' ')}" for state, n in counts.items() if n)
+    hint = " The latest failed ones are listed; `webhooks redeliver <id>` sends one again." if failed else ""
+    return Reply(title="Webhooks", text=f"Deliveries: {summary or 'none yet'}.{hint}", items=tuple(items))
+
+
+COMMANDS = (
+    Command(
+        "webhooks",
+        webhooks_command,
+        WEBHOOKS_USAGE,
+        "The webhook endpoints and the deliveries that failed; send one again.",
+        "webhooks",
+        audience="admin",
+    ),
+)
+AREA = Area(COMMANDS)

@@ -8,6 +8,9 @@ import pytest
 from crm_store.store import Store
 from handlers import webhooks
 from handlers.errors import NotFound, UserError
+from handlers.messages import Actor
+from handlers.router import Router
+from tests.conftest import Chat, all_text
 
 
 @pytest.mark.parametrize(
@@ -77,3 +80,46 @@ async def test_unknown_and_disabled_endpoints_and_deliveries(store: Store) -> No
         await webhooks.redeliver(store, queued.id, actor="t")
     assert await webhooks.deliveries(store, failed=True) == []
     assert [d.id for d in await webhooks.deliveries(store)] == [queued.id]
+
+
+async def test_the_webhooks_command_is_for_admins(
+    store: Store, router: Router, rep: Actor, admin: Actor
+) -> None:
+    refused = await Chat(router, rep).say("webhooks")
+    assert refused.is_error and "is for admins" in refused.text
+    empty = await Chat(router, admin).say("webhooks")
+    assert "No webhooks yet" in empty.text and "crm-bot webhook add" in empty.text
+
+
+async def test_the_webhooks_command_lists_failures_and_redelivers(
+    store: Store, router: Router, admin: Actor
+) -> None:
+    added = await webhooks.add_endpoint(
+        store, url="https://a.example/h", events="customer.created", actor="t"
+    )
+    async with store.write("test") as tx:
+        acme = await tx.customers.add(name="Acme")
+    (queued,) = await webhooks.deliveries(store)
+    async with store.write("test") as tx:
+        await tx.webhooks.finish_attempt(queued.id, state="given_up", status=503, error="HTTP 503")
+    chat = Chat(router, admin)
+    listed = await chat.say("webhooks")
+    text = all_text(listed)
+    assert listed.title == "Webhooks" and "Deliveries: 1 given up." in text
+    assert f"#{added.endpoint.id} https://a.example/h customer.created" in text
+    assert f"#{queued.id} customer.created to webhook #1: given up 0 attempt(s), last 503" in text
+    assert acme.name not in text  # a listing names events, never customers
+    again = await chat.say(f"webhooks redeliver {queued.id}")
+    assert again.text == f"Delivery #{queued.id} (customer.created) is queued to be sent again."
+    (pending,) = await webhooks.deliveries(store)
+    assert pending.state == "pending"
+    busy = await chat.say(f"webhooks redeliver {queued.id}")
+    assert busy.is_error and "is still pending" in busy.text
+    for bad, says in (
+        ("webhooks redeliver", "Name the delivery"),
+        ("webhooks redeliver x", "not a delivery id"),
+        ("webhooks frob", "is not something I do"),
+        ("webhooks redeliver 99", "no webhook delivery #99"),
+    ):
+        answer = await chat.say(bad)
+        assert answer.is_error and says in answer.text, bad
