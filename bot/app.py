@@ -11,7 +11,9 @@ from typing import TYPE_CHECKING
 
 from bot.admission import Admission
 from bot.health import Health
+from bot.metrics import Metrics
 from bot.scheduler import Scheduler, ScheduleSettings
+from bot.webhooks import WebhookSender
 from config.settings import Settings, parse_minutes, sqlite_path
 from crm_store.engine import PoolSettings, is_sqlite
 from crm_store.loyalty import LoyaltyModel
@@ -26,7 +28,7 @@ from handlers.router import Router
 
 if TYPE_CHECKING:
     from bot.delivery import DeliveryLoop
-    from bot.frontend import Sender
+    from bot.frontend import RowSender, Sender
     from bot.sample_data import SampleUser
     from bot.slack.adapter import SlackFrontEnd
     from bot.telegram.adapter import TelegramFrontEnd
@@ -50,6 +52,7 @@ class App:
     health: Health = field(default_factory=Health)
     admission: Admission = field(default_factory=Admission)
     scheduler: Scheduler | None = None
+    metrics: Metrics = field(default_factory=Metrics)
     _warming: asyncio.Future[object] | None = None
 
     async def start(self, *, migrate: bool = True, index: bool = True) -> None:
@@ -86,6 +89,7 @@ class App:
                 slack=slack_endpoint,
                 telegram=telegram_endpoint,
                 health=self.health,
+                metrics=self.metrics,
                 loop=asyncio.get_running_loop(),
                 api=build_api(
                     self.services,
@@ -118,13 +122,15 @@ class App:
                 await self.slack.stop()
             await server.stop()
 
-    def add_senders(self, senders: list[Sender]) -> None:
+    def add_senders(self, senders: list[Sender | RowSender]) -> None:
         """Deliver through ``senders`` too (the console's, once it exists), and let the
         scheduler reach staff on their platforms."""
         from bot.delivery import DeliveryLoop, Dispatcher
 
         if self.delivery is None:
-            self.delivery = DeliveryLoop(Dispatcher.of(self.store, senders), tick=self.settings.tick_seconds)
+            self.delivery = DeliveryLoop(
+                Dispatcher.of(self.store, senders, metrics=self.metrics), tick=self.settings.tick_seconds
+            )
         else:
             self.delivery.dispatcher.senders.update({s.platform: s for s in senders})
         if self.scheduler is not None:
@@ -221,7 +227,8 @@ def build_app(
     )
     if not is_sqlite(settings.database_url):
         _LOGGER.info("store: PostgreSQL")
-    router = Router(services)
+    metrics = Metrics()
+    router = Router(services, observe=metrics.handled)
     admission = Admission(workers=settings.workers, max_backlog=settings.max_backlog)
     app = App(
         settings=settings,
@@ -230,6 +237,7 @@ def build_app(
         router=router,
         slack=_slack(settings, router, store, admission),
         admission=admission,
+        metrics=metrics,
     )
     if app.slack is not None:
         services.channels = app.slack.channels
@@ -240,10 +248,12 @@ def build_app(
         schedule_settings(settings),
         wake=app.wake_delivery,
         recommender=services.recommender,
+        metrics=metrics,
     )
-    senders: list[Sender] = [fe.sender for fe in (app.slack, app.telegram) if fe is not None]
-    if senders:
-        app.add_senders(senders)
+    senders: list[Sender | RowSender] = [fe.sender for fe in (app.slack, app.telegram) if fe is not None]
+    # Webhooks are sent wherever the bot runs (nothing to configure: no endpoint, no rows).
+    senders.append(WebhookSender(store, metrics=metrics))
+    app.add_senders(senders)
     return app
 
 

@@ -1,5 +1,5 @@
 """The `crm-bot` command: run, console, migrate, import, export, jobs, recommend, privacy, demo-data,
-api-token."""
+api-token, webhook."""
 
 from __future__ import annotations
 
@@ -1099,6 +1099,15 @@ def privacy_erase(
     typer.echo(f"Erased customer #{customer_id}.")
     for kind, n in counts.items():
         typer.echo(f"  {kind.replace('_', ' ')}: {n}")
+
+
+def _add_webhooks() -> None:
+    from bot.webhook_cli import webhook_cli
+
+    cli.add_typer(webhook_cli, name="webhook")
+
+
+_add_webhooks()
 
 
 def main() -> None:

@@ -1,6 +1,7 @@
 """The HTTP server: Starlette (POST /slack/events, POST /telegram/webhook, the API under /api/v1,
-GET /healthz) served by uvicorn, on the bot's loop or on a thread of its own that hands the chat and
-API requests to the bot's loop and answers /healthz itself, however busy that loop is."""
+GET /healthz, GET /metrics) served by uvicorn, on the bot's loop or on a thread of its own that hands
+the chat and API requests to the bot's loop and answers /healthz and /metrics itself, however busy
+that loop is."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp, Message
 
 from bot.health import Health
+from bot.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 
 _LOGGER = logging.getLogger(__name__)
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -56,13 +59,15 @@ def build_asgi(
     slack: SlackEndpoint | None = None,
     telegram: TelegramEndpoint | None = None,
     health: Health | None = None,
+    metrics: Metrics | None = None,
     loop: asyncio.AbstractEventLoop | None = None,
     api: ASGIApp | None = None,
 ) -> Starlette:
     """The routes that are configured; Slack's only when it has a signing secret to check,
     Telegram's only in webhook mode (the endpoint checks the secret header itself); ``api`` (from
     bot.api.app.build_api) at /api/v1. With ``loop``, the chat endpoints and the API run on that
-    loop (see ``on_loop``); /healthz where it is served."""
+    loop (see ``on_loop``); /healthz and /metrics where it is served (the metrics are read from
+    memory, never from the store or the bot's loop)."""
     if loop is not None:
         slack = on_loop(slack, loop) if slack is not None else None
         telegram = on_loop(telegram, loop) if telegram is not None else None
@@ -77,7 +82,13 @@ def build_asgi(
             return JSONResponse({"ok": False, "problems": health.problems()}, status_code=503)
         return JSONResponse({"ok": True})
 
+    async def scrape(_: Request) -> Response:
+        assert metrics is not None
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
     routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
+    if metrics is not None:
+        routes.append(Route("/metrics", scrape, methods=["GET"]))
     if slack is not None:
         # The endpoint refuses what is not a signed Slack request itself, one log line each.
         routes.append(Route("/slack/events", slack, methods=["POST"]))
@@ -87,7 +98,8 @@ def build_asgi(
         from bot.api.app import PREFIX
 
         routes.append(Mount(PREFIX, app=api))
-    return Starlette(routes=routes)
+    middleware = [Middleware(MetricsMiddleware, metrics=metrics)] if metrics is not None else []
+    return Starlette(routes=routes, middleware=middleware)
 
 
 class _Server(uvicorn.Server):

@@ -49,6 +49,7 @@ from crm_store.segments import SegmentRepo
 from crm_store.sla import SlaRepo
 from crm_store.speakers import Speaker, SpeakerCache
 from crm_store.tickets import TicketRepo
+from crm_store.webhooks import WebhookRepo
 
 Clock = Callable[[], datetime]
 
@@ -251,6 +252,10 @@ class Tx:
     @cached_property
     def api_tokens(self) -> ApiTokenRepo:
         return ApiTokenRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def webhooks(self) -> WebhookRepo:
+        return WebhookRepo(self.conn, self.audit, now=self.now)
 
     @property
     def people_changed(self) -> bool:
