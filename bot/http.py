@@ -84,9 +84,11 @@ def build_asgi(
     if telegram is not None:
         routes.append(Route("/telegram/webhook", telegram, methods=["POST"]))
     if api is not None:
-        from bot.api.app import PREFIX
+        from bot.api.app import PREFIX, outside_not_found
 
         routes.append(Mount(PREFIX, app=api))
+        # A path the mount cannot take (a newline in it) is answered here: in the API's shape.
+        return Starlette(routes=routes, exception_handlers={404: outside_not_found})
     return Starlette(routes=routes)
 
 
