@@ -94,11 +94,13 @@ def build_asgi(
         routes.append(Route("/slack/events", slack, methods=["POST"]))
     if telegram is not None:
         routes.append(Route("/telegram/webhook", telegram, methods=["POST"]))
+    middleware = [Middleware(MetricsMiddleware, metrics=metrics)] if metrics is not None else []
     if api is not None:
-        from bot.api.app import PREFIX
+        from bot.api.app import PREFIX, outside_not_found
 
         routes.append(Mount(PREFIX, app=api))
-    middleware = [Middleware(MetricsMiddleware, metrics=metrics)] if metrics is not None else []
+        # A path the mount cannot take (a newline in it) is answered here: in the API's shape.
+        return Starlette(routes=routes, middleware=middleware, exception_handlers={404: outside_not_found})
     return Starlette(routes=routes, middleware=middleware)
 
 

@@ -5,10 +5,19 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 
 from bot.api import customers, insight, interactions, orders, products, relationships, segments, tickets
 from bot.api.auth import ApiState
-from bot.api.errors import ApiError, on_api_error, on_http_error, on_user_error, on_validation_error
+from bot.api.errors import (
+    ApiError,
+    error_json,
+    on_api_error,
+    on_http_error,
+    on_user_error,
+    on_validation_error,
+)
 from bot.api.idempotency import Crashes, Idempotency
 from bot.api.limits import Buckets
 from bot.api.refusals import HANDLERS as REFUSALS
@@ -28,6 +37,13 @@ ROUTERS = (
     segments.router,
     insight.router,
 )
+
+
+async def outside_not_found(request: Request, exc: Exception) -> Response:
+    """The HTTP server's 404: in the API's error shape under /api/v1, plain text elsewhere."""
+    if request.url.path.startswith(PREFIX + "/") or request.url.path == PREFIX:
+        return error_json(404, "not_found", "No such path in the API.")
+    return PlainTextResponse("Not Found", status_code=404)
 
 
 def build_api(

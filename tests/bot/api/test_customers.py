@@ -134,6 +134,9 @@ async def test_ids_out_of_range_and_unknown_are_404(api: httpx.AsyncClient) -> N
     patch = await api.patch(f"/customers/{2**64}", json={"status": "lead"}, headers=AUTH)
     assert patch.status_code == 404
     assert (await api.get("/no-such-thing", headers=AUTH)).json()["error"]["code"] == "not_found"
+    # A path the server's mount cannot take (a newline in it) still gets the API's answer.
+    odd = await api.put("/customers/by-ref/%0A0", json={"name": "X"}, headers=AUTH)
+    assert odd.status_code == 404 and odd.json()["error"]["code"] == "not_found"
 
 
 async def test_the_list_filters_and_pages_without_missing_a_customer_added_meanwhile(
