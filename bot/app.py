@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING
 
 from bot.admission import Admission
 from bot.health import Health
+from bot.metrics import Metrics
 from bot.scheduler import Scheduler, ScheduleSettings
+from bot.webhooks import WebhookSender
 from config.settings import Settings, parse_minutes, sqlite_path
 from crm_store.engine import PoolSettings, is_sqlite
 from crm_store.loyalty import LoyaltyModel
@@ -29,7 +31,7 @@ from handlers.router import Router
 
 if TYPE_CHECKING:
     from bot.delivery import DeliveryLoop, SlidingWindowLimiter
-    from bot.frontend import Sender
+    from bot.frontend import RowSender, Sender
     from bot.sample_data import SampleUser
     from bot.slack.adapter import SlackFrontEnd
     from bot.telegram.adapter import TelegramFrontEnd
@@ -62,6 +64,7 @@ class App:
     # Send times per chat, shared by the dispatcher and the Telegram front end's direct answers,
     # so a group's 20 a minute counts both.
     limiter: SlidingWindowLimiter = field(default_factory=lambda: _limiter())
+    metrics: Metrics = field(default_factory=Metrics)
     _warming: asyncio.Future[object] | None = None
 
     async def start(self, *, migrate: bool = True, index: bool = True) -> None:
@@ -83,7 +86,9 @@ class App:
 
     async def serve(self, *, ready: Callable[[str], None] | None = None) -> None:
         """The HTTP server and the chat front ends, until cancelled; ``ready`` gets the server URL."""
+        from bot.api.app import build_api
         from bot.http import HttpServer, build_asgi
+        from config.settings import parse_rate
 
         slack_endpoint = self.slack.http_handler.handle if self.slack and self.slack.http_handler else None
         telegram_endpoint = (
@@ -96,7 +101,13 @@ class App:
                 slack=slack_endpoint,
                 telegram=telegram_endpoint,
                 health=self.health,
+                metrics=self.metrics,
                 loop=asyncio.get_running_loop(),
+                api=build_api(
+                    self.services,
+                    env_token=self.settings.api_token,
+                    rate=parse_rate(self.settings.api_rate),
+                ),
             ),
             host=self.settings.http_host,
             port=self.settings.http_port,
@@ -123,13 +134,13 @@ class App:
                 await self.slack.stop()
             await server.stop()
 
-    def add_senders(self, senders: list[Sender]) -> None:
+    def add_senders(self, senders: list[Sender | RowSender]) -> None:
         """Deliver through ``senders`` too (the console's, once it exists), and let the
         scheduler reach staff on their platforms."""
         from bot.delivery import DeliveryLoop, Dispatcher
 
         if self.delivery is None:
-            dispatcher = Dispatcher.of(self.store, senders, limiter=self.limiter)
+            dispatcher = Dispatcher.of(self.store, senders, limiter=self.limiter, metrics=self.metrics)
             self.delivery = DeliveryLoop(dispatcher, tick=self.settings.tick_seconds)
         else:
             self.delivery.dispatcher.senders.update({s.platform: s for s in senders})
@@ -238,7 +249,8 @@ def build_app(
     )
     if not is_sqlite(settings.database_url):
         _LOGGER.info("store: PostgreSQL")
-    router = Router(services)
+    metrics = Metrics()
+    router = Router(services, observe=metrics.handled)
     admission = Admission(workers=settings.workers, max_backlog=settings.max_backlog)
     app = App(
         settings=settings,
@@ -247,6 +259,7 @@ def build_app(
         router=router,
         slack=_slack(settings, router, store, admission),
         admission=admission,
+        metrics=metrics,
     )
     if app.slack is not None:
         services.channels = app.slack.channels
@@ -258,10 +271,12 @@ def build_app(
         wake=app.wake_delivery,
         recommender=services.recommender,
         pump=campaign_pump(settings, store),
+        metrics=metrics,
     )
-    senders: list[Sender] = [fe.sender for fe in (app.slack, app.telegram) if fe is not None]
-    if senders:
-        app.add_senders(senders)
+    senders: list[Sender | RowSender] = [fe.sender for fe in (app.slack, app.telegram) if fe is not None]
+    # Webhooks are sent wherever the bot runs (nothing to configure: no endpoint, no rows).
+    senders.append(WebhookSender(store, metrics=metrics))
+    app.add_senders(senders)
     return app
 
 

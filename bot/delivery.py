@@ -15,7 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.frontend import PermanentSendError, RetryAfter, Sender
+from bot.frontend import PermanentSendError, RetryAfter, RowSender, Sender
+from bot.metrics import Metrics
 from crm_store.outbox import BULK, IN_FLIGHT, OutboxRow
 from crm_store.store import Store
 from handlers import campaign_outcomes
@@ -135,7 +136,7 @@ class Dispatcher:
     atomic and leased, so each row goes to one of them; rate limits are kept per process."""
 
     store: Store
-    senders: dict[str, Sender]
+    senders: dict[str, Sender | RowSender]
     settings: DeliverySettings = field(default_factory=DeliverySettings)
     limits: Limits = platform_limits
     limiter: SlidingWindowLimiter = field(default_factory=SlidingWindowLimiter)
@@ -145,9 +146,10 @@ class Dispatcher:
     stopping: bool = False  # set by DeliveryLoop.stop: end the pass after the row in hand
     # Whose claims these are: unique per dispatcher, also between two in one process.
     owner: str = field(default_factory=owner_id)
+    metrics: Metrics | None = None
 
     @classmethod
-    def of(cls, store: Store, senders: Iterable[Sender], **options: object) -> Dispatcher:
+    def of(cls, store: Store, senders: Iterable[Sender | RowSender], **options: object) -> Dispatcher:
         return cls(store, {s.platform: s for s in senders}, **options)  # type: ignore[arg-type]
 
     async def run_once(self) -> DispatchReport:
@@ -219,7 +221,27 @@ class Dispatcher:
     def _backoff(self, attempts: int) -> float:
         return float(min(self.settings.backoff_base * 2.0 ** max(attempts - 1, 0), self.settings.backoff_cap))
 
+    def _count(self, platform: str, outcome: str) -> None:
+        if self.metrics is None:
+            return
+        if outcome == "sent":
+            self.metrics.sends.labels(platform=platform).inc()
+        else:
+            self.metrics.send_failures.labels(platform=platform, reason=outcome).inc()
+
     async def _deliver(self, row: OutboxRow) -> DispatchReport:
+        sender = self.senders[row.platform]
+        if isinstance(sender, RowSender):  # not a chat reply: the sender records its outcome
+            outcome = await sender.deliver(row, owner=self.owner)
+            self._count(row.platform, outcome)
+            return DispatchReport(**{outcome: 1})
+        report = await self._send_reply(row, sender)
+        for outcome in ("sent", "retried", "failed"):
+            if getattr(report, outcome):
+                self._count(row.platform, outcome)
+        return report
+
+    async def _send_reply(self, row: OutboxRow, sender: Sender) -> DispatchReport:
         if row.priority >= BULK and row.last_error == IN_FLIGHT:
             # Its dispatcher died during the send: it may have arrived. A campaign message
             # twice is worse than one missing, so it is parked, its recipient failed "interrupted".
@@ -256,11 +278,12 @@ class Dispatcher:
                     return DispatchReport()  # taken over meanwhile: the outcome is another's
         self.limiter.record(windows, self.clock())
         try:
-            message_id = await self.senders[row.platform].send(target, reply, thread=thread)
+            message_id = await sender.send(target, reply, thread=thread)
         except RetryAfter as exc:
             self.limiter.pause(windows[0][0], self.clock() + exc.seconds)
             _LOGGER.warning("outbox %s: %s asked to wait %.0f s", row.id, row.platform, exc.seconds)
             await self._postpone(row, exc.seconds, error="rate limited")
+            self._count(row.platform, "rate_limited")
             return DispatchReport(deferred=1)
         except PermanentSendError as exc:
             await self._fail(row, str(exc), blocked=exc.blocked)
@@ -327,15 +350,37 @@ class DeliveryLoop:
     """Runs the dispatcher every ``tick`` seconds, and at once when woken (a handler or a
     scheduler job (bot/scheduler.py) just queued something)."""
 
-    def __init__(self, dispatcher: Dispatcher, *, tick: float, stop_wait: float = 10.0) -> None:
+    def __init__(
+        self, dispatcher: Dispatcher, *, tick: float, stop_wait: float = 10.0, gauge_seconds: float = 5.0
+    ) -> None:
         self.dispatcher = dispatcher
         self.tick = tick
         self.stop_wait = stop_wait
+        self.gauge_seconds = gauge_seconds
+        self._gauged = float("-inf")
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
+
+    async def refresh_gauges(self, *, force: bool = False) -> None:
+        """The outbox depth and oldest waiting row per platform, into the metrics, at most every
+        ``gauge_seconds``: one query here, none per scrape of /metrics."""
+        metrics = self.dispatcher.metrics
+        now = time.monotonic()
+        if metrics is None or (not force and now - self._gauged < self.gauge_seconds):
+            return
+        self._gauged = now
+        try:
+            async with self.dispatcher.store.read() as tx:
+                waiting = await tx.outbox.waiting_by_platform()
+                at = tx.now
+        except Exception as exc:  # the gauges keep their last values; delivery goes on
+            _LOGGER.warning("outbox gauges: %s", type(exc).__name__)
+            return
+        depth = {p: (n, max((at - oldest).total_seconds(), 0.0)) for p, (n, oldest) in waiting.items()}
+        metrics.outbox(depth, list(self.dispatcher.senders))
 
     def start(self) -> None:
         self.dispatcher.stopping = False
@@ -364,6 +409,7 @@ class DeliveryLoop:
                 await self.dispatcher.run_once()
             except Exception as exc:  # a bad tick must not end delivery
                 _LOGGER.error("delivery tick failed: %s", type(exc).__name__)
+            await self.refresh_gauges()
             if self.dispatcher.stopping:
                 return
             with contextlib.suppress(TimeoutError):

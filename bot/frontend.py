@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar, runtime_checkable
 
 from handlers.messages import Reply
+
+if TYPE_CHECKING:
+    from crm_store.outbox import OutboxRow
 
 _T = TypeVar("_T")
 # Once part of a reply is out, 429s are waited out in the sender, up to this long in all (far
@@ -40,6 +43,18 @@ class Sender(Protocol):
 
     async def send(self, target: str, reply: Reply, *, thread: str | None) -> str:
         """Send and return the platform's id of the (first) message; raise RetryAfter on 429."""
+        ...
+
+
+@runtime_checkable
+class RowSender(Protocol):
+    """Sends outbox rows that are not chat replies (webhooks: bot/webhooks.py) and records each
+    outcome in the store itself, as the claim's ``owner`` (only the holder of a claim may)."""
+
+    platform: str
+
+    async def deliver(self, row: OutboxRow, *, owner: str) -> str:
+        """Send the row; returns "sent", "retried" or "failed"."""
         ...
 
 

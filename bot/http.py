@@ -1,6 +1,7 @@
-"""The HTTP server: Starlette (POST /slack/events, POST /telegram/webhook, GET /healthz) served by
-uvicorn, on the bot's loop or on a thread of its own that hands the chat requests to the bot's loop
-and answers /healthz itself, however busy that loop is."""
+"""The HTTP server: Starlette (POST /slack/events, POST /telegram/webhook, the API under /api/v1,
+GET /healthz, GET /metrics) served by uvicorn, on the bot's loop or on a thread of its own that hands
+the chat and API requests to the bot's loop and answers /healthz and /metrics itself, however busy
+that loop is."""
 
 from __future__ import annotations
 
@@ -13,12 +14,14 @@ from collections.abc import Awaitable, Callable, Iterator
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import Message
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Message
 
 from bot.health import Health
+from bot.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
 
 _LOGGER = logging.getLogger(__name__)
 Endpoint = Callable[[Request], Awaitable[Response]]
@@ -56,14 +59,22 @@ def build_asgi(
     slack: SlackEndpoint | None = None,
     telegram: TelegramEndpoint | None = None,
     health: Health | None = None,
+    metrics: Metrics | None = None,
     loop: asyncio.AbstractEventLoop | None = None,
+    api: ASGIApp | None = None,
 ) -> Starlette:
     """The routes that are configured; Slack's only when it has a signing secret to check,
-    Telegram's only in webhook mode (the endpoint checks the secret header itself). With
-    ``loop``, the chat endpoints run on that loop (see ``on_loop``); /healthz where it is served."""
+    Telegram's only in webhook mode (the endpoint checks the secret header itself); ``api`` (from
+    bot.api.app.build_api) at /api/v1. With ``loop``, the chat endpoints and the API run on that
+    loop (see ``on_loop``); /healthz and /metrics where it is served (the metrics are read from
+    memory, never from the store or the bot's loop)."""
     if loop is not None:
         slack = on_loop(slack, loop) if slack is not None else None
         telegram = on_loop(telegram, loop) if telegram is not None else None
+        if api is not None:
+            from bot.api.transport import on_loop as api_on_loop
+
+            api = api_on_loop(api, loop)
 
     async def healthz(_: Request) -> Response:
         if health is not None and not health.healthy:
@@ -71,13 +82,26 @@ def build_asgi(
             return JSONResponse({"ok": False, "problems": health.problems()}, status_code=503)
         return JSONResponse({"ok": True})
 
-    routes = [Route("/healthz", healthz, methods=["GET"])]
+    async def scrape(_: Request) -> Response:
+        assert metrics is not None
+        return Response(metrics.render(), media_type=CONTENT_TYPE)
+
+    routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
+    if metrics is not None:
+        routes.append(Route("/metrics", scrape, methods=["GET"]))
     if slack is not None:
         # The endpoint refuses what is not a signed Slack request itself, one log line each.
         routes.append(Route("/slack/events", slack, methods=["POST"]))
     if telegram is not None:
         routes.append(Route("/telegram/webhook", telegram, methods=["POST"]))
-    return Starlette(routes=routes)
+    middleware = [Middleware(MetricsMiddleware, metrics=metrics)] if metrics is not None else []
+    if api is not None:
+        from bot.api.app import PREFIX, outside_not_found
+
+        routes.append(Mount(PREFIX, app=api))
+        # A path the mount cannot take (a newline in it) is answered here: in the API's shape.
+        return Starlette(routes=routes, middleware=middleware, exception_handlers={404: outside_not_found})
+    return Starlette(routes=routes, middleware=middleware)
 
 
 class _Server(uvicorn.Server):

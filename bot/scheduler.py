@@ -11,9 +11,16 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.metrics import Metrics
 from crm_store.store import Store
 from handlers import jobs
 from handlers.campaign_pump import CampaignPump
@@ -60,9 +67,11 @@ class Scheduler:
         wake: Callable[[], None] = lambda: None,
         recommender: ModelHolder | None = None,
         pump: CampaignPump | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.pump = pump
+        self.metrics = metrics
         # Built once soon after start and again after each loyalty run (None: not at all).
         self.recommender = recommender
         self.settings = settings
@@ -77,6 +86,7 @@ class Scheduler:
             },
         )
         self.scheduler.add_listener(self._on_event, EVENT_JOB_MISSED | EVENT_JOB_ERROR)
+        self.scheduler.add_listener(self._on_submitted, EVENT_JOB_SUBMITTED)
         self._running: set[asyncio.Task[object]] = set()
         self._stopping = False
 
@@ -250,6 +260,14 @@ class Scheduler:
         return await self._guarded(
             "housekeeping", lambda: jobs.purge_housekeeping(self.store, self.settings), wakes=False
         )
+
+    def _on_submitted(self, event: JobSubmissionEvent) -> None:
+        """Scheduler lag: how late a run starts after its scheduled time (a busy loop, a pause)."""
+        if self.metrics is None or not event.scheduled_run_times:
+            return
+        lag = (datetime.now(UTC) - max(event.scheduled_run_times)).total_seconds()
+        self.metrics.scheduler_lag.labels(job=event.job_id).set(max(lag, 0.0))
+        self.metrics.scheduler_runs.labels(job=event.job_id).inc()
 
     def _on_event(self, event: JobExecutionEvent) -> None:
         if event.code == EVENT_JOB_MISSED:

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm_store.records import AuditRecord
 from crm_store.tables import audit_log
+from crm_store.webhooks import emit
 
 # Built once: every write records an entry (the values go in as parameters).
 _RECORD = insert(audit_log)
@@ -33,6 +34,8 @@ class AuditRepo:
                 "at": self.now,
             },
         )
+        # The one place changes become webhook events: queued in this same transaction.
+        await emit(self, action, entity, None if entity_id is None else str(entity_id), detail)
 
     async def recent(
         self, *, entity: str | None = None, entity_id: object = None, limit: int = 50

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import and_, insert, or_, select
 from sqlalchemy.engine import RowMapping
 
 from crm_store.records import InteractionRecord
@@ -66,6 +66,48 @@ class InteractionRepo(Repo):
         ).scalar_one()
         await self.audit.record("create", "interaction", new_id, customer_id=customer_id, kind=kind)
         return int(new_id)
+
+    async def get(self, interaction_id: int) -> InteractionRecord | None:
+        query = (
+            select(interactions, reps.c.display_name.label("rep_name"))
+            .outerjoin(reps, reps.c.id == interactions.c.rep_id)
+            .where(interactions.c.id == interaction_id)
+        )
+        row = (await self.conn.execute(query)).mappings().first()
+        return None if row is None else _record(row)
+
+    async def page(
+        self,
+        customer_id: int,
+        *,
+        limit: int,
+        kind: str | None = None,
+        since: datetime | None = None,
+        before: tuple[datetime, int] | None = None,
+    ) -> list[InteractionRecord]:
+        """A customer's interactions newest first (by when they happened, then id), from
+        ``since`` on, those strictly after the ``before`` (occurred_at, id) key: a page that
+        stays stable while new ones are logged."""
+        query = (
+            select(interactions, reps.c.display_name.label("rep_name"))
+            .outerjoin(reps, reps.c.id == interactions.c.rep_id)
+            .where(interactions.c.customer_id == customer_id)
+            .order_by(interactions.c.occurred_at.desc(), interactions.c.id.desc())
+            .limit(limit)
+        )
+        if kind is not None:
+            query = query.where(interactions.c.kind == kind)
+        if since is not None:
+            query = query.where(interactions.c.occurred_at >= since)
+        if before is not None:
+            at, last_id = before
+            query = query.where(
+                or_(
+                    interactions.c.occurred_at < at,
+                    and_(interactions.c.occurred_at == at, interactions.c.id < last_id),
+                )
+            )
+        return [_record(r) for r in (await self.conn.execute(query)).mappings().all()]
 
     async def for_customer(self, customer_id: int, *, limit: int = 20) -> list[InteractionRecord]:
         query = (

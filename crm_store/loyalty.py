@@ -249,7 +249,19 @@ class LoyaltyRepo(Repo):
             )
             .on_conflict_do_nothing(index_elements=["customer_id", "run_date"])
         )
-        return bool((await self.conn.execute(statement)).rowcount)
+        if not (await self.conn.execute(statement)).rowcount:
+            return False
+        # Audited (and so a loyalty.alert webhook event) once per customer and run date.
+        await self.audit.record(
+            "alert",
+            "loyalty",
+            score.customer_id,
+            run_date=score.run_date,
+            score=round(score.score, 1),
+            previous_score=None if score.previous_score is None else round(score.previous_score, 1),
+            churn_risk=round(score.churn_risk, 3),
+        )
+        return True
 
     async def alerts_between(
         self, since: datetime, until: datetime, *, limit: int, visible_to_rep: int | None = None

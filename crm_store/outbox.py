@@ -338,6 +338,17 @@ class OutboxRepo(Repo):
         found = {str(state): int(n) for state, n in (await self.conn.execute(query)).all()}
         return {state: found.get(state, 0) for state in STATES}
 
+    async def waiting_by_platform(self) -> dict[str, tuple[int, datetime]]:
+        """Per platform: the rows waiting (pending or being sent) and the oldest one's creation
+        (min() keeps the column's type, so it comes back an aware datetime on both backends)."""
+        query = (
+            select(outbox.c.platform, func.count(), func.min(outbox.c.created_at))
+            .where(outbox.c.state.in_(("pending", "sending")))
+            .group_by(outbox.c.platform)
+        )
+        rows = (await self.conn.execute(query)).all()
+        return {str(platform): (int(n), oldest) for platform, n, oldest in rows}
+
     async def thread(self, thread_key: str, platform: str) -> ThreadRecord | None:
         row = (
             (

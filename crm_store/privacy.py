@@ -38,6 +38,7 @@ from crm_store.tables import (
     ticket_messages,
     tickets,
 )
+from crm_store.webhooks import erase_customer_deliveries
 
 EXPORT_FORMAT = "crm-bot/contact-export"
 EXPORT_VERSION = 1
@@ -279,6 +280,8 @@ class PrivacyRepo(Repo):
         counts["customer_consents"] = _count(
             await self.conn.execute(delete(customer_consents).where(customer_consents.c.customer_id.in_(ids)))
         )
+        # Webhook events about them quote their details (sent ones too: they are kept to list).
+        counts["webhook_deliveries"] = await erase_customer_deliveries(self.conn, ids)
         # Every reminder about them: a pending one would push their name to a rep tomorrow.
         counts["reminders"] = _count(
             await self.conn.execute(delete(reminders).where(reminders.c.customer_id.in_(ids)))

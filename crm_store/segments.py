@@ -354,16 +354,19 @@ class SegmentRepo(Repo):
         return and_(*where)
 
     async def members(
-        self, segment_id: int, *, limit: int, offset: int = 0, visible_to_rep: int | None = None
+        self,
+        segment_id: int,
+        *,
+        limit: int,
+        offset: int = 0,
+        after_id: int | None = None,
+        visible_to_rep: int | None = None,
     ) -> list[CustomerRecord]:
-        """Segment members a reader may see, by id (stable pages)."""
-        query = (
-            select(customers)
-            .where(self._members_query(segment_id, visible_to_rep))
-            .order_by(customers.c.id)
-            .limit(limit)
-            .offset(offset)
-        )
+        """Segment members a reader may see, by id (stable pages; ``after_id``: those after it)."""
+        where = self._members_query(segment_id, visible_to_rep)
+        if after_id is not None:
+            where = and_(where, customers.c.id > after_id)
+        query = select(customers).where(where).order_by(customers.c.id).limit(limit).offset(offset)
         return [_record(r) for r in (await self.conn.execute(query)).mappings().all()]
 
     async def member_count(self, segment_id: int, *, visible_to_rep: int | None = None) -> int:

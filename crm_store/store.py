@@ -17,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crm_store.analysis import AnalysisRepo
+from crm_store.api_tokens import ApiTokenRepo
 from crm_store.audience import AudienceRepo
 from crm_store.audit import AuditRepo
 from crm_store.campaigns import CampaignRepo
@@ -51,6 +52,7 @@ from crm_store.segments import SegmentRepo
 from crm_store.sla import SlaRepo
 from crm_store.speakers import Speaker, SpeakerCache
 from crm_store.tickets import TicketRepo
+from crm_store.webhooks import WebhookRepo
 
 Clock = Callable[[], datetime]
 
@@ -261,6 +263,14 @@ class Tx:
     @cached_property
     def chat_groups(self) -> ChatGroupRepo:
         return ChatGroupRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def api_tokens(self) -> ApiTokenRepo:
+        return ApiTokenRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def webhooks(self) -> WebhookRepo:
+        return WebhookRepo(self.conn, self.audit, now=self.now)
 
     @property
     def people_changed(self) -> bool:

@@ -620,3 +620,76 @@ customer_consents = Table(
     Index("ix_customer_consents_customer", "customer_id", "topic", "created_at"),
     CheckConstraint("state IN ('stopped', 'subscribed')", name="state"),
 )
+
+# HTTP API tokens (bot/api): only a token's SHA-256 is kept; it is shown once, when created.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("scopes", String(64), nullable=False),  # comma-separated: read,write
+    _ts("created_at", nullable=False),
+    _ts("last_used_at"),  # refreshed at most once a minute per token
+    _ts("revoked_at"),
+)
+
+# The first answer to each write sent with an Idempotency-Key, so a retry gets it again without
+# writing; purged by the housekeeping job after a day.
+api_idempotency = Table(
+    "api_idempotency",
+    metadata,
+    Column("token_name", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request", String(300), nullable=False),  # METHOD /path?query
+    Column("request_hash", String(64), nullable=False),  # SHA-256 of the body
+    Column("status", Integer, nullable=True),  # None while the first request runs
+    Column("body", Text, nullable=True),
+    _ts("created_at", nullable=False, index=True),
+)
+
+# Receivers of signed event webhooks (crm_store.webhooks). The secret is kept in clear: the bot
+# must sign with it, and a hash cannot sign. A removed endpoint is disabled, not deleted, so its
+# deliveries stay listable; a 410 Gone from the receiver disables it too.
+webhook_endpoints = Table(
+    "webhook_endpoints",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("url", String(500), nullable=False),
+    Column("events", JSON, nullable=False, default=list),  # event types, e.g. ["ticket.resolved"]
+    Column("secret", String(100), nullable=False),
+    _ts("created_at", nullable=False),
+    _ts("disabled_at"),
+    Column("disabled_reason", String(100), nullable=True),
+)
+
+# One event for one endpoint. The outbox row (platform "webhook", payload {"delivery_id": id})
+# carries the sending (claims, leases, replicas); this row is what an operator lists and
+# redelivers, with the receiver's last answer. ``window_from`` starts the 24 h of retries (the
+# event's creation, or a redelivery).
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("event_id", String(36), nullable=False),
+    Column("endpoint_id", Id, ForeignKey("webhook_endpoints.id", ondelete="CASCADE"), nullable=False),
+    Column("event_type", String(32), nullable=False),
+    Column("payload", JSON, nullable=False),
+    # The customer the event is about (its payload holds their details): erased with them.
+    Column("customer_id", Id, nullable=True),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("state", String(10), nullable=False, server_default="pending"),
+    _ts("next_attempt_at"),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", String(200), nullable=True),
+    _ts("created_at", nullable=False),
+    _ts("window_from", nullable=False),
+    _ts("delivered_at"),
+    UniqueConstraint("event_id", "endpoint_id"),
+    Index("ix_webhook_deliveries_state", "state", "id"),
+    Index("ix_webhook_deliveries_endpoint_id", "endpoint_id"),
+    Index("ix_webhook_deliveries_customer_id", "customer_id"),
+    CheckConstraint(
+        "state IN ('pending', 'sending', 'delivered', 'failed', 'given_up')", name="state"
+    ),
+)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, bindparam, func, insert, select, update
+from sqlalchemy import Select, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import aliased
 
@@ -138,6 +139,37 @@ class TicketRepo(Repo):
             query = query.where(tickets.c.customer_id == customer_id)
         if assignee_rep_id is not None:
             query = query.where(tickets.c.assignee_rep_id == assignee_rep_id)
+        if visible_to_rep is not None:
+            query = query.where(visible_to(visible_to_rep))
+        return [_record(r) for r in (await self.conn.execute(query)).mappings().all()]
+
+    async def page(
+        self,
+        *,
+        limit: int,
+        status: str = "all",
+        customer_id: int | None = None,
+        updated_since: datetime | None = None,
+        after: tuple[datetime, int] | None = None,
+        visible_to_rep: int | None = None,
+    ) -> list[TicketRecord]:
+        """Tickets least recently updated first (then by id), those strictly after the ``after``
+        (updated_at, id) key: a ticket that changes while a client pages moves behind its
+        cursor and is read again, never skipped. ``status`` as in ``find``."""
+        query = _select().order_by(tickets.c.updated_at, tickets.c.id).limit(limit)
+        if status == "open":
+            query = query.where(tickets.c.status.in_(_OPEN_STATES))
+        elif status != "all":
+            query = query.where(tickets.c.status == status)
+        if customer_id is not None:
+            query = query.where(tickets.c.customer_id == customer_id)
+        if updated_since is not None:
+            query = query.where(tickets.c.updated_at >= updated_since)
+        if after is not None:
+            at, last_id = after
+            query = query.where(
+                or_(tickets.c.updated_at > at, and_(tickets.c.updated_at == at, tickets.c.id > last_id))
+            )
         if visible_to_rep is not None:
             query = query.where(visible_to(visible_to_rep))
         return [_record(r) for r in (await self.conn.execute(query)).mappings().all()]

@@ -34,3 +34,17 @@ class NotFound(UserError):
 class UsageError(UserError):
     """The words do not have the command's shape (as opposed to a bad value): free text such
     as "remind me to call acme at 10" lands here, and the router may read it for its meaning."""
+
+
+class Conflict(UserError):
+    """The request is well formed but the thing is not in a state that allows it (a reply on a
+    resolved ticket, ending a relation that has ended): the HTTP API answers 409."""
+
+
+class InvalidField(UserError):
+    """A bad value of one named input (a date, a text): chat shows the message as any other; the
+    HTTP API answers 422 naming ``field``."""
+
+    def __init__(self, field: str, message: str, *, usage: str | None = None) -> None:
+        super().__init__(message, usage=usage)
+        self.field = field

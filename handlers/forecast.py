@@ -3,13 +3,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 import numpy as np
 
 from crm_store.forecast import StoredForecast
 from crm_store.store import Store, Tx
-from handlers import actions
+from handlers import access, actions
 from handlers.charts import revenue_forecast_png
 from handlers.common import describe, pick_customer
 from handlers.context import Context
@@ -125,21 +126,71 @@ def _why(snap: Snapshot, index: int) -> str:
     return "; ".join(parts)
 
 
-def customer_reply(book: BookForecast, customer_id: int, name: str, days: int) -> Reply:
+@dataclass(frozen=True, slots=True)
+class CustomerForecast:
+    """One customer's figures from the book's forecast (cents; a 90% range of the revenue)."""
+
+    customer_id: int
+    horizon_days: int
+    expected_orders: float
+    expected_revenue_cents: float
+    low_cents: float
+    high_cents: float
+    p_active: float
+    model: str
+    as_of: date
+    index: int  # the customer's row in the forecast's snapshot
+
+
+def customer_figures(book: BookForecast, customer_id: int, days: int) -> CustomerForecast | None:
+    """The figures `forecast <customer>` and the API show; None when the customer had no orders
+    by the forecast's day."""
     from scipy.stats import poisson
 
     fitted = book.forecast
     at = int(np.searchsorted(fitted.ids, customer_id))
     if at >= len(fitted.ids) or fitted.ids[at] != customer_id:
+        return None
+    orders = float(fitted.expected_orders[at])
+    revenue = float(fitted.expected_revenue[at])
+    spend = revenue / orders if orders > 1e-9 else 0.0
+    low, high = (float(q) * spend for q in poisson.ppf([0.05, 0.95], max(orders, 1e-9)))
+    return CustomerForecast(
+        customer_id=customer_id,
+        horizon_days=days,
+        expected_orders=orders,
+        expected_revenue_cents=revenue,
+        low_cents=low,
+        high_cents=high,
+        p_active=min(max(float(fitted.p_active[at]), 0.0), 1.0),
+        model=fitted.model,
+        as_of=book.as_of,
+        index=int(np.flatnonzero(fitted.snapshot.present)[at]),
+    )
+
+
+async def forecast_for(
+    ctx: Context, customer_id: int, days: int = DEFAULT_HORIZON
+) -> CustomerForecast | None:
+    """The customer's forecast as of today (the book's fit is cached for the day); None when
+    they have no orders. TooLittleHistory when the book cannot be forecast yet."""
+    if not 7 <= days <= MAX_HORIZON:
+        raise UserError(f"Days must be 7 to {MAX_HORIZON}.", usage=FORECAST_USAGE)
+    await access.check_id(ctx, customer_id)
+    book = await book_forecast(ctx.store, as_of=ctx.now().date(), horizon_days=days)
+    return customer_figures(book, customer_id, days)
+
+
+def customer_reply(book: BookForecast, customer_id: int, name: str, days: int) -> Reply:
+    figures = customer_figures(book, customer_id, days)
+    if figures is None:
         return Reply(
             text=f"{name} has no orders on or before {book.as_of}, so there is nothing to forecast from."
         )
-    orders = float(fitted.expected_orders[at])
-    revenue = float(fitted.expected_revenue[at])
-    p = float(fitted.p_active[at])
-    spend = revenue / orders if orders > 1e-9 else 0.0
-    low, high = (float(q) * spend for q in poisson.ppf([0.05, 0.95], max(orders, 1e-9)))
-    index = np.flatnonzero(fitted.snapshot.present)[at]
+    fitted = book.forecast
+    orders, revenue, p = figures.expected_orders, figures.expected_revenue_cents, figures.p_active
+    low, high = figures.low_cents, figures.high_cents
+    index = figures.index
     months, actual = monthly_history(
         book.rows, until=book.as_of, months=HISTORY_MONTHS, customer_ids=np.array([customer_id])
     )

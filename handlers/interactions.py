@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from crm_store.interactions import KINDS
+from crm_store.records import CustomerRecord, InteractionRecord
 from handlers import access
 from handlers.common import describe, local_time, pick_customer
 from handlers.context import Context
-from handlers.errors import UsageError, UserError
+from handlers.errors import InvalidField, UsageError
 from handlers.messages import MAX_TEXT, ListItem, Reply
 from handlers.parsing import format_money, one_line
 from handlers.registry import Area, ButtonVerb, Command, Prompt
@@ -29,38 +30,67 @@ def label_text(ctx: Context, text: str) -> tuple[str | None, float | None]:
     return result.label, result.score
 
 
+# What a person may log; "message" is what the support desk records from chats.
+LOGGABLE = tuple(k for k in KINDS if k != "message")
+
+
+def check_note(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise InvalidField("text", "What happened? Add it after the colon.", usage=LOG_USAGE)
+    if len(text) > MAX_TEXT:
+        raise InvalidField("text", f"That note is too long ({len(text)} characters; at most {MAX_TEXT}).")
+    return text
+
+
+async def record(
+    ctx: Context, customer: CustomerRecord, *, kind: str, text: str, occurred_at: datetime | None = None
+) -> InteractionRecord:
+    """Log a call, email, meeting or note against ``customer`` with its sentiment: `log` and
+    the API both end here. ``occurred_at`` (aware) backdates it; it may not lie in the future."""
+    if kind not in LOGGABLE:
+        raise InvalidField(
+            "kind", f"{kind!r} is not a kind of interaction: use call, email, meeting or note."
+        )
+    text = check_note(text)
+    if occurred_at is not None and occurred_at > ctx.now():
+        raise InvalidField("occurred_at", "An interaction cannot have happened in the future.")
+    access.check(ctx, customer)
+    label, score = label_text(ctx, text)
+    async with ctx.store.write(ctx.actor.key) as tx:
+        new_id = await tx.interactions.add(
+            customer_id=customer.id,
+            rep_id=ctx.actor.rep_id,
+            channel=ctx.actor.platform,
+            kind=kind,
+            text=text,
+            occurred_at=occurred_at,
+            sentiment_label=label,
+            sentiment_score=score,
+        )
+        logged = await tx.interactions.get(new_id)
+    assert logged is not None
+    return logged
+
+
 async def log(ctx: Context) -> Reply:
     head, sep, text = ctx.args.partition(":")
     words = head.split()
     if not sep or len(words) < 2:
         raise UsageError("Say who, what kind, and what happened.", usage=LOG_USAGE)
     kind = words[-1].lower()
-    if kind not in KINDS or kind == "message":
+    if kind not in LOGGABLE:
         raise UsageError(
             f"{words[-1]!r} is not a kind of interaction: use call, email, meeting or note.", usage=LOG_USAGE
         )
-    text = text.strip()
-    if not text:
-        raise UserError("What happened? Add it after the colon.", usage=LOG_USAGE)
-    if len(text) > MAX_TEXT:
-        raise UserError(f"That note is too long ({len(text)} characters; at most {MAX_TEXT}).")
+    text = check_note(text)
     who = " ".join(words[:-1])
     found = await pick_customer(ctx, who, rerun=lambda ref: f"log {ref} {kind}: {text}", usage=LOG_USAGE)
     if isinstance(found, Reply):
         return found
-    label, score = label_text(ctx, text)
-    async with ctx.store.write(ctx.actor.key) as tx:
-        await tx.interactions.add(
-            customer_id=found.id,
-            rep_id=ctx.actor.rep_id,
-            channel=ctx.actor.platform,
-            kind=kind,
-            text=text,
-            sentiment_label=label,
-            sentiment_score=score,
-        )
+    logged = await record(ctx, found, kind=kind, text=text)
     article = "an" if kind[0] in "aeiou" else "a"
-    mood = f" Sentiment: {label}." if label else ""
+    mood = f" Sentiment: {logged.sentiment_label}." if logged.sentiment_label else ""
     return Reply(text=f"Logged {article} {kind} with {describe(found)}.{mood}")
 
 

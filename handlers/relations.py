@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from crm_store.records import CustomerRecord, RelationshipRecord
 from crm_store.relationships import KINDS
+from handlers import access
 from handlers.common import describe, pick_customer
 from handlers.context import Context
-from handlers.errors import UsageError, UserError
+from handlers.errors import Conflict, InvalidField, UsageError, UserError
 from handlers.messages import Field, ListItem, Reply
 from handlers.registry import Area, Command
 
@@ -53,12 +55,17 @@ def _kind(word: str) -> str | None:
     return _ALIASES.get(word.replace("-", "").replace("_", ""))
 
 
+def day_start(day: date, tz: ZoneInfo) -> datetime:
+    """A relation's date as the moment it begins in the reader's time zone."""
+    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
+
+
 def _day(text: str, tz: ZoneInfo) -> datetime:
     try:
         day = date.fromisoformat(text)
     except ValueError:
         raise UserError(f"{text!r} is not a date: write it as YYYY-MM-DD, like 2024-03-01.") from None
-    return datetime.combine(day, time(), tzinfo=tz).astimezone(UTC)
+    return day_start(day, tz)
 
 
 def _split(
@@ -158,35 +165,83 @@ async def _pair(
     return a, kind, b, starts, ends
 
 
-async def relate(ctx: Context) -> Reply:
-    picked = await _pair(ctx, "relate", RELATE_USAGE)
-    if isinstance(picked, Reply):
-        return picked
-    a, kind, b, starts, ends = picked
+Outcome = Literal["created", "exists", "ended"]
+
+
+async def relate_customers(
+    ctx: Context,
+    a: CustomerRecord,
+    kind: str,
+    b: CustomerRecord,
+    *,
+    starts: datetime | None = None,
+    ends: datetime | None = None,
+) -> tuple[Outcome, RelationshipRecord]:
+    """Record "``a`` ``kind`` ``b``" (`relate` and the API both end here): "created"; "exists"
+    when the same relation is current and no dates are given; "ended" when only ``until`` is given
+    for a current one, which then ends that day. A start date for a current one is a Conflict."""
+    access.check(ctx, a)
+    access.check(ctx, b)
+    if a.id == b.id:
+        raise InvalidField(
+            "to_customer_id", f"{describe(a)} cannot be related to itself.", usage=RELATE_USAGE
+        )
+    if starts is not None and ends is not None and ends < starts:
+        raise InvalidField("until", "The end date is before the start date.", usage=RELATE_USAGE)
     async with ctx.store.write(ctx.actor.key) as tx:
         existing = await tx.relationships.current_between(a.id, kind, b.id)
         if existing is not None:
             if ends is None and starts is None:
-                return Reply(text=f"Already recorded: {describe(a)} {_FORWARD[kind].lower()} {describe(b)}.")
+                return "exists", existing
             if starts is not None:
-                raise UserError(
+                raise Conflict(
                     f"{describe(a)} is already {_FORWARD[kind].lower()} {describe(b)} "
                     f"(relation #{existing.id}); to change its dates, end it first with "
                     f"`unrelate` or give only `until`."
                 )
             assert ends is not None
             if existing.starts_at is not None and ends < existing.starts_at:
-                raise UserError("The end date is before the relation's start.")
+                raise InvalidField("until", "The end date is before the relation's start.")
             await tx.relationships.end(existing.id, ends_at=ends)
-            return Reply(
-                text=f"{describe(a)} {_FORWARD[kind].lower()} {describe(b)}: ends "
-                f"{ends.astimezone(ctx.tz).date().isoformat()}."
+            outcome: Outcome = "ended"
+            record_id = existing.id
+        else:
+            record_id = await tx.relationships.add(
+                from_customer_id=a.id, kind=kind, to_customer_id=b.id, starts_at=starts, ends_at=ends
             )
-        new_id = await tx.relationships.add(
-            from_customer_id=a.id, kind=kind, to_customer_id=b.id, starts_at=starts, ends_at=ends
-        )
-        record = await tx.relationships.get(new_id)
+            outcome = "created"
+        record = await tx.relationships.get(record_id)
     assert record is not None
+    return outcome, record
+
+
+async def end_relation(ctx: Context, record: RelationshipRecord) -> RelationshipRecord:
+    """End a current relation now (`unrelate` and the API): it stays in the history."""
+    await access.check_id(ctx, record.from_customer_id)
+    await access.check_id(ctx, record.to_customer_id)
+    if not is_current(record, ctx.now()):
+        raise Conflict(f"Relation #{record.id} has already ended.")
+    async with ctx.store.write(ctx.actor.key) as tx:
+        await tx.relationships.end(record.id, ends_at=ctx.now())
+        ended = await tx.relationships.get(record.id)
+    assert ended is not None
+    return ended
+
+
+async def relate(ctx: Context) -> Reply:
+    picked = await _pair(ctx, "relate", RELATE_USAGE)
+    if isinstance(picked, Reply):
+        return picked
+    a, kind, b, starts, ends = picked
+    outcome, record = await relate_customers(ctx, a, kind, b, starts=starts, ends=ends)
+    if outcome == "exists":
+        return Reply(text=f"Already recorded: {describe(a)} {_FORWARD[kind].lower()} {describe(b)}.")
+    if outcome == "ended":
+        assert ends is not None
+        return Reply(
+            text=f"{describe(a)} {_FORWARD[kind].lower()} {describe(b)}: ends "
+            f"{ends.astimezone(ctx.tz).date().isoformat()}."
+        )
     dates = _dates(record, ctx, ctx.now())
     return Reply(
         text=f"Recorded: {describe(a)} {_FORWARD[kind].lower()} {describe(b)}"
@@ -203,11 +258,11 @@ async def unrelate(ctx: Context) -> Reply:
         raise UserError(
             "`unrelate` ends a relation today; to end it on another day use `relate … until <date>`."
         )
-    async with ctx.store.write(ctx.actor.key) as tx:
+    async with ctx.store.read() as tx:
         existing = await tx.relationships.current_between(a.id, kind, b.id)
-        if existing is None:
-            raise UserError(f"{describe(a)} is not {_FORWARD[kind].lower()} {describe(b)} now.")
-        await tx.relationships.end(existing.id, ends_at=ctx.now())
+    if existing is None:
+        raise UserError(f"{describe(a)} is not {_FORWARD[kind].lower()} {describe(b)} now.")
+    await end_relation(ctx, existing)
     return Reply(
         text=f"Ended: {describe(a)} {_FORWARD[kind].lower()} {describe(b)}. It stays in the history."
     )

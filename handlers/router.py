@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import replace
 
 from rapidfuzz import process
@@ -34,6 +36,7 @@ from handlers import (
     support,
     ticket_flow,
     tickets,
+    webhooks,
 )
 from handlers.context import Context, Services, zone
 from handlers.errors import Forbidden, NotFound, UsageError, UserError
@@ -66,6 +69,7 @@ AREAS: tuple[Area, ...] = (
     admin.AREA,
     privacy.AREA,
     groups.AREA,
+    webhooks.AREA,
     help_area(lambda: STAFF_COMMANDS),
     support.AREA,
     ticket_flow.AREA,
@@ -87,18 +91,50 @@ NOT_MINE = "That button is not one of mine."
 APOLOGY = "Sorry, something went wrong on our side and nothing was changed. Please try again."
 ALREADY_DONE = "Got it — that message was already taken care of."
 
+# Told how each message went: (platform, command, seconds). The command is the one that ran
+# (the last, when a reading re-runs one), "press:<verb>" for a button, "unknown" for none.
+Observer = Callable[[str, str, float], None]
+_RAN: ContextVar[list[str] | None] = ContextVar("crm_ran", default=None)
+
+
+def _ran(name: str) -> None:
+    slot = _RAN.get()
+    if slot is not None:
+        slot.append(name)
+
 
 class Router:
-    def __init__(self, services: Services, *, on_run: Callable[[Context], None] | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        on_run: Callable[[Context], None] | None = None,
+        observe: Observer | None = None,
+    ) -> None:
         self.services = services
         # Told of every command about to run (free text included, as the command it was read
         # as): how bench/intents.py sees what a phrase became without parsing answers.
         self.on_run = on_run
+        # Told how each message went, after it ran (the /metrics counters and latency).
+        self.observe = observe
 
     async def handle(self, message: Message) -> Reply:
         """Answer one message; never raises. A message with a ``ref`` (one the platform may
         deliver again after a crash) changes the store at most once: a repeat whose first run
         committed gets that run's answer back and writes nothing."""
+        if self.observe is None:
+            return await self._handle(message)
+        slot: list[str] = []
+        token = _RAN.set(slot)
+        started = time.perf_counter()
+        try:
+            return await self._handle(message)
+        finally:
+            _RAN.reset(token)
+            command = slot[-1] if slot else "unknown"
+            self.observe(message.actor.platform, command, time.perf_counter() - started)
+
+    async def _handle(self, message: Message) -> Reply:
         if message.ref is None:
             return await self._answer(message)
         store = self.services.store
@@ -146,7 +182,10 @@ class Router:
         if message.actor.is_staff or message.text.lstrip().startswith("/"):
             return None
         ctx = Context(message=message, args=message.text, services=self.services, command="ticket")
-        return await ticket_flow.resume(ctx)
+        resumed = await ticket_flow.resume(ctx)
+        if resumed is not None:
+            _ran("ticket")
+        return resumed
 
     async def _dispatch(self, message: Message, text: str, *, understand: bool = True) -> Reply:
         """Run ``text`` as a command; with ``understand``, free text is read for its meaning
@@ -197,6 +236,7 @@ class Router:
 
     async def _run(self, message: Message, command: Command, args: str) -> Reply:
         actor = message.actor
+        _ran(command.name)
         try:
             _check_audience(actor, command.name, command.audience)
             if command.needs_args and not args:
@@ -360,6 +400,8 @@ class Router:
         if action is None:
             return _refusal(NOT_MINE)
         button = BUTTONS.get(action.verb)
+        if button is not None:
+            _ran(f"press:{button.verb}")  # declared verbs only: a forged one adds no label
         if button is None or not button.on_side_of(message.actor):
             _LOGGER.info("%s pressed a button not for them (%s)", message.actor.key, action.verb)
             return _refusal(NOT_FOR_YOU)

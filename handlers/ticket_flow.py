@@ -6,11 +6,11 @@ import secrets
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from crm_store.records import TicketRecord
+from crm_store.records import CustomerRecord, TicketRecord
 from crm_store.store import Tx
-from handlers import actions, notify
+from handlers import access, actions, notify
 from handlers.context import Context
-from handlers.errors import Forbidden, UserError
+from handlers.errors import Forbidden, InvalidField, UserError
 from handlers.interactions import label_text
 from handlers.messages import MAX_TEXT, Attachment, Button, Field, Reply
 from handlers.parsing import one_line
@@ -36,16 +36,17 @@ def customer_of(ctx: Context) -> int:
 def check_subject(subject: str) -> str:
     flat = " ".join(subject.split())
     if len(flat) > MAX_SUBJECT:
-        raise UserError(
+        raise InvalidField(
+            "subject",
             f"Please keep the subject under {MAX_SUBJECT} characters; "
-            "you can add details in the next message."
+            "you can add details in the next message.",
         )
     return flat
 
 
 def check_text(text: str) -> str:
     if len(text) > MAX_TEXT:
-        raise UserError(f"That message is too long (at most {MAX_TEXT} characters).")
+        raise InvalidField("text", f"That message is too long (at most {MAX_TEXT} characters).")
     return text
 
 
@@ -79,7 +80,8 @@ async def open_in(
     author_customer_id: int | None = None,
 ) -> TicketRecord:
     """Open the ticket and queue its support-channel card, in the caller's transaction: the
-    speaker's own, or (a company's group chat) ``customer_id``'s written by ``author_customer_id``."""
+    speaker's own, or ``customer_id``'s when the team or the API opens it in their name, or a
+    company's group chat (written by ``author_customer_id``)."""
     customer_id = customer_of(ctx) if customer_id is None else customer_id
     first = description.strip() or subject
     label, score = label_text(ctx, first)
@@ -99,6 +101,21 @@ async def open_in(
     post = notify.new_ticket_post(ticket, customer, first, attachments)
     await notify.to_support(tx, ctx.services.settings, ticket.id, post, key=f"ticket:{ticket.id}:opened")
     return ticket
+
+
+async def open_for(ctx: Context, customer: CustomerRecord, *, subject: str, text: str) -> TicketRecord:
+    """A ticket opened in the customer's name with their words (a web shop's contact form through
+    the API): the rules of /ticket, the customer's first message, sentiment and priority, the
+    support channel's card."""
+    subject = check_subject(subject)
+    if not subject:
+        raise InvalidField("subject", "A ticket needs a subject.")
+    text = check_text(text)
+    access.check(ctx, customer)
+    async with ctx.store.write(ctx.actor.key) as tx:
+        return await open_in(
+            tx, ctx, subject=subject, description=text, attachments=(), customer_id=customer.id
+        )
 
 
 def opened(ticket: TicketRecord, *, replace_original: bool = False) -> Reply:

@@ -6,7 +6,7 @@ from crm_store.records import RepRecord, TicketRecord
 from handlers import access, actions, notify
 from handlers.common import acting_rep, ago, describe, local_time, pick_customer
 from handlers.context import Context
-from handlers.errors import UsageError, UserError
+from handlers.errors import Conflict, InvalidField, UsageError, UserError
 from handlers.interactions import label_text
 from handlers.messages import MAX_TEXT, Button, Field, ListItem, Reply
 from handlers.parsing import one_line, parse_id
@@ -127,16 +127,22 @@ async def assign(ctx: Context) -> Reply:
     return Reply(text=f"Ticket #{t.id} ({one_line(t.subject, 60)}) is now assigned to {rep.display_name}.")
 
 
-async def reply(ctx: Context) -> Reply:
-    id_text, _, text = ctx.args.strip().partition(" ")
-    t = await _ticket(ctx, id_text, REPLY_USAGE)
+def check_reply(text: str) -> str:
     text = text.strip()
     if not text:
-        raise UserError("What should the reply say?", usage=REPLY_USAGE)
+        raise InvalidField("text", "What should the reply say?", usage=REPLY_USAGE)
     if len(text) > MAX_TEXT:
-        raise UserError(f"That reply is too long ({len(text)} characters; at most {MAX_TEXT}).")
+        raise InvalidField("text", f"That reply is too long ({len(text)} characters; at most {MAX_TEXT}).")
+    return text
+
+
+async def reply_on(ctx: Context, t: TicketRecord, text: str) -> tuple[int, int]:
+    """Answer the customer on ticket ``t`` (which the caller got through ``access.ticket``): the
+    message is stored and queued to the customer's chat in one transaction. `reply` and the API
+    both end here. Returns the message id and how many chats it was queued to (0: none linked)."""
+    text = check_reply(text)
     if t.status == "resolved":
-        raise UserError(f"Ticket #{t.id} is resolved; `reopen {t.id}` first.")
+        raise Conflict(f"Ticket #{t.id} is resolved; `reopen {t.id}` first.")
     label, score = label_text(ctx, text)
     async with ctx.store.write(ctx.actor.key) as tx:
         message_id = await tx.tickets.add_message(
@@ -157,17 +163,25 @@ async def reply(ctx: Context) -> Reply:
             key=f"ticket-message:{message_id}",
             conversation=True,
         )
+    return message_id, queued
+
+
+async def reply(ctx: Context) -> Reply:
+    id_text, _, text = ctx.args.strip().partition(" ")
+    t = await _ticket(ctx, id_text, REPLY_USAGE)
+    _, queued = await reply_on(ctx, t, text)
     how = "" if queued else " (they have no chat linked, so it is on the ticket only)"
     return Reply(text=f"Replied on ticket #{t.id} to {t.customer_name}{how}.")
 
 
-async def resolve(ctx: Context) -> Reply:
-    id_text, _, note = ctx.args.strip().partition(" ")
-    t = await _ticket(ctx, id_text, RESOLVE_USAGE)
+async def resolve_ticket(ctx: Context, t: TicketRecord, note: str = "") -> bool:
+    """Resolve ``t`` with an optional closing note: the customer gets the CSAT question and the
+    support thread a line, in the same transaction. `resolve` and the API both end here. False
+    when it was resolved already (nothing changes)."""
     if t.status == "resolved":
-        return Reply(text=f"Ticket #{t.id} is already resolved.")
+        return False
     if len(note) > MAX_TEXT:
-        raise UserError(f"The note is too long (at most {MAX_TEXT} characters).")
+        raise InvalidField("note", f"The note is too long (at most {MAX_TEXT} characters).")
     async with ctx.store.write(ctx.actor.key) as tx:
         if note.strip():
             await tx.tickets.add_message(
@@ -184,6 +198,14 @@ async def resolve(ctx: Context) -> Reply:
             await notify.to_customer(tx, settings, t.customer_id, csat, key=resolved_key)
         done = notify.status_note(f"Resolved by {ctx.actor.display_name or ctx.actor.user_id}.")
         await notify.to_support(tx, settings, t.id, done, key=notify.once("ticket-resolved", t.id))
+    return True
+
+
+async def resolve(ctx: Context) -> Reply:
+    id_text, _, note = ctx.args.strip().partition(" ")
+    t = await _ticket(ctx, id_text, RESOLVE_USAGE)
+    if not await resolve_ticket(ctx, t, note):
+        return Reply(text=f"Ticket #{t.id} is already resolved.")
     return Reply(
         text=f"Resolved ticket #{t.id} ({one_line(t.subject, 60)}).",
         buttons=(Button("Reopen", actions.encode("reopen", t.id)),),
