@@ -36,7 +36,6 @@ NOT_IN_GROUP = (
     "For /status and the rest, write to me in a private chat."
 )
 BAD_CODE = "That group code is not valid or has expired. Ask your account manager for a new one."
-LINKED_ELSEWHERE = "This group is linked to another customer already; ask us to unlink it first."
 TICKET_USAGE = "/ticket <what happened>"
 
 
