@@ -9,8 +9,9 @@ Definitions
   the clock fixed at Fri 2026-11-20 15:00 Europe/Berlin (the rep's zone; "when" slots are local
   "YYYY-MM-DD HH:MM" in it). No button is pressed: an offered choice counts as asked.
 - Outcome of one phrase: "wrote" (audit rows were written), "asked" (the answer offers one-time
-  choices: a pick list, "did you mean" buttons, a confirmation), "refused" (an error answer, or
-  a role refusal), "ran" (a command ran and answered) or "unknown" (no command ran).
+  choices: a pick list, "did you mean" buttons, a confirmation), "refused" (a role refusal, or an
+  error answer with no command run: "I don't know the command …"), "ran" (a command ran and
+  answered, an error included) or "unknown" (no command ran, no error).
 - correct: the expected command ran for the expected customer; for a write, the audit rows are
   exactly the expected (action, entity) pairs, each for the expected customer; expected slots
   match what was stored ("when" the reminder's due time, "text" contained in the stored text,
@@ -72,6 +73,7 @@ NOT_WRITES = frozenset({"denied"})
 # Commands a must-not-write phrase may run (answering chit-chat with the command list is fine).
 HARMLESS = frozenset({"help"})
 # Commands whose first argument is a ticket id: the ticket's customer is whom they are about.
+ASKED_TITLE = "Did you mean…"  # the router's question when free text or a misfit is unclear
 TICKET_COMMANDS = frozenset({"ticket", "assign", "reply", "resolve", "reopen"})
 
 
@@ -220,11 +222,13 @@ class BookBench:
         )
         if writes:
             outcome.kind = "wrote"
-        elif _offers_choices(reply):
+        elif _asks(reply):
             outcome.kind = "asked"
-        elif denied or reply.is_error:
+        elif denied or (reply.is_error and not self._runs):
             outcome.kind = "refused"
         elif self._runs:
+            # A command that ran and answered an error ("no campaign named …") was still the
+            # reading; its customer and slots decide whether it was the right one.
             outcome.kind = "ran"
         if not outcome.customers and self._runs and self._runs[-1][0] in TICKET_COMMANDS:
             outcome.customers = await self._ticket_customer(self._runs[-1][1])
@@ -323,10 +327,10 @@ def _buttons(reply: Reply) -> list[str]:
     return found
 
 
-def _offers_choices(reply: Reply) -> bool:
+def _asks(reply: Reply) -> bool:
     """One-time choices (``crm:run:<token>``) are how the bot asks: pick lists, "did you mean",
-    confirmations."""
-    return any(action.startswith("crm:run:") for action in _buttons(reply))
+    confirmations; the router's "Did you mean…" with no likely reading asks too."""
+    return reply.title == ASKED_TITLE or any(action.startswith("crm:run:") for action in _buttons(reply))
 
 
 def _answer_text(reply: Reply) -> str:
