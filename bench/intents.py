@@ -55,6 +55,7 @@ from bot.sample_data import SampleUser, load_sample  # noqa: E402
 from crm_store.migrate import upgrade  # noqa: E402
 from crm_store.store import Store  # noqa: E402
 from handlers.context import Context, HandlerSettings, Services  # noqa: E402
+from handlers.errors import UserError  # noqa: E402
 from handlers.lookup import CustomerLookup  # noqa: E402
 from handlers.messages import Actor, Message, Reply  # noqa: E402
 from handlers.people import staff_actor  # noqa: E402
@@ -126,6 +127,7 @@ class BookBench:
         self.names: dict[str, int] = {}
         self._runs: list[tuple[str, str]] = []
         self._resolved: list[int] = []
+        self._last_error: str | None = None  # the user error the last command run answered
 
     async def start(self) -> None:
         store = Store.open(f"sqlite+aiosqlite:///{self.pristine}", clock=lambda: NOW)
@@ -166,8 +168,9 @@ class BookBench:
     def customer_id(self, name: str | None) -> int | None:
         return None if name is None else self.names.get(name.casefold())
 
-    def _ran(self, ctx: Context) -> None:
+    def _ran(self, ctx: Context, error: UserError | None) -> None:
         self._runs.append((ctx.command, ctx.args))
+        self._last_error = None if error is None else str(error)
 
     def _spy_on(self, lookup: CustomerLookup) -> None:
         """Note every customer a command resolves (reads write nothing to tell us)."""
@@ -193,6 +196,7 @@ class BookBench:
         assert self.router is not None and self.actor is not None and self.store is not None
         self._runs.clear()
         self._resolved.clear()
+        self._last_error = None
         before = await self._last_audit_id()
         start = time.perf_counter()
         reply = await self.router.handle(Message(actor=self.actor, text=text))
@@ -224,7 +228,7 @@ class BookBench:
             outcome.kind = "wrote"
         elif _asks(reply):
             outcome.kind = "asked"
-        elif denied or (reply.is_error and not self._runs):
+        elif denied or (reply.is_error and not self._answered_by_run(reply)):
             outcome.kind = "refused"
         elif self._runs:
             # A command that ran and answered an error ("no campaign named …") was still the
@@ -235,6 +239,11 @@ class BookBench:
         if rows or self._runs:
             await self._restore(refresh=any(w.entity == "customer" for w in writes))
         return outcome
+
+    def _answered_by_run(self, reply: Reply) -> bool:
+        """Whether an error answer is the last command's own (not the router's "I don't know the
+        command" after a reading failed)."""
+        return bool(self._runs) and self._last_error is not None and reply.text.startswith(self._last_error)
 
     async def _ticket_customer(self, args: str) -> list[int]:
         """The customer of the ticket a ticket command names (its first number)."""
