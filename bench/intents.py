@@ -9,8 +9,9 @@ Definitions
   the clock fixed at Fri 2026-11-20 15:00 Europe/Berlin (the rep's zone; "when" slots are local
   "YYYY-MM-DD HH:MM" in it). No button is pressed: an offered choice counts as asked.
 - Outcome of one phrase: "wrote" (audit rows were written), "asked" (the answer offers one-time
-  choices: a pick list, "did you mean" buttons, a confirmation), "refused" (an error answer, or
-  a role refusal), "ran" (a command ran and answered) or "unknown" (no command ran).
+  choices: a pick list, "did you mean" buttons, a confirmation), "refused" (a role refusal, or an
+  error answer with no command run: "I don't know the command …"), "ran" (a command ran and
+  answered, an error included) or "unknown" (no command ran, no error).
 - correct: the expected command ran for the expected customer; for a write, the audit rows are
   exactly the expected (action, entity) pairs, each for the expected customer; expected slots
   match what was stored ("when" the reminder's due time, "text" contained in the stored text,
@@ -35,6 +36,7 @@ import json
 import re
 import shutil
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,6 +56,7 @@ from bot.sample_data import SampleUser, load_sample  # noqa: E402
 from crm_store.migrate import upgrade  # noqa: E402
 from crm_store.store import Store  # noqa: E402
 from handlers.context import Context, HandlerSettings, Services  # noqa: E402
+from handlers.errors import UserError  # noqa: E402
 from handlers.lookup import CustomerLookup  # noqa: E402
 from handlers.messages import Actor, Message, Reply  # noqa: E402
 from handlers.people import staff_actor  # noqa: E402
@@ -72,6 +75,7 @@ NOT_WRITES = frozenset({"denied"})
 # Commands a must-not-write phrase may run (answering chit-chat with the command list is fine).
 HARMLESS = frozenset({"help"})
 # Commands whose first argument is a ticket id: the ticket's customer is whom they are about.
+ASKED_TITLE = "Did you mean…"  # the router's question when free text or a misfit is unclear
 TICKET_COMMANDS = frozenset({"ticket", "assign", "reply", "resolve", "reopen"})
 
 
@@ -124,6 +128,7 @@ class BookBench:
         self.names: dict[str, int] = {}
         self._runs: list[tuple[str, str]] = []
         self._resolved: list[int] = []
+        self._last_error: str | None = None  # the user error the last command run answered
 
     async def start(self) -> None:
         store = Store.open(f"sqlite+aiosqlite:///{self.pristine}", clock=lambda: NOW)
@@ -164,8 +169,9 @@ class BookBench:
     def customer_id(self, name: str | None) -> int | None:
         return None if name is None else self.names.get(name.casefold())
 
-    def _ran(self, ctx: Context) -> None:
+    def _ran(self, ctx: Context, error: UserError | None) -> None:
         self._runs.append((ctx.command, ctx.args))
+        self._last_error = None if error is None else str(error)
 
     def _spy_on(self, lookup: CustomerLookup) -> None:
         """Note every customer a command resolves (reads write nothing to tell us)."""
@@ -191,6 +197,7 @@ class BookBench:
         assert self.router is not None and self.actor is not None and self.store is not None
         self._runs.clear()
         self._resolved.clear()
+        self._last_error = None
         before = await self._last_audit_id()
         start = time.perf_counter()
         reply = await self.router.handle(Message(actor=self.actor, text=text))
@@ -220,17 +227,23 @@ class BookBench:
         )
         if writes:
             outcome.kind = "wrote"
-        elif _offers_choices(reply):
+        elif _asks(reply):
             outcome.kind = "asked"
-        elif denied or reply.is_error:
+        elif denied or (reply.is_error and not self._answered_by_run(reply)):
             outcome.kind = "refused"
         elif self._runs:
+            # A command that ran and answered an error ("no campaign named …") was still the
+            # reading; its customer and slots decide whether it was the right one.
             outcome.kind = "ran"
         if not outcome.customers and self._runs and self._runs[-1][0] in TICKET_COMMANDS:
             outcome.customers = await self._ticket_customer(self._runs[-1][1])
-        if rows or self._runs:
-            await self._restore(refresh=any(w.entity == "customer" for w in writes))
+        await self._restore(refresh=any(w.entity == "customer" for w in writes))
         return outcome
+
+    def _answered_by_run(self, reply: Reply) -> bool:
+        """Whether an error answer is the last command's own (not the router's "I don't know the
+        command" after a reading failed)."""
+        return bool(self._runs) and self._last_error is not None and reply.text.startswith(self._last_error)
 
     async def _ticket_customer(self, args: str) -> list[int]:
         """The customer of the ticket a ticket command names (its first number)."""
@@ -243,7 +256,7 @@ class BookBench:
         return [ticket.customer_id] if ticket is not None else []
 
     async def _restore(self, *, refresh: bool) -> None:
-        """Put the pristine book back (pending choices and claims included)."""
+        """Put the pristine book back, whatever the phrase left (offered choices included)."""
         assert self.store is not None and self.router is not None
         await self.store.engine.dispose()
         source, target = sqlite3.connect(self.pristine), sqlite3.connect(self.live)
@@ -296,9 +309,11 @@ async def _row_customer(
                 values["text"] = messages[-1].text if messages else ""
     elif entity == "order":
         values["amount"] = str(int(detail.get("amount_cents", 0)) / 100)
-    elif entity == "relationship":
-        customer = detail.get("from_customer_id")
-        values["kind"] = str(detail.get("kind", ""))
+    elif entity == "relationship" and ident is not None:
+        relation = await tx.relationships.get(ident)
+        if relation is not None:
+            customer = relation.from_customer_id
+            values["kind"] = relation.kind
     return (int(customer) if customer is not None else None), values
 
 
@@ -323,10 +338,10 @@ def _buttons(reply: Reply) -> list[str]:
     return found
 
 
-def _offers_choices(reply: Reply) -> bool:
+def _asks(reply: Reply) -> bool:
     """One-time choices (``crm:run:<token>``) are how the bot asks: pick lists, "did you mean",
-    confirmations."""
-    return any(action.startswith("crm:run:") for action in _buttons(reply))
+    confirmations; the router's "Did you mean…" with no likely reading asks too."""
+    return reply.title == ASKED_TITLE or any(action.startswith("crm:run:") for action in _buttons(reply))
 
 
 def _answer_text(reply: Reply) -> str:
@@ -383,7 +398,8 @@ def score(row: dict[str, Any], outcome: Outcome, *, customer_id: int | None) -> 
     wrong = []
     for write in outcome.writes:
         key = (write.action, write.entity)
-        fits = wanted[key] > 0 and (customer_id is None or write.customer_id in (None, customer_id))
+        # A write about no customer where one was meant (a reminder without its customer) is wrong.
+        fits = wanted[key] > 0 and (customer_id is None or write.customer_id == customer_id)
         if fits:
             wanted[key] -= 1
         else:
@@ -428,21 +444,25 @@ def reader_latency(texts: Sequence[str]) -> dict[str, float | None]:
     return {"p50": _pct(spent, 0.5), "p99": _pct(spent, 0.99), "max": _pct(spent, 1.0)}
 
 
-def reader_startup() -> dict[str, float]:
-    """Seconds to import nlp.intents and have its model ready, in a fresh interpreter."""
+def reader_startup(runs: int = 3) -> dict[str, float]:
+    """Seconds to import nlp.intents and have its model ready, each run in a fresh interpreter
+    (the median and the fastest of ``runs``: the machine is shared)."""
     code = (
         "import time; t = time.perf_counter(); import nlp.intents as m; m.classifier(); "
         "print(time.perf_counter() - t)"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-    )
-    return {"import_and_model_s": round(float(done.stdout.strip().splitlines()[-1]), 3)}
+    spent = []
+    for _ in range(runs):
+        done = subprocess.run(
+            [sys.executable, "-c", code],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+            env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        )
+        spent.append(float(done.stdout.strip().splitlines()[-1]))
+    return {"median_s": round(statistics.median(spent), 3), "fastest_s": round(min(spent), 3)}
 
 
 def _rate(hits: int, total: int) -> float | None:
@@ -535,8 +555,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     splits = args.split or list(SPLITS)
     rows = load_rows(splits)
     if args.limit:
-        kept: Counter[str] = Counter()
-        rows = [r for r in rows if (kept.update([r["split"]]) or kept[r["split"]] <= args.limit)]
+        rows = [r for split in splits for r in [r for r in rows if r["split"] == split][: args.limit]]
     startup = reader_startup()
     with tempfile.TemporaryDirectory(prefix="bench-intents-") as work:
         result = asyncio.run(evaluate(rows, work=Path(work)))

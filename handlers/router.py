@@ -108,12 +108,13 @@ class Router:
         self,
         services: Services,
         *,
-        on_run: Callable[[Context], None] | None = None,
+        on_run: Callable[[Context, UserError | None], None] | None = None,
         observe: Observer | None = None,
     ) -> None:
         self.services = services
-        # Told of every command about to run (free text included, as the command it was read
-        # as): how bench/intents.py sees what a phrase became without parsing answers.
+        # Told of every command that ran (free text included, as the command it was read as) and
+        # the user error it answered, if any: how bench/intents.py sees what a phrase became
+        # without parsing answers.
         self.on_run = on_run
         # Told how each message went, after it ran (the /metrics counters and latency).
         self.observe = observe
@@ -243,9 +244,15 @@ class Router:
                 raise UsageError(f"`{command.name}` needs more.", usage=command.usage)
             ctx = Context(message=message, args=args, services=self.services, command=command.name)
             _LOGGER.debug("%s runs %s", actor.key, command.name)
+            try:
+                reply = await command.handler(ctx)
+            except UserError as exc:
+                if self.on_run is not None:
+                    self.on_run(ctx, exc)
+                raise
             if self.on_run is not None:
-                self.on_run(ctx)
-            return await command.handler(ctx)
+                self.on_run(ctx, None)
+            return reply
         except Forbidden as exc:
             exc.command = exc.command or command.name  # for the audit entry
             raise

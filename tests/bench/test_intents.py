@@ -59,6 +59,7 @@ ROWS = [
         "order acme corp 1200 annual licence", "write", "order", "Acme Corp", "create:order", amount="1200.0"
     ),
     _row("tickets mine", "read", "tickets", None, arg="mine"),
+    _row("unrelate wile coyote works-at acme corp", "write", "unrelate", "Wile Coyote", "end:relationship"),
     _row("ticket 12", "read", "ticket", "Acme Corp", ticket="12"),
     _row(
         "update acme corp owner=dana",
@@ -99,6 +100,7 @@ ROWS = [
     ),
     _row("timeline acme corp", "read", "show", "Acme Corp"),
     _row("ticket 4", "read", "ticket", "Acme Corp", ticket="4"),
+    _row("remind tomorrow 10:00: call acme", "write", "remind", "Acme Corp", "create:reminder"),
     _row("log initech note: the write was not asked for", "read", "show", "Initech"),
     _row("hello", "none", None, None),
 ]
@@ -107,6 +109,7 @@ WRONG = {
     "remind acme tomorrow 11:00: send quote": "slots when",
     "timeline acme corp": "ran timeline",
     "ticket 4": "other customer",
+    "remind tomorrow 10:00: call acme": "writes differ",
     "log initech note: the write was not asked for": "ran log",
 }
 
@@ -119,11 +122,12 @@ async def test_the_bench_scores_runs_writes_and_slots(tmp_path: Path) -> None:
     assert {text: why for text, why in missed.items() if text in {r["text"] for r in ROWS}} == WRONG
     seen = result["splits"]["seen"]
     assert seen["phrases"] == len(ROWS) + 3
-    assert seen["wrong_writes"] == 2
+    assert seen["wrong_writes"] == 3
     wrong = {w["text"]: w["wrote"] for w in result["wrong_writes"]["seen"]}
     assert set(wrong) == {
         "log globex call: discussed renewal",
         "log initech note: the write was not asked for",
+        "remind tomorrow 10:00: call acme",
     }
     assert [row[:2] for row in wrong["log globex call: discussed renewal"]] == [["create", "interaction"]]
     assert result["splits"]["no_write"]["phrases"] == 3

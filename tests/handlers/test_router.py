@@ -231,3 +231,17 @@ async def test_stored_text_keeps_the_quotes_as_typed(
         messages = [m.text for m in await tx.tickets.messages(1)]
     assert notes == ["it’s «done»", "they’re “thrilled” about the renewal"]
     assert sorted(messages) == ["It’s broken, and the „manual“ doesn’t help", "It’s still broken"]
+
+
+async def test_on_run_hears_each_command_that_ran_and_the_error_it_answered(
+    services: Services, rep: Actor
+) -> None:
+    heard: list[tuple[str, str, str | None]] = []
+    router = Router(
+        services, on_run=lambda ctx, error: heard.append((ctx.command, ctx.args, error and str(error)))
+    )
+    chat = Chat(router, rep)
+    await chat.say("reminders")
+    missing = await chat.say("done 999")
+    assert heard == [("reminders", "", None), ("done", "999", missing.text)]
+    assert missing.is_error
