@@ -55,7 +55,9 @@ def test_no_generated_request_gets_a_5xx(sqlite_url: str) -> None:
             kwargs.pop("cookies", None)
             response = client.request(**kwargs)
             seen.add(f"{case.method} {case.operation.path}")
-            assert response.status_code < 500, (kwargs, response.text)
+            # The one 5xx an operation may document: the next-product model is still being built.
+            not_ready = response.status_code == 503 and "Retry-After" in response.headers
+            assert response.status_code < 500 or not_ready, (kwargs, response.text)
             if response.status_code >= 400:
                 assert response.headers.get("content-type") == "application/json", (
                     kwargs,
