@@ -68,7 +68,10 @@ class Order(BaseModel):
     note: str
     ordered_at: datetime
     lines: list[Line]
-    created: bool = Field(True, description="false: this external_ref was already recorded (nothing new)")
+
+
+class OrderCreated(Order):
+    created: bool = Field(description="false: this external_ref was already recorded (nothing new)")
 
 
 class OrderPage(BaseModel):
@@ -98,7 +101,6 @@ def _order(record: OrderRecord, lines: list[OrderLineRecord], products: dict[int
         currency=record.currency,
         note=record.note,
         ordered_at=record.ordered_at,
-        created=True,
         lines=[
             Line(
                 product_id=ln.product_id,
@@ -179,11 +181,11 @@ async def _record(ctx: Context, orders: list[OrderIn], where: Callable[[int], st
 
 @router.post(
     "/orders",
-    response_model=Order,
+    response_model=OrderCreated,
     status_code=201,
     responses={
         **documented(),
-        200: {"model": Order, "description": "This external_ref was already recorded"},
+        200: {"model": OrderCreated, "description": "This external_ref was already recorded"},
     },
 )
 async def create_order(
@@ -191,7 +193,7 @@ async def create_order(
     body: OrderIn,
     response: Response,
     caller: Annotated[Caller, Depends(require_scope("write"))],
-) -> Order:
+) -> OrderCreated:
     """One order with its lines, priced from the catalog unless a line gives its price (one
     currency per order). Sent again with the same external_ref: 200 and the order as it was."""
     ctx = api_context(request, caller)
@@ -202,7 +204,7 @@ async def create_order(
         record = await tx.orders.get(order_id)
     assert record is not None
     [order] = await _orders(ctx, [record])
-    return order.model_copy(update={"created": created})
+    return OrderCreated(**order.model_dump(), created=created)
 
 
 @router.post("/orders/bulk", response_model=BulkOut, responses=documented())
