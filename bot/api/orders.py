@@ -143,12 +143,11 @@ async def _drafts(ctx: Context, orders: list[OrderIn], where: Callable[[int], st
                     message=f"no customer with the reference {o.customer_external_ref!r}",
                 )
             )
-        if o.ordered_at is not None and o.ordered_at.tzinfo is None:
-            errors.append(
-                FieldError(
-                    field=f"{where(i)}ordered_at", message="give a time zone, e.g. 2026-01-31T09:00:00Z"
-                )
-            )
+        if o.ordered_at is not None:
+            try:
+                paging.utc_time(o.ordered_at, f"{where(i)}ordered_at")
+            except ApiError as exc:
+                errors.extend(exc.fields)
     if errors:
         raise invalid(errors)
     return [
