@@ -13,7 +13,7 @@ from schemathesis.generation import GenerationMode
 
 with warnings.catch_warnings():
     # Starlette would like httpx2 under its test client; the project has httpx, which it still runs on.
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.filterwarnings("ignore", message=".*httpx2.*")
     from starlette.testclient import TestClient
 
 from bot.api.app import build_api
