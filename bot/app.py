@@ -74,7 +74,9 @@ class App:
 
     async def serve(self, *, ready: Callable[[str], None] | None = None) -> None:
         """The HTTP server and the chat front ends, until cancelled; ``ready`` gets the server URL."""
+        from bot.api.app import build_api
         from bot.http import HttpServer, build_asgi
+        from config.settings import parse_rate
 
         slack_endpoint = self.slack.http_handler.handle if self.slack and self.slack.http_handler else None
         telegram_endpoint = (
@@ -89,6 +91,11 @@ class App:
                 health=self.health,
                 metrics=self.metrics,
                 loop=asyncio.get_running_loop(),
+                api=build_api(
+                    self.services,
+                    env_token=self.settings.api_token,
+                    rate=parse_rate(self.settings.api_rate),
+                ),
             ),
             host=self.settings.http_host,
             port=self.settings.http_port,

@@ -1,5 +1,5 @@
 """The `crm-bot` command: run, console, migrate, import, export, jobs, recommend, privacy, demo-data,
-webhook."""
+webhook, api-token."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TextIO, TypeVar
@@ -23,6 +24,7 @@ from handlers.parsing import id_in
 
 if TYPE_CHECKING:
     from bot.app import App
+    from crm_store.api_tokens import ApiTokenRecord
     from crm_store.outbox import OutboxRow
     from crm_store.store import Store, Tx
 
@@ -114,10 +116,15 @@ def run(
     no_sample: Annotated[
         bool, typer.Option("--no-sample", help="Don't load the sample data into an empty store.")
     ] = False,
+    http: Annotated[
+        bool,
+        typer.Option("--http", help="Serve HTTP (the API at /api/v1, /healthz) without Slack or Telegram."),
+    ] = False,
 ) -> None:
-    """Run the bot: Slack/Telegram when configured, otherwise the console on SQLite."""
+    """Run the bot: Slack/Telegram when configured, otherwise the console on SQLite. The HTTP
+    server (with the API) runs alongside Slack or Telegram, or alone with CRM_API_TOKEN or --http."""
     settings = _settings(ctx)
-    if settings.slack_enabled or settings.telegram_enabled:
+    if settings.slack_enabled or settings.telegram_enabled or settings.api_token or http:
         _logging(settings, quiet=False)
         asyncio.run(_serve(settings))
         return
@@ -160,6 +167,7 @@ async def _serve(settings: Settings) -> None:
             + ("webhook at /telegram/webhook" if settings.telegram_webhook_url else "long polling")
             + ")"
         )
+    parts.append("the HTTP API at /api/v1")
     try:
         await app.serve(
             ready=lambda url: typer.echo(f"crm-bot: {', '.join(parts)} on {url}; health at {url}/healthz")
@@ -659,6 +667,96 @@ def outbox_retry(
             await store.close()
 
     typer.echo(f"Requeued {asyncio.run(_go())} failed row(s).")
+
+
+api_token_cli = typer.Typer(help="Tokens for the HTTP API at /api/v1.", no_args_is_help=True)
+cli.add_typer(api_token_cli, name="api-token")
+
+
+@api_token_cli.command("create")
+def api_token_create(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Option("--name", help="Who uses it (erp, shop); shown in the audit log.")],
+    scopes: Annotated[str, typer.Option("--scopes", help="read, write, or read,write.")] = "read",
+    db: DbOption = None,
+) -> None:
+    """Make a token and print it once: only its hash is kept, so it cannot be shown again."""
+    from handlers.api_tokens import create_token
+    from handlers.errors import UserError
+
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+
+    async def _go() -> str:
+        store = await _store(settings)
+        try:
+            return await create_token(store, name=name, scopes=scopes, actor="cli:api-token")
+        finally:
+            await store.close()
+
+    try:
+        token = asyncio.run(_go())
+    except UserError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+    typer.echo(token)
+    typer.echo(f"Token {name!r} ({scopes}) created; it is shown only this once.", err=True)
+
+
+@api_token_cli.command("list")
+def api_token_list(ctx: typer.Context, db: DbOption = None) -> None:
+    """Every token: name, scopes, when created, last used (to the minute) and revoked."""
+    from handlers.api_tokens import list_tokens
+
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+
+    async def _go() -> list[ApiTokenRecord]:
+        store = await _store(settings)
+        try:
+            return await list_tokens(store)
+        finally:
+            await store.close()
+
+    def when(moment: datetime | None) -> str:
+        return "-" if moment is None else f"{moment:%Y-%m-%d %H:%M}"
+
+    tokens = asyncio.run(_go())
+    if not tokens:
+        typer.echo("No API tokens; `crm-bot api-token create --name NAME --scopes read,write` makes one.")
+    for t in tokens:
+        typer.echo(
+            f"{t.name}\tscopes={','.join(t.scopes)}\tcreated={when(t.created_at)}"
+            f"\tlast_used={when(t.last_used_at)}\trevoked={when(t.revoked_at)}"
+        )
+
+
+@api_token_cli.command("revoke")
+def api_token_revoke(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The token's name.")],
+    db: DbOption = None,
+) -> None:
+    """Revoke a token: its next request is a 401."""
+    from handlers.api_tokens import revoke_token
+    from handlers.errors import UserError
+
+    settings = _settings(ctx, db)
+    _logging(settings, quiet=True)
+
+    async def _go() -> None:
+        store = await _store(settings)
+        try:
+            await revoke_token(store, name=name, actor="cli:api-token")
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(_go())
+    except UserError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"Revoked {name!r}.")
 
 
 async def _store(settings: Settings) -> Store:

@@ -1,6 +1,7 @@
-"""The HTTP server: Starlette (POST /slack/events, POST /telegram/webhook, GET /healthz, GET /metrics)
-served by uvicorn, on the bot's loop or on a thread of its own that hands the chat requests to the
-bot's loop and answers /healthz and /metrics itself, however busy that loop is."""
+"""The HTTP server: Starlette (POST /slack/events, POST /telegram/webhook, the API under /api/v1,
+GET /healthz, GET /metrics) served by uvicorn, on the bot's loop or on a thread of its own that hands
+the chat and API requests to the bot's loop and answers /healthz and /metrics itself, however busy
+that loop is."""
 
 from __future__ import annotations
 
@@ -16,8 +17,8 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
-from starlette.types import Message
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp, Message
 
 from bot.health import Health
 from bot.metrics import CONTENT_TYPE, Metrics, MetricsMiddleware
@@ -60,14 +61,21 @@ def build_asgi(
     health: Health | None = None,
     metrics: Metrics | None = None,
     loop: asyncio.AbstractEventLoop | None = None,
+    api: ASGIApp | None = None,
 ) -> Starlette:
     """The routes that are configured; Slack's only when it has a signing secret to check,
-    Telegram's only in webhook mode (the endpoint checks the secret header itself). With
-    ``loop``, the chat endpoints run on that loop (see ``on_loop``); /healthz and /metrics where
-    it is served (the metrics are read from memory, never from the store or the bot's loop)."""
+    Telegram's only in webhook mode (the endpoint checks the secret header itself); ``api`` (from
+    bot.api.app.build_api) at /api/v1. With ``loop``, the chat endpoints and the API run on that
+    loop (see ``on_loop``); /healthz and /metrics where it is served (the metrics are read from
+    memory, never from the store or the bot's loop). ``metrics``: every request is counted by
+    route and status (MetricsMiddleware), the API's too."""
     if loop is not None:
         slack = on_loop(slack, loop) if slack is not None else None
         telegram = on_loop(telegram, loop) if telegram is not None else None
+        if api is not None:
+            from bot.api.transport import on_loop as api_on_loop
+
+            api = api_on_loop(api, loop)
 
     async def healthz(_: Request) -> Response:
         if health is not None and not health.healthy:
@@ -79,7 +87,7 @@ def build_asgi(
         assert metrics is not None
         return Response(metrics.render(), media_type=CONTENT_TYPE)
 
-    routes = [Route("/healthz", healthz, methods=["GET"])]
+    routes: list[BaseRoute] = [Route("/healthz", healthz, methods=["GET"])]
     if metrics is not None:
         routes.append(Route("/metrics", scrape, methods=["GET"]))
     if slack is not None:
@@ -88,6 +96,12 @@ def build_asgi(
     if telegram is not None:
         routes.append(Route("/telegram/webhook", telegram, methods=["POST"]))
     middleware = [Middleware(MetricsMiddleware, metrics=metrics)] if metrics is not None else []
+    if api is not None:
+        from bot.api.app import PREFIX, outside_not_found
+
+        routes.append(Mount(PREFIX, app=api))
+        # A path the mount cannot take (a newline in it) is answered here: in the API's shape.
+        return Starlette(routes=routes, middleware=middleware, exception_handlers={404: outside_not_found})
     return Starlette(routes=routes, middleware=middleware)
 
 

@@ -3,9 +3,12 @@ the mapping from a TOML file, a .env file and the environment (later ones win)."
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +34,8 @@ class Settings(BaseSettings):
     managers: tuple[str, ...] = Field((), alias="CRM_MANAGERS")
     admins: tuple[str, ...] = Field((), alias="CRM_ADMINS")
     api_token: str | None = Field(None, alias="CRM_API_TOKEN", repr=False)
+    # Requests per token to the HTTP API: "20/s,40" (20 a second, bursts of 40), "600/min", "off".
+    api_rate: str = Field("20/s,40", alias="CRM_API_RATE")
     data_dir: str | None = Field(None, alias="CRM_DATA_DIR")
     log_level: str = Field("INFO", alias="CRM_LOG_LEVEL")
     replicas: int = Field(1, alias="CRM_REPLICAS", ge=1)
@@ -136,6 +141,12 @@ class Settings(BaseSettings):
     def _blank_is_none(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
 
+    @field_validator("api_rate")
+    @classmethod
+    def _api_rate(cls, value: str) -> str:
+        parse_rate(value)
+        return value
+
     @field_validator("sla_first_response", "sla_resolution")
     @classmethod
     def _sla_minutes(cls, value: str) -> str:
@@ -184,6 +195,30 @@ def parse_minutes(text: str) -> dict[str, int]:
     if missing:
         raise ValueError(f"SLA minutes missing for {', '.join(missing)}")
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    per_second: float
+    burst: int
+
+
+_RATE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*/\s*(s|sec|second|m|min|minute)\s*(?:,\s*(\d+))?\s*$", re.I)
+
+
+def parse_rate(text: str) -> Rate | None:
+    """CRM_API_RATE: ``20/s,40`` (20 a second, bursts of 40), ``600/min``; ``off`` for no limit.
+    The burst defaults to twice the rate a second, and at least 1."""
+    if text.strip().lower() in ("off", "none"):
+        return None
+    match = _RATE.match(text)
+    if match is None:
+        raise ValueError(f"CRM_API_RATE must look like 20/s,40 or 600/min or off; got {text!r}")
+    amount, unit, burst = match.groups()
+    per_second = float(amount) / (60.0 if unit.lower().startswith("m") else 1.0)
+    if per_second <= 0 or (burst is not None and int(burst) < 1):
+        raise ValueError(f"CRM_API_RATE needs a rate and a burst above zero; got {text!r}")
+    return Rate(per_second, int(burst) if burst else max(1, math.ceil(per_second * 2)))
 
 
 def settings_from_mapping(values: Mapping[str, Any]) -> Settings:

@@ -151,6 +151,11 @@ class ProductRepo(Repo):
             found.update({r["id"]: _record(r) for r in (await self.conn.execute(query)).mappings().all()})
         return found
 
+    async def page(self, *, after_id: int, limit: int) -> list[ProductRecord]:
+        """Products by id after ``after_id`` (the HTTP API's list)."""
+        query = select(products).where(products.c.id > after_id).order_by(products.c.id).limit(limit)
+        return [_record(r) for r in (await self.conn.execute(query)).mappings().all()]
+
     async def count(self) -> int:
         return int((await self.conn.execute(select(func.count()).select_from(products))).scalar_one())
 

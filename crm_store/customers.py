@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import String, and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -288,6 +289,60 @@ class CustomerRepo(Repo):
             )
         rows = (await self.conn.execute(query)).mappings().all()
         return [_record(r) for r in rows]
+
+    async def page(
+        self,
+        *,
+        limit: int,
+        after: tuple[datetime, int] | None = None,
+        ids: Sequence[int] | None = None,
+        segment_id: int | None = None,
+        tag: str | None = None,
+        status: str | None = None,
+        owner_rep_id: int | None = None,
+        unowned: bool = False,
+        updated_since: datetime | None = None,
+        visible_to_rep: int | None = None,
+    ) -> list[CustomerRecord]:
+        """Live customers matching every filter given, in (updated_at, id) order after
+        ``after``: a page of a list that a customer added or changed meanwhile joins at its end
+        rather than shifting the rest (the HTTP API's cursor paging)."""
+        c = customers.c
+        where: list[ColumnElement[bool]] = [c.deleted_at.is_(None)]
+        if ids is not None:
+            where.append(c.id.in_(list(ids)))
+        if segment_id is not None:
+            from crm_store.segments import in_segment  # segments imports this module
+
+            where.append(in_segment(segment_id))
+        if tag is not None:
+            # Tags are a JSON list of words; its text holds each one as a JSON string.
+            where.append(func.cast(c.tags, String).like(f"%{_escaped(json.dumps(tag))}%", escape="/"))
+        if status is not None:
+            where.append(c.status == status)
+        if unowned:
+            where.append(c.owner_rep_id.is_(None))
+        elif owner_rep_id is not None:
+            where.append(c.owner_rep_id == owner_rep_id)
+        if updated_since is not None:
+            where.append(c.updated_at >= updated_since)
+        if visible_to_rep is not None:
+            where.append(visible_to(visible_to_rep))
+        if after is not None:
+            moment, last_id = after
+            where.append(c.updated_at >= moment)
+            where.append(or_(c.updated_at > moment, c.id > last_id))
+        query = select(customers).where(*where).order_by(c.updated_at, c.id).limit(limit)
+        return [_record(r) for r in (await self.conn.execute(query)).mappings().all()]
+
+    async def by_external_ref(self, ref: str) -> CustomerRecord | None:
+        """The customer with this external reference, deleted ones too (the reference stays taken)."""
+        row = (
+            (await self.conn.execute(select(customers).where(customers.c.external_ref == ref)))
+            .mappings()
+            .first()
+        )
+        return None if row is None else _record(row)
 
     async def latest_change(self) -> datetime | None:
         """The newest ``updated_at`` in the book (deleted rows too), None when it is empty."""

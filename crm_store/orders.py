@@ -30,6 +30,19 @@ def _record(row: RowMapping) -> OrderRecord:
     )
 
 
+def _line(r: RowMapping) -> OrderLineRecord:
+    return OrderLineRecord(
+        id=r["id"],
+        order_id=r["order_id"],
+        product_id=r["product_id"],
+        customer_id=r["customer_id"],
+        quantity=r["quantity"],
+        unit_price_cents=r["unit_price_cents"],
+        line_cents=r["line_cents"],
+        ordered_at=r["ordered_at"],
+    )
+
+
 class OrderRepo(Repo):
     async def add(
         self,
@@ -123,19 +136,7 @@ class OrderRepo(Repo):
 
     async def lines(self, order_id: int) -> list[OrderLineRecord]:
         query = select(order_lines).where(order_lines.c.order_id == order_id).order_by(order_lines.c.id)
-        return [
-            OrderLineRecord(
-                id=r["id"],
-                order_id=r["order_id"],
-                product_id=r["product_id"],
-                customer_id=r["customer_id"],
-                quantity=r["quantity"],
-                unit_price_cents=r["unit_price_cents"],
-                line_cents=r["line_cents"],
-                ordered_at=r["ordered_at"],
-            )
-            for r in (await self.conn.execute(query)).mappings().all()
-        ]
+        return [_line(r) for r in (await self.conn.execute(query)).mappings().all()]
 
     async def add_many(self, rows: Iterable[Mapping[str, Any]], *, source: str) -> int:
         values = [
@@ -166,6 +167,47 @@ class OrderRepo(Repo):
                 select(orders.c.external_ref).where(orders.c.external_ref.in_(chunk))
             )
             found.update(str(r[0]) for r in rows)
+        return found
+
+    async def ids_by_external_ref(self, refs: Iterable[str]) -> dict[str, int]:
+        """Order ids per external reference, one query per 500 references."""
+        wanted = sorted({r for r in refs if r})
+        found: dict[str, int] = {}
+        for start in range(0, len(wanted), 500):
+            rows = await self.conn.execute(
+                select(orders.c.external_ref, orders.c.id).where(
+                    orders.c.external_ref.in_(wanted[start : start + 500])
+                )
+            )
+            found.update({str(ref): int(order_id) for ref, order_id in rows})
+        return found
+
+    async def get(self, order_id: int) -> OrderRecord | None:
+        row = (await self.conn.execute(select(orders).where(orders.c.id == order_id))).mappings().first()
+        return None if row is None else _record(row)
+
+    async def page_for_customer(self, customer_id: int, *, after_id: int, limit: int) -> list[OrderRecord]:
+        """A customer's orders by id (the order they were recorded in), after ``after_id``."""
+        query = (
+            select(orders)
+            .where(orders.c.customer_id == customer_id, orders.c.id > after_id)
+            .order_by(orders.c.id)
+            .limit(limit)
+        )
+        return [_record(r) for r in (await self.conn.execute(query)).mappings().all()]
+
+    async def lines_of(self, order_ids: Sequence[int]) -> dict[int, list[OrderLineRecord]]:
+        """The lines of each of ``order_ids`` (one query per 500 orders)."""
+        found: dict[int, list[OrderLineRecord]] = {i: [] for i in order_ids}
+        wanted = sorted(set(order_ids))
+        for start in range(0, len(wanted), 500):
+            query = (
+                select(order_lines)
+                .where(order_lines.c.order_id.in_(wanted[start : start + 500]))
+                .order_by(order_lines.c.order_id, order_lines.c.id)
+            )
+            for r in (await self.conn.execute(query)).mappings().all():
+                found[r["order_id"]].append(_line(r))
         return found
 
     async def for_customer(self, customer_id: int, *, limit: int = 20) -> list[OrderRecord]:

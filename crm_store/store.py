@@ -17,6 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from crm_store.analysis import AnalysisRepo
+from crm_store.api_tokens import ApiTokenRepo
 from crm_store.audit import AuditRepo
 from crm_store.catalog import ProductRepo
 from crm_store.consents import ConsentRepo
@@ -247,6 +248,10 @@ class Tx:
     @cached_property
     def consents(self) -> ConsentRepo:
         return ConsentRepo(self.conn, self.audit, now=self.now)
+
+    @cached_property
+    def api_tokens(self) -> ApiTokenRepo:
+        return ApiTokenRepo(self.conn, self.audit, now=self.now)
 
     @cached_property
     def webhooks(self) -> WebhookRepo:

@@ -598,6 +598,33 @@ customer_consents = Table(
     CheckConstraint("state IN ('stopped', 'subscribed')", name="state"),
 )
 
+# HTTP API tokens (bot/api): only a token's SHA-256 is kept; it is shown once, when created.
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Id, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("scopes", String(64), nullable=False),  # comma-separated: read,write
+    _ts("created_at", nullable=False),
+    _ts("last_used_at"),  # refreshed at most once a minute per token
+    _ts("revoked_at"),
+)
+
+# The first answer to each write sent with an Idempotency-Key, so a retry gets it again without
+# writing; purged by the housekeeping job after a day.
+api_idempotency = Table(
+    "api_idempotency",
+    metadata,
+    Column("token_name", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request", String(300), nullable=False),  # METHOD /path?query
+    Column("request_hash", String(64), nullable=False),  # SHA-256 of the body
+    Column("status", Integer, nullable=True),  # None while the first request runs
+    Column("body", Text, nullable=True),
+    _ts("created_at", nullable=False, index=True),
+)
+
 # Receivers of signed event webhooks (crm_store.webhooks). The secret is kept in clear: the bot
 # must sign with it, and a hash cannot sign. A removed endpoint is disabled, not deleted, so its
 # deliveries stay listable; a 410 Gone from the receiver disables it too.

@@ -134,17 +134,10 @@ def _fields(pairs: list[tuple[str, str]]) -> tuple[int | None, str | None, str]:
 
 
 async def _add(ctx: Context, rest: str) -> Reply:
-    if not ctx.actor.is_manager:
-        raise Forbidden("Adding products is for managers and admins; ask one.")
     words = _words(rest, ADD_USAGE)
     if len(words) < 2:
         raise UsageError("Give the SKU and the product's name.", usage=ADD_USAGE)
     sku = words[0]
-    if not SKU.match(sku):
-        raise UserError(
-            f"{sku[:70]!r} is not a SKU: letters, digits and . _ / - only, at most 64 characters.",
-            usage=ADD_USAGE,
-        )
     pairs: list[tuple[str, str]] = []
     name_words = list(words[1:])
     while name_words and "=" in name_words[-1]:
@@ -153,23 +146,74 @@ async def _add(ctx: Context, rest: str) -> Reply:
     name = " ".join(" ".join(name_words).split())
     if not name:
         raise UsageError("Give the product's name after its SKU.", usage=ADD_USAGE)
-    if len(name) > MAX_NAME:
-        raise UserError(f"The name is too long (at most {MAX_NAME} characters).")
     price, currency, category = _fields(pairs)
-    async with ctx.store.write(ctx.actor.key) as tx:
-        taken = await tx.catalog.product_by_sku(sku)
-        if taken is not None:
-            raise UserError(
-                f"SKU {taken.sku} is already {taken.name!r}; `product show {taken.sku}` shows it."
-            )
-        product_id = await tx.catalog.add_product(
-            sku=sku, name=name, category=category, price_cents=price, currency=currency or "USD"
-        )
+    product_id, _ = await save_product(
+        ctx, sku=sku, name=name, price_cents=price, currency=currency, category=category, upsert=False
+    )
     priced = "" if price is None else f" at {format_money(price, currency or 'USD')}"
     return Reply(
         text=f"Added product {name} ({sku}){priced}.",
         buttons=(Button("Show", actions.encode("product", product_id)),),
     )
+
+
+def product_problems(
+    *, sku: str, name: str, category: str | None, currency: str | None, price_cents: int | None
+) -> list[tuple[str, str]]:
+    """(field, why) for each value a product may not have; the rules `product add` applies."""
+    problems = []
+    if not SKU.match(sku):
+        problems.append(
+            ("sku", f"{sku[:70]!r} is not a SKU: letters, digits and . _ / - only, at most 64 characters.")
+        )
+    if not name.strip():
+        problems.append(("name", "The name can't be empty."))
+    elif len(name) > MAX_NAME:
+        problems.append(("name", f"The name is too long (at most {MAX_NAME} characters)."))
+    if category is not None and len(category) > MAX_CATEGORY:
+        problems.append(("category", f"The category is too long (at most {MAX_CATEGORY} characters)."))
+    if currency is not None and currency not in CURRENCIES:
+        problems.append(("currency", f"currency {currency!r} is not one of {', '.join(sorted(CURRENCIES))}."))
+    if price_cents is not None and not 0 <= price_cents < MAX_AMOUNT_CENTS:
+        problems.append(("price_cents", "A price must be 0 or more, and less than 10 billion."))
+    return problems
+
+
+async def save_product(
+    ctx: Context,
+    *,
+    sku: str,
+    name: str,
+    price_cents: int | None,
+    currency: str | None,
+    category: str | None,
+    upsert: bool,
+) -> tuple[int, bool]:
+    """(product id, created): a new product (`product add`, the HTTP API), or with ``upsert``
+    the one with this SKU updated (fields given as None stay). Managers and admins only."""
+    if not ctx.actor.is_manager:
+        raise Forbidden("Adding products is for managers and admins; ask one.")
+    name = " ".join(name.split())
+    problems = product_problems(
+        sku=sku, name=name, category=category, currency=currency, price_cents=price_cents
+    )
+    if problems:
+        raise UserError(problems[0][1], usage=ADD_USAGE)
+    async with ctx.store.write(ctx.actor.key) as tx:
+        taken = await tx.catalog.product_by_sku(sku)
+        if taken is not None and not upsert:
+            raise UserError(
+                f"SKU {taken.sku} is already {taken.name!r}; `product show {taken.sku}` shows it."
+            )
+        if taken is not None:
+            product_id = await tx.catalog.upsert_product(
+                sku=taken.sku, name=name, category=category, price_cents=price_cents, currency=currency
+            )
+            return product_id, False
+        product_id = await tx.catalog.add_product(
+            sku=sku, name=name, category=category or "", price_cents=price_cents, currency=currency or "USD"
+        )
+        return product_id, True
 
 
 def _item(product: ProductRecord) -> ListItem:

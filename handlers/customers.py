@@ -145,7 +145,7 @@ def _mention(ctx: Context, customer: CustomerRecord) -> str:
     return f"customer #{customer.id} (not in your book)"
 
 
-async def _look_alikes(ctx: Context, name: str, changes: FieldChanges) -> list[tuple[CustomerRecord, str]]:
+async def look_alikes(ctx: Context, name: str, changes: FieldChanges) -> list[tuple[CustomerRecord, str]]:
     """Likely duplicates: the same email or phone anywhere in the book (a customer the actor
     may not see is named by id only), or a near-identical name among those they may see."""
     email = changes.builtin.get("email", "")
@@ -183,11 +183,9 @@ async def add(ctx: Context) -> Reply:
     literal = names.quoted(head)
     name = check_name(head if literal is None else literal)
     changes = parse_fields(pairs, allow_name=False)
-    owner_given, owner_id = await _owner_id(ctx, changes.owner)
-    if not owner_given:
-        owner_id = ctx.actor.rep_id  # a rep owns what they add unless told otherwise
+    await _owner_id(ctx, changes.owner)  # an unknown owner is refused before any duplicate question
     if not force:
-        alikes = await _look_alikes(ctx, name, changes)
+        alikes = await look_alikes(ctx, name, changes)
         if alikes:
             async with ctx.store.write(ctx.actor.key) as tx:
                 token = await tx.pending.add(
@@ -202,6 +200,18 @@ async def add(ctx: Context) -> Reply:
                 text=f"{name} looks like an existing customer — {lines}. Create a new one anyway?",
                 buttons=tuple(buttons),
             )
+    customer = await new_customer(ctx, name, changes)
+    return await show_card(ctx, customer.id, note=f"Added {describe(customer)}.")
+
+
+async def new_customer(
+    ctx: Context, name: str, changes: FieldChanges, *, external_ref: str | None = None
+) -> CustomerRecord:
+    """Add a checked customer (``add`` and the HTTP API): owned by the owner the changes name,
+    else by the actor when a rep; look-alikes are the caller's to check first."""
+    owner_given, owner_id = await _owner_id(ctx, changes.owner)
+    if not owner_given:
+        owner_id = ctx.actor.rep_id  # a rep owns what they add unless told otherwise
     async with ctx.store.write(ctx.actor.key) as tx:
         customer = await tx.customers.add(
             name=name,
@@ -213,9 +223,10 @@ async def add(ctx: Context) -> Reply:
             custom={k: v for k, v in changes.custom.items() if v is not None},
             owner_rep_id=owner_id,
             source=ctx.actor.platform,
+            external_ref=external_ref,
         )
     ctx.services.lookup.note(customer)
-    return await show_card(ctx, customer.id, note=f"Added {describe(customer)}.")
+    return customer
 
 
 async def update(ctx: Context) -> Reply:
@@ -228,6 +239,16 @@ async def update(ctx: Context) -> Reply:
     )
     if isinstance(found, Reply):
         return found
+    customer = await change_customer(ctx, found, changes)
+    changed = ", ".join(
+        [*changes.builtin, *changes.custom, *(["owner"] if changes.owner is not None else [])]
+    )
+    return await show_card(ctx, customer.id, note=f"Updated {changed} of {describe(customer)}.")
+
+
+async def change_customer(ctx: Context, found: CustomerRecord, changes: FieldChanges) -> CustomerRecord:
+    """Apply checked changes to a customer the actor may change (``update`` and the HTTP API);
+    an email or phone that another customer has is refused."""
     builtin = dict(changes.builtin)
     owner_given, owner_id = await _owner_id(ctx, changes.owner)
     if owner_given:
@@ -245,8 +266,7 @@ async def update(ctx: Context) -> Reply:
                 raise UserError(f"That email or phone already belongs to {_mention(ctx, clash[0])}.")
         customer = await tx.customers.update(found.id, fields=builtin, custom=changes.custom)
     ctx.services.lookup.note(customer)
-    changed = ", ".join([*builtin, *changes.custom]).replace("owner_rep_id", "owner")
-    return await show_card(ctx, customer.id, note=f"Updated {changed} of {describe(customer)}.")
+    return customer
 
 
 COMMANDS = (

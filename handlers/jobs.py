@@ -334,6 +334,7 @@ async def queue_digests_now(store: Store, settings: JobSettings, *, actor: str =
 # Slack retries an event within minutes and Telegram keeps an undelivered update 24 h: an id
 # forgotten sooner could let a re-delivery through as new, whatever the setting says.
 MIN_RETENTION = timedelta(days=1)
+IDEMPOTENCY_KEPT = timedelta(hours=24)
 
 
 @dataclass(frozen=True, slots=True)
@@ -343,10 +344,18 @@ class Purged:
     conversations: int
     pending_actions: int
     handled_messages: int = 0
+    idempotency_keys: int = 0
 
     @property
     def total(self) -> int:
-        return self.events + self.inbox + self.conversations + self.pending_actions + self.handled_messages
+        return (
+            self.events
+            + self.inbox
+            + self.conversations
+            + self.pending_actions
+            + self.handled_messages
+            + self.idempotency_keys
+        )
 
 
 async def purge_housekeeping(store: Store, settings: JobSettings) -> int:
@@ -363,6 +372,8 @@ async def purge_housekeeping(store: Store, settings: JobSettings) -> int:
             pending_actions=await tx.pending.purge_expired(),
             # Kept as long as the inbox rows whose repeats they answer.
             handled_messages=await tx.handled.purge_before(before),
+            # The HTTP API promises a retry's answer for a day, whatever the retention.
+            idempotency_keys=await tx.api_tokens.purge_keys_before(tx.now - IDEMPOTENCY_KEPT),
         )
         if purged.total:
             # Counts only: these rows are ids and drafts, and the audit log keeps no text.
@@ -375,16 +386,18 @@ async def purge_housekeeping(store: Store, settings: JobSettings) -> int:
                 conversations=purged.conversations,
                 pending_actions=purged.pending_actions,
                 handled_messages=purged.handled_messages,
+                idempotency_keys=purged.idempotency_keys,
                 retention_days=retention.days,
             )
     _LOGGER.log(
         logging.INFO if purged.total else logging.DEBUG,
         "housekeeping: removed %s processed event(s), %s inbox row(s), %s conversation(s), "
-        "%s pending action(s), %s handled-message record(s)",
+        "%s pending action(s), %s handled-message record(s), %s API idempotency key(s)",
         purged.events,
         purged.inbox,
         purged.conversations,
         purged.pending_actions,
         purged.handled_messages,
+        purged.idempotency_keys,
     )
     return purged.total

@@ -30,14 +30,16 @@ def cli_env(tmp_path: Path, data_dir: Path, settings: dict[str, str]) -> dict[st
 
 
 async def start_run(
-    tmp_path: Path, data_dir: Path, **settings: str
+    tmp_path: Path, data_dir: Path, *args: str, **settings: str
 ) -> tuple[asyncio.subprocess.Process, str, str]:
-    """The process, its first line on stdout and the server URL in it (see ``cli_env``)."""
+    """The process (`crm-bot run <args>`), its first line on stdout and the server URL in it (see
+    ``cli_env``)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bot",
         "run",
+        *args,
         cwd=tmp_path,
         env=cli_env(tmp_path, data_dir, settings),
         stdout=asyncio.subprocess.PIPE,

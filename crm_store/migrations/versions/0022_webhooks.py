@@ -1,7 +1,7 @@
 """webhooks: signed event webhook endpoints and their deliveries
 
 Revision ID: 0022_webhooks
-Revises: 0019_campaigns
+Revises: 0021_api
 Create Date: 2026-12-03 17:20:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from crm_store.types import UtcDateTime
 
 revision = "0022_webhooks"
-down_revision = "0019_campaigns"
+down_revision = "0021_api"
 branch_labels = None
 depends_on = None
 

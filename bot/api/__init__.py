@@ -1,0 +1,17 @@
+"""The HTTP API under /api/v1: a front end like bot/slack, over the same handler and store functions.
+
+How to add a resource (customers.py is the worked example):
+
+1. A module ``bot/api/<resource>.py`` with its pydantic request and response models (the OpenAPI
+   document is generated from them; never write it by hand) and an ``APIRouter`` named ``router``.
+2. Each endpoint takes ``caller: Caller = Depends(require_scope("read"))`` (or ``"write"``):
+   that answers 401/403/429 before the endpoint runs. ``api_context(request, caller)`` gives the
+   handlers' ``Context`` acting as ``api:<token name>``, so every write is audited under that name.
+3. Call the handler or crm_store functions the chat commands use; never SQL here, never a second
+   copy of a rule. Raise ``ApiError`` (or let a handler's ``UserError``/``NotFound``/``Forbidden``
+   through: they become 422/404/403 in the one error shape ``{"error": {...}}``).
+4. Ids in paths go through ``ids.existing`` (anything beyond 64 bits is a 404, not a 500);
+   lists page with ``paging.Cursor`` (opaque, by (updated_at, id) or by id).
+5. Add the router to ``ROUTERS`` in bot/api/app.py and a test module in tests/bot/api/.
+Writes get Idempotency-Key, the body limit and the error model from app.py without more work.
+"""
