@@ -77,8 +77,8 @@ async def test_metrics_of_a_running_bot(tmp_path: Path, sqlite_url: str) -> None
         for text in ("add Acme Corp", "find acme", "find acme"):
             await app.router.handle(Message(actor=rep, text=text))
         await app.router.handle(Message(actor=rep, text="frobnicate"))
-        assert app.delivery is not None
-        await app.delivery.refresh_gauges(force=True)
+        assert app.webhook_delivery is not None
+        await app.webhook_delivery.refresh_gauges(force=True)
         loop = asyncio.get_running_loop()
         content_type, text = await loop.run_in_executor(None, _scrape, url + "/metrics")
         assert content_type.startswith("text/plain")
