@@ -14,13 +14,16 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from bot.frontend import PermanentSendError, RetryAfter, RowSender, Sender
-from bot.metrics import Metrics
 from crm_store.outbox import OutboxRow
 from crm_store.store import Store
 from handlers.lateness import as_delivered, deadline_of
 from handlers.messages import reply_from_dict
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 _LOGGER = logging.getLogger(__name__)
 
