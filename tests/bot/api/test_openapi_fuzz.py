@@ -24,7 +24,7 @@ from tests.bot.api.conftest import AUTH
 from tests.conftest import services_for
 
 # Cases per operation and mode (valid, invalid): every operation is run, however many there are;
-# about 30 s here for 27 operations.
+# 28 operations: 15-30 s here.
 EXAMPLES = 12
 
 
