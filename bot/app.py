@@ -58,6 +58,9 @@ class App:
     slack: SlackFrontEnd | None = None
     telegram: TelegramFrontEnd | None = None
     delivery: DeliveryLoop | None = None
+    # Webhooks go out through a loop of their own over the same outbox: a slow receiver never
+    # holds up a chat message.
+    webhook_delivery: DeliveryLoop | None = None
     health: Health = field(default_factory=Health)
     admission: Admission = field(default_factory=Admission)
     scheduler: Scheduler | None = None
@@ -124,10 +127,7 @@ class App:
                 ready(url)
             await server.wait()
         finally:
-            if self.scheduler is not None:
-                await self.scheduler.stop()
-            if self.delivery is not None:
-                await self.delivery.stop()
+            await self.stop_background()
             if self.telegram is not None:
                 await self.telegram.stop()
             if self.slack is not None:
@@ -164,24 +164,27 @@ class App:
             classifier()
 
         self._warming = asyncio.get_running_loop().run_in_executor(None, warm_models)
-        if self.delivery is not None:
-            self.delivery.start()
+        for loop in (self.delivery, self.webhook_delivery):
+            if loop is not None:
+                loop.start()
         if self.scheduler is not None:
             self.scheduler.start()
 
     async def stop_background(self) -> None:
         if self.scheduler is not None:
             await self.scheduler.stop()
-        if self.delivery is not None:
-            await self.delivery.stop()
+        for loop in (self.delivery, self.webhook_delivery):
+            if loop is not None:
+                await loop.stop()
 
     def set_telegram_username(self, username: str) -> None:
         """Invite links name the bot; its username is known once Telegram has answered getMe."""
         self.services.settings = replace(self.services.settings, telegram_username=username)
 
     def wake_delivery(self) -> None:
-        if self.delivery is not None:
-            self.delivery.wake()
+        for loop in (self.delivery, self.webhook_delivery):
+            if loop is not None:
+                loop.wake()
 
     async def is_empty(self) -> bool:
         async with self.store.read() as tx:
@@ -274,9 +277,10 @@ def build_app(
         metrics=metrics,
     )
     senders: list[Sender | RowSender] = [fe.sender for fe in (app.slack, app.telegram) if fe is not None]
+    if senders:
+        app.add_senders(senders)
     # Webhooks are sent wherever the bot runs (nothing to configure: no endpoint, no rows).
-    senders.append(WebhookSender(store, metrics=metrics))
-    app.add_senders(senders)
+    app.webhook_delivery = webhook_loop(store, metrics, tick=settings.tick_seconds)
     return app
 
 
@@ -289,6 +293,13 @@ def campaign_pump(settings: Settings, store: Store) -> CampaignPump:
 
     quiet = QuietPolicy.of(settings.quiet_hours, settings.timezone)
     return CampaignPump(store, start_campaign, campaign_message, PumpSettings(quiet=quiet), holder=owner_id())
+
+
+def webhook_loop(store: Store, metrics: Metrics, *, tick: float) -> DeliveryLoop:
+    from bot.delivery import DeliveryLoop, Dispatcher
+
+    sender = WebhookSender(store, metrics=metrics)
+    return DeliveryLoop(Dispatcher.of(store, [sender], metrics=metrics, name="webhooks"), tick=tick)
 
 
 # Platforms where staff get pushes (reminders, alerts), in order of preference.

@@ -1,5 +1,5 @@
 """The `crm-bot` command: run, console, migrate, import, export, jobs, recommend, privacy, demo-data,
-api-token, webhook."""
+webhook, api-token."""
 
 from __future__ import annotations
 

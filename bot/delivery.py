@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from bot.frontend import PermanentSendError, RetryAfter, RowSender, Sender
 from bot.metrics import Metrics
@@ -22,6 +23,9 @@ from crm_store.store import Store
 from handlers import campaign_outcomes
 from handlers.lateness import as_delivered, deadline_of
 from handlers.messages import reply_from_dict
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -107,6 +111,9 @@ class DeliverySettings:
     # A wait longer than this (a group's minute window, a 429) puts the row back for later
     # instead of holding up the other chats.
     max_sleep: float = 2.0
+    # Rows a RowSender sends (webhooks) go out this many at once: one slow receiver (up to its
+    # 10 s timeout) must not hold up the rest of the batch.
+    row_concurrency: int = 8
 
 
 @dataclass(slots=True)
@@ -171,13 +178,36 @@ class Dispatcher:
                 return report
             try:
                 async with self._renewing():
+                    independent = [r for r in rows if isinstance(self.senders[r.platform], RowSender)]
+                    if independent:
+                        report += await self._deliver_at_once(independent)
                     for row in rows:
                         if self.stopping:
                             break
-                        report += await self._deliver(row)
+                        if not isinstance(self.senders[row.platform], RowSender):
+                            report += await self._deliver(row)
             finally:
                 if self.stopping:  # also when DeliveryLoop.stop had to cancel the pass
                     await self.release()
+        return report
+
+    async def _deliver_at_once(self, rows: list[OutboxRow]) -> DispatchReport:
+        """Rows that wait for no other row (each webhook delivery is its own target), up to
+        ``row_concurrency`` at a time; stopping starts no more of them."""
+        gate = asyncio.Semaphore(self.settings.row_concurrency)
+        report = DispatchReport()
+
+        async def one(row: OutboxRow) -> None:
+            nonlocal report
+            async with gate:
+                if not self.stopping:
+                    report += await self._deliver(row)
+
+        # All of them end before a failure is raised: none is left running with a connection.
+        outcomes = await asyncio.gather(*(one(row) for row in rows), return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         return report
 
     async def release(self) -> int:

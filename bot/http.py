@@ -67,7 +67,8 @@ def build_asgi(
     Telegram's only in webhook mode (the endpoint checks the secret header itself); ``api`` (from
     bot.api.app.build_api) at /api/v1. With ``loop``, the chat endpoints and the API run on that
     loop (see ``on_loop``); /healthz and /metrics where it is served (the metrics are read from
-    memory, never from the store or the bot's loop)."""
+    memory, never from the store or the bot's loop). ``metrics``: every request is counted by
+    route and status (MetricsMiddleware), the API's too."""
     if loop is not None:
         slack = on_loop(slack, loop) if slack is not None else None
         telegram = on_loop(telegram, loop) if telegram is not None else None

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
-from starlette.routing import Match
+from starlette.routing import Match, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -108,7 +108,9 @@ class Metrics:
 
 def route_of(app: ASGIApp, scope: Scope) -> str:
     """The route template a request matched ("/api/v1/customers/{id}"), never the raw path."""
-    route = scope.get("route")  # FastAPI sets it once routed (inside a Mount, under root_path)
+    route = scope.get("route")  # set once routed (inside a Mount, under root_path)
+    if isinstance(route, Mount):
+        return UNMATCHED  # the mount took the path, and none of its routes did
     if route is not None and hasattr(route, "path"):
         return str(scope.get("root_path", "")) + str(route.path)
     node: object = app
@@ -118,6 +120,8 @@ def route_of(app: ASGIApp, scope: Scope) -> str:
             for candidate in routes:
                 match, _ = candidate.matches(scope)
                 if match == Match.FULL:
+                    if isinstance(candidate, Mount):
+                        return UNMATCHED  # not run through it (a middleware that answered first)
                     return str(getattr(candidate, "path", UNMATCHED))
             return UNMATCHED
         node = getattr(node, "app", None)

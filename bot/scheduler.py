@@ -10,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from apscheduler.events import (
     EVENT_JOB_ERROR,
@@ -20,11 +21,13 @@ from apscheduler.events import (
 )
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.metrics import Metrics
 from crm_store.store import Store
 from handlers import jobs
 from handlers.campaign_pump import CampaignPump
 from handlers.recommend_model import ModelHolder
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -48,8 +48,8 @@ def _id(text: str, kind: str) -> int:
 
 async def _send_now(app: App) -> None:
     """Send what is due now (the running bot would within a tick; this may be the only process)."""
-    if app.delivery is not None:
-        await app.delivery.dispatcher.run_once()
+    if app.webhook_delivery is not None:
+        await app.webhook_delivery.dispatcher.run_once()
 
 
 def _delivery_line(d: DeliveryRecord) -> str:

@@ -9,12 +9,15 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from bot.metrics import Metrics
 from bot.webhook_signature import sign
 from crm_store.outbox import OutboxRow
 from crm_store.store import Store
 from crm_store.webhooks import PLATFORM, DeliveryRecord
+
+if TYPE_CHECKING:
+    from bot.metrics import Metrics
 
 _LOGGER = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from crm_store.records import AuditRecord
 from crm_store.tables import audit_log
-from crm_store.webhooks import emit
+from crm_store.webhook_shapes import AUDIT_EVENTS
 
 # Built once: every write records an entry (the values go in as parameters).
 _RECORD = insert(audit_log)
@@ -21,6 +21,8 @@ class AuditRepo:
         self.conn = conn
         self.actor = actor
         self.now = now
+        # (event type, entity id, detail) of this transaction's changes that are webhook events.
+        self.events: list[tuple[str, str | None, dict[str, Any]]] = []
 
     async def record(self, action: str, entity: str, entity_id: object = None, **detail: Any) -> None:
         await self.conn.execute(
@@ -34,8 +36,12 @@ class AuditRepo:
                 "at": self.now,
             },
         )
-        # The one place changes become webhook events: queued in this same transaction.
-        await emit(self, action, entity, None if entity_id is None else str(entity_id), detail)
+        # The one place changes become webhook events. Queued when the transaction ends (Store.write,
+        # crm_store.webhooks.emit_pending), so the event carries the object as committed (an
+        # order with the lines added after its audit record); a rollback queues nothing.
+        event_type = AUDIT_EVENTS.get((action, entity))
+        if event_type is not None:
+            self.events.append((event_type, None if entity_id is None else str(entity_id), detail))
 
     async def recent(
         self, *, entity: str | None = None, entity_id: object = None, limit: int = 50

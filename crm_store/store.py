@@ -52,7 +52,7 @@ from crm_store.segments import SegmentRepo
 from crm_store.sla import SlaRepo
 from crm_store.speakers import Speaker, SpeakerCache
 from crm_store.tickets import TicketRepo
-from crm_store.webhooks import WebhookRepo
+from crm_store.webhooks import WebhookRepo, emit_pending
 
 Clock = Callable[[], datetime]
 
@@ -333,6 +333,8 @@ class Store:
                 if claim is not None and not await tx.handled.claim(claim.ref, claim.actor_key):
                     raise AlreadyHandled(claim.ref)
                 yield tx
+                # Its changes' webhook events, queued in it (after the body: with their final state).
+                await emit_pending(tx.audit)
             if tx.people_changed:
                 self.speakers.changed()  # committed: what was read before is stale
         if claim is not None:

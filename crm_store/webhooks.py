@@ -1,10 +1,11 @@
 """Webhook endpoints and deliveries, and the emitter that turns audited changes into events.
 
-Events are emitted from one place, AuditRepo.record: every write is audited with (action,
-entity, id) in its own transaction, so an event is queued in the transaction of the change that
-caused it, and a change rolled back emits nothing. The sending goes through the outbox (platform
-"webhook", payload {"delivery_id": id}) so the one dispatcher's claims, leases, restarts and
-replicas apply; webhook_deliveries keeps what an operator lists and redelivers."""
+Events come from one place, the audit log: every write is audited with (action, entity, id), and
+AuditRepo.record notes the records that are events; Store.write queues them (emit_pending) at the
+end of the same transaction, so a change rolled back emits nothing. The sending goes through
+the outbox (platform "webhook", payload {"delivery_id": id}) so the one dispatcher's claims,
+leases, restarts and replicas apply; webhook_deliveries keeps what an operator lists and
+redelivers."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from crm_store.outbox import OutboxRepo
 from crm_store.repo import Repo
 from crm_store.tables import outbox, webhook_deliveries, webhook_endpoints
-from crm_store.webhook_shapes import AUDIT_EVENTS, customer_of, envelope, event_data
+from crm_store.webhook_shapes import customer_of, envelope, event_data
 
 if TYPE_CHECKING:
     from crm_store.audit import AuditRepo
@@ -122,20 +123,23 @@ async def subscribers(conn: AsyncConnection, event_type: str) -> list[int]:
     return cached[1].get(event_type, [])
 
 
-async def emit(
-    audit: AuditRepo, action: str, entity: str, entity_id: str | None, detail: dict[str, Any]
-) -> int:
-    """Queue the event an audited change is, for each endpoint subscribed; the number queued."""
-    event_type = AUDIT_EVENTS.get((action, entity))
-    if event_type is None:
+async def emit_pending(audit: AuditRepo) -> int:
+    """Queue the events of the transaction's audited changes (AuditRepo.events), each for the
+    endpoints subscribed to it, at the transaction's end; the number of deliveries queued."""
+    if not audit.events:
         return 0
-    endpoint_ids = await subscribers(audit.conn, event_type)
-    if not endpoint_ids:
-        return 0
-    data = await event_data(audit.conn, event_type, entity_id, detail)
-    if data is None:
-        return 0
-    return await enqueue_event(audit.conn, audit, event_type=event_type, data=data, endpoint_ids=endpoint_ids)
+    pending, audit.events = audit.events, []
+    queued = 0
+    for event_type, entity_id, detail in pending:
+        endpoint_ids = await subscribers(audit.conn, event_type)
+        if not endpoint_ids:
+            continue
+        data = await event_data(audit.conn, event_type, entity_id, detail)
+        if data is not None:
+            queued += await enqueue_event(
+                audit.conn, audit, event_type=event_type, data=data, endpoint_ids=endpoint_ids
+            )
+    return queued
 
 
 async def enqueue_event(

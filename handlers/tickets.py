@@ -212,14 +212,22 @@ async def resolve(ctx: Context) -> Reply:
     )
 
 
-async def reopen(ctx: Context) -> Reply:
-    t = await _ticket(ctx, ctx.args, REOPEN_USAGE)
+async def reopen_ticket(ctx: Context, t: TicketRecord) -> bool:
+    """Reopen a resolved ticket and tell the customer (`reopen` and the API); False when it was
+    not resolved (nothing changes)."""
     if t.status != "resolved":
-        return Reply(text=f"Ticket #{t.id} is not resolved; it is {t.status}.")
+        return False
     async with ctx.store.write(ctx.actor.key) as tx:
         await tx.tickets.reopen(t.id)
         note = notify.status_note(f"Your ticket #{t.id} is open again; we'll answer here.")
         await notify.to_ticket(tx, ctx.services.settings, t, note, key=notify.once("ticket-reopened", t.id))
+    return True
+
+
+async def reopen(ctx: Context) -> Reply:
+    t = await _ticket(ctx, ctx.args, REOPEN_USAGE)
+    if not await reopen_ticket(ctx, t):
+        return Reply(text=f"Ticket #{t.id} is not resolved; it is {t.status}.")
     return Reply(text=f"Reopened ticket #{t.id} ({one_line(t.subject, 60)}).")
 
 

@@ -11,7 +11,11 @@ How to add a resource (customers.py is the worked example):
    copy of a rule. Raise ``ApiError`` (or let a handler's ``UserError``/``NotFound``/``Forbidden``
    through: they become 422/404/403 in the one error shape ``{"error": {...}}``).
 4. Ids in paths go through ``ids.existing`` (anything beyond 64 bits is a 404, not a 500);
-   lists page with ``paging.Cursor`` (opaque, by (updated_at, id) or by id).
-5. Add the router to ``ROUTERS`` in bot/api/app.py and a test module in tests/bot/api/.
-Writes get Idempotency-Key, the body limit and the error model from app.py without more work.
+   lists answer ``{"items", "next_cursor"}`` with ``paging.encode``/``decode`` (by (updated_at,
+   id)) or ``paging.encode_id``/``decode_id`` (by id), asking the store for limit + 1 rows; times
+   from the caller go through ``paging.utc_time``. ``responses=documented(404, ...)`` lists the
+   error answers in the OpenAPI document.
+5. Add the router to ``ROUTERS`` in bot/api/app.py and a test module in tests/bot/api/ (the
+   ``api`` fixture is a client with the admin token ``AUTH``); test_openapi_fuzz.py then fuzzes it.
+Writes get Idempotency-Key, the body limit, the rate limit and the error model without more work.
 """

@@ -201,10 +201,11 @@ async def list_customers(
             errors.append(FieldError(field="owner", message="a rep id, or none"))
         else:
             owner_id = int(owner)
-    if updated_since is not None and updated_since.tzinfo is None:
-        errors.append(
-            FieldError(field="updated_since", message="give a time zone, e.g. 2026-01-31T09:00:00Z")
-        )
+    if updated_since is not None:
+        try:
+            updated_since = paging.utc_time(updated_since, "updated_since")
+        except ApiError as exc:
+            errors.extend(exc.fields)
     segment_id = None
     if segment is not None:
         async with ctx.store.read() as tx:

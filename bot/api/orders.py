@@ -68,7 +68,10 @@ class Order(BaseModel):
     note: str
     ordered_at: datetime
     lines: list[Line]
-    created: bool = Field(True, description="false: this external_ref was already recorded (nothing new)")
+
+
+class OrderCreated(Order):
+    created: bool = Field(description="false: this external_ref was already recorded (nothing new)")
 
 
 class OrderPage(BaseModel):
@@ -98,7 +101,6 @@ def _order(record: OrderRecord, lines: list[OrderLineRecord], products: dict[int
         currency=record.currency,
         note=record.note,
         ordered_at=record.ordered_at,
-        created=True,
         lines=[
             Line(
                 product_id=ln.product_id,
@@ -141,12 +143,11 @@ async def _drafts(ctx: Context, orders: list[OrderIn], where: Callable[[int], st
                     message=f"no customer with the reference {o.customer_external_ref!r}",
                 )
             )
-        if o.ordered_at is not None and o.ordered_at.tzinfo is None:
-            errors.append(
-                FieldError(
-                    field=f"{where(i)}ordered_at", message="give a time zone, e.g. 2026-01-31T09:00:00Z"
-                )
-            )
+        if o.ordered_at is not None:
+            try:
+                paging.utc_time(o.ordered_at, f"{where(i)}ordered_at")
+            except ApiError as exc:
+                errors.extend(exc.fields)
     if errors:
         raise invalid(errors)
     return [
@@ -179,11 +180,11 @@ async def _record(ctx: Context, orders: list[OrderIn], where: Callable[[int], st
 
 @router.post(
     "/orders",
-    response_model=Order,
+    response_model=OrderCreated,
     status_code=201,
     responses={
         **documented(),
-        200: {"model": Order, "description": "This external_ref was already recorded"},
+        200: {"model": OrderCreated, "description": "This external_ref was already recorded"},
     },
 )
 async def create_order(
@@ -191,7 +192,7 @@ async def create_order(
     body: OrderIn,
     response: Response,
     caller: Annotated[Caller, Depends(require_scope("write"))],
-) -> Order:
+) -> OrderCreated:
     """One order with its lines, priced from the catalog unless a line gives its price (one
     currency per order). Sent again with the same external_ref: 200 and the order as it was."""
     ctx = api_context(request, caller)
@@ -202,7 +203,7 @@ async def create_order(
         record = await tx.orders.get(order_id)
     assert record is not None
     [order] = await _orders(ctx, [record])
-    return order.model_copy(update={"created": created})
+    return OrderCreated(**order.model_dump(), created=created)
 
 
 @router.post("/orders/bulk", response_model=BulkOut, responses=documented())

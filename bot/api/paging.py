@@ -5,12 +5,23 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 from bot.api.errors import FieldError, invalid
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
+
+
+def utc_time(value: datetime, field: str) -> datetime:
+    """``value`` in UTC, or a 422 naming ``field``: it needs a zone, and a year-1 time east of
+    UTC (or year-9999 west of it) has no UTC time at all."""
+    if value.tzinfo is None:
+        raise invalid([FieldError(field=field, message="give a time zone, e.g. 2026-01-31T09:00:00Z")])
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise invalid([FieldError(field=field, message="out of range")]) from None
 
 
 def encode(moment: datetime, last_id: int) -> str:
@@ -28,8 +39,8 @@ def decode(cursor: str | None) -> tuple[datetime, int] | None:
         when = datetime.fromisoformat(moment)
         if not isinstance(last_id, int) or not 0 <= last_id < 2**63 or when.tzinfo is None:
             raise ValueError(cursor)
-        return when, last_id
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        return when.astimezone(UTC), last_id
+    except (ValueError, TypeError, OverflowError, binascii.Error, UnicodeDecodeError):
         raise invalid([FieldError(field="cursor", message="not a cursor this API gave")]) from None
 
 

@@ -1,6 +1,7 @@
 """/tickets: list (status, customer, updated_since, cursor paging), get with its messages, open one
-in a customer's name, reply to the customer and resolve, through the functions `/ticket`,
-`reply` and `resolve` use in chat (so a reply reaches the customer's chat through the outbox)."""
+in a customer's name, reply to the customer, resolve and reopen, through the functions `/ticket`,
+`reply`, `resolve` and `reopen` use in chat (so a reply reaches the customer's chat through the
+outbox)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from handlers.context import Context
 from handlers.errors import NotFound
 from handlers.messages import MAX_TEXT
 from handlers.ticket_flow import MAX_SUBJECT, open_for
-from handlers.tickets import reply_on, resolve_ticket
+from handlers.tickets import reopen_ticket, reply_on, resolve_ticket
 
 router = APIRouter(tags=["tickets"])
 Status = Literal["open", "pending", "resolved"]
@@ -221,4 +222,16 @@ async def resolve(
     ctx = api_context(request, caller)
     t = await access.ticket(ctx, existing(ticket_id, "ticket"))
     await resolve_ticket(ctx, t, body.note if body is not None else "")
+    return await _detail(ctx, t.id)
+
+
+@router.post("/tickets/{ticket_id}/reopen", response_model=TicketDetail, responses=documented(404))
+async def reopen(
+    request: Request, ticket_id: int, caller: Annotated[Caller, Depends(require_scope("write"))]
+) -> TicketDetail:
+    """As `reopen <id>` in chat: the customer hears it is open again. Reopening a ticket that
+    is not resolved changes nothing."""
+    ctx = api_context(request, caller)
+    t = await access.ticket(ctx, existing(ticket_id, "ticket"))
+    await reopen_ticket(ctx, t)
     return await _detail(ctx, t.id)

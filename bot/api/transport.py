@@ -112,8 +112,11 @@ def on_loop(app: ASGIApp, loop: asyncio.AbstractEventLoop, limit: int = MAX_BODY
         async def collect(message: Message) -> None:
             sent.append(message)
 
-        run = app(dict(scope), replay(body), collect)
+        inner = dict(scope)
+        run = app(inner, replay(body), collect)
         await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(run, loop))  # type: ignore[arg-type]
+        if "route" in inner:  # the route matched, for bot.metrics to count by its template
+            scope["route"] = inner["route"]
         for message in sent:
             await send(message)
 

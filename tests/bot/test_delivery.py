@@ -401,3 +401,32 @@ async def test_a_row_with_a_malformed_deadline_is_parked_as_unreadable_and_nothi
     async with store.read() as tx:
         (row,) = await tx.outbox.listing()
     assert (row.state, row.last_error, sender.sent) == ("failed", "unreadable payload", [])
+
+
+async def test_sends_and_failures_are_counted_per_platform_and_reason(store: Store, clock: FakeClock) -> None:
+    from bot.frontend import RetryAfter
+    from bot.metrics import Metrics
+
+    metrics = Metrics()
+    await _enqueue(store, 3, chats=3)
+    await Dispatcher.of(store, [FakeSender()], metrics=metrics).run_once()
+    await _enqueue_more(store, ["a", "b", "c"])
+    for error in (RetryAfter(5), ConnectionError("down"), PermanentSendError("telegram Forbidden")):
+        await Dispatcher.of(store, [FakeSender(error=error)], metrics=metrics).run_once()
+        clock.advance(seconds=60)
+    assert metrics.sends.labels(platform="telegram")._value.get() == 3
+    failures = {
+        reason: metrics.send_failures.labels(platform="telegram", reason=reason)._value.get()
+        for reason in ("rate_limited", "retried", "failed")
+    }
+    # Three rows each time: a 429 postpones all three, a network error retries them, a
+    # permanent error parks them.
+    assert failures == {"rate_limited": 3, "retried": 3, "failed": 3}
+    await DeliveryLoop(Dispatcher.of(store, [FakeSender()], metrics=metrics), tick=1).refresh_gauges()
+    assert metrics.outbox_depth.labels(platform="telegram")._value.get() == 0
+
+
+async def _enqueue_more(store: Store, keys: list[str]) -> None:
+    async with store.write("test") as tx:
+        for key in keys:
+            await tx.outbox.enqueue(platform="telegram", target=f"chat-{key}", payload={"text": key}, key=key)

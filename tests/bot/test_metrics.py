@@ -4,6 +4,7 @@ there, and a command handled counts against its platform and command."""
 from __future__ import annotations
 
 import asyncio
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -41,6 +42,14 @@ def _scrape(url: str) -> tuple[str, str]:
         return response.headers["Content-Type"], response.read().decode()
 
 
+def _status(url: str) -> int:
+    try:
+        with _NO_PROXY.open(url, timeout=10) as response:
+            return int(response.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+
+
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
@@ -68,8 +77,8 @@ async def test_metrics_of_a_running_bot(tmp_path: Path, sqlite_url: str) -> None
         for text in ("add Acme Corp", "find acme", "find acme"):
             await app.router.handle(Message(actor=rep, text=text))
         await app.router.handle(Message(actor=rep, text="frobnicate"))
-        assert app.delivery is not None
-        await app.delivery.refresh_gauges(force=True)
+        assert app.webhook_delivery is not None
+        await app.webhook_delivery.refresh_gauges(force=True)
         loop = asyncio.get_running_loop()
         content_type, text = await loop.run_in_executor(None, _scrape, url + "/metrics")
         assert content_type.startswith("text/plain")
@@ -91,6 +100,17 @@ async def test_metrics_of_a_running_bot(tmp_path: Path, sqlite_url: str) -> None
             labels: v for (name, labels), v in _samples(text).items() if name == "crm_scheduler_lag_seconds"
         }
         assert (("job", "tick"),) in lags and 0 <= lags[(("job", "tick"),)] < 30
+        # API requests by the route's template (the API runs on the bot's loop, behind a mount).
+        for path in ("/api/v1/customers/1", "/api/v1/customers/2", "/api/v1/nothing-here"):
+            await loop.run_in_executor(None, _status, url + path)
+        _, text = await loop.run_in_executor(None, _scrape, url + "/metrics")
+        api = {
+            (dict(labels)["route"], dict(labels)["status"]): v
+            for (name, labels), v in _samples(text).items()
+            if name == "crm_api_requests_total"
+        }
+        assert api[("/api/v1/customers/{customer_id}", "401")] == 2  # no token
+        assert api[("<unmatched>", "404")] == 1  # under the mount, but no route of the API's
         # The first scrape itself was counted, by route and status.
         assert (
             _samples(text)[

@@ -88,7 +88,7 @@ def test_readme_examples_are_found() -> None:
     examples = readme_examples()
     assert {"show acme", "done 4", "ticket 12", "snooze 4 in 2 hours"} <= set(examples["rep"])
     assert "role @dana manager" in examples["manager"] and "reminders" in examples["manager"]
-    assert examples["admin"] == ["export-contact acme", "erase #12"]
+    assert examples["admin"] == ["export-contact acme", "webhooks", "erase #12"]
     assert "show me bob from initech" in examples["rep"]
 
 

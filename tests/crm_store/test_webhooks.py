@@ -78,6 +78,7 @@ async def test_ticket_order_loyalty_and_campaign_events(store: Store) -> None:
     async with store.write("test") as tx:
         acme = await tx.customers.add(name="Acme")  # customer.created: not subscribed
         ticket_id = (await tx.tickets.open(customer_id=acme.id, subject="Broken", source="telegram")).id
+    async with store.write("test") as tx:  # an event carries its object as its transaction commits it
         await tx.tickets.resolve(ticket_id)
         order_id = await tx.orders.add(
             customer_id=acme.id, rep_id=None, amount_cents=12_50, external_ref="S-1"
@@ -178,3 +179,20 @@ async def test_erasing_a_customer_deletes_the_events_about_them(store: Store) ->
         left = await tx.webhooks.deliveries()
     assert [(d.event_type, d.payload["data"]["id"]) for d in left] == [("customer.created", oscar.id)]
     assert [r["payload"] for r in await _webhook_rows(store)] == [{"delivery_id": left[0].id}]
+
+
+async def test_an_order_event_carries_the_lines_added_after_its_audit_record(store: Store) -> None:
+    await _endpoint(store, "order.created")
+    async with store.write("test") as tx:
+        acme = await tx.customers.add(name="Acme")
+        product_id = await tx.catalog.add_product(sku="MUG-1", name="Blue mug", price_cents=1250)
+        order_id = await tx.orders.add_with_lines(
+            customer_id=acme.id, lines=[(product_id, 2, 1250)], external_ref="S-2"
+        )
+    async with store.read() as tx:
+        (delivery,) = await tx.webhooks.deliveries()
+    data = delivery.payload["data"]
+    assert data["id"] == order_id and data["amount_cents"] == 2500
+    assert data["lines"] == [
+        {"product_id": product_id, "quantity": 2, "unit_price_cents": 1250, "line_cents": 2500}
+    ]

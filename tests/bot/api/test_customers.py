@@ -190,3 +190,16 @@ async def test_the_list_filters_and_pages_without_missing_a_customer_added_meanw
     assert {f["field"] for f in bad.json()["error"]["fields"]} == {"limit"}
     bad = await api.get("/customers", params={"owner": "x", "segment": "nope"}, headers=AUTH)
     assert {f["field"] for f in bad.json()["error"]["fields"]} == {"owner", "segment"}
+
+
+async def test_times_without_a_zone_or_beyond_utc_are_422_not_500(api: httpx.AsyncClient) -> None:
+    import base64
+    import json
+
+    for since in ("2026-01-01T00:00:00", "0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
+        response = await api.get("/customers", params={"updated_since": since}, headers=AUTH)
+        assert response.status_code == 422, since
+        assert response.json()["error"]["fields"][0]["field"] == "updated_since"
+    forged = base64.urlsafe_b64encode(json.dumps(["0001-01-01T00:00:00+05:00", 1]).encode()).decode()
+    response = await api.get("/customers", params={"cursor": forged}, headers=AUTH)
+    assert response.status_code == 422 and response.json()["error"]["fields"][0]["field"] == "cursor"

@@ -3,13 +3,19 @@ and invalid, over every operation; none may get a 5xx, and every refusal has the
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
 from schemathesis.generation import GenerationMode
-from starlette.testclient import TestClient
+
+with warnings.catch_warnings():
+    # Starlette would like httpx2 under its test client; the project has httpx, which it still runs on.
+    warnings.filterwarnings("ignore", message=".*httpx2.*")
+    from starlette.testclient import TestClient
 
 from bot.api.app import build_api
 from bot.http import build_asgi
@@ -17,8 +23,9 @@ from crm_store.store import Store
 from tests.bot.api.conftest import AUTH
 from tests.conftest import services_for
 
-# About 25 s here, some 20 cases per operation and mode.
-EXAMPLES = 600
+# Cases per operation and mode (valid, invalid): every operation is run, however many there are;
+# 28 operations: 15-30 s here.
+EXAMPLES = 12
 
 
 def test_no_generated_request_gets_a_5xx(sqlite_url: str) -> None:
@@ -27,7 +34,7 @@ def test_no_generated_request_gets_a_5xx(sqlite_url: str) -> None:
     schema = schemathesis.openapi.from_asgi("/api/v1/openapi.json", app)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 10
-    cases = st.one_of([op.as_strategy(generation_mode=mode) for op in operations for mode in GenerationMode])
+    strategies = [op.as_strategy(generation_mode=mode) for op in operations for mode in GenerationMode]
     with TestClient(app, base_url="http://crm.test") as client:
         seed = client.post(
             "/api/v1/products", json={"sku": "MUG-1", "name": "Mug", "price_cents": 900}, headers=AUTH
@@ -39,14 +46,6 @@ def test_no_generated_request_gets_a_5xx(sqlite_url: str) -> None:
         assert client.post("/api/v1/orders", json=order, headers=AUTH).status_code == 201
         seen: set[str] = set()
 
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            derandomize=True,
-            suppress_health_check=list(HealthCheck),
-            database=None,
-        )
-        @given(case=cases)
         def check(case: Any) -> None:
             kwargs = case.as_transport_kwargs(base_url="http://crm.test/api/v1", headers=dict(AUTH))
             body = kwargs.pop("data", None)
@@ -55,7 +54,9 @@ def test_no_generated_request_gets_a_5xx(sqlite_url: str) -> None:
             kwargs.pop("cookies", None)
             response = client.request(**kwargs)
             seen.add(f"{case.method} {case.operation.path}")
-            assert response.status_code < 500, (kwargs, response.text)
+            # The one 5xx an operation may document: the next-product model is still being built.
+            not_ready = response.status_code == 503 and "Retry-After" in response.headers
+            assert response.status_code < 500 or not_ready, (kwargs, response.text)
             if response.status_code >= 400:
                 assert response.headers.get("content-type") == "application/json", (
                     kwargs,
@@ -66,5 +67,15 @@ def test_no_generated_request_gets_a_5xx(sqlite_url: str) -> None:
                 error = response.json()["error"]
                 assert set(error) == {"code", "message", "fields"} and error["message"], response.text
 
-        check()
+        for strategy in strategies:
+            run = settings(
+                max_examples=EXAMPLES,
+                deadline=None,
+                derandomize=True,
+                suppress_health_check=list(HealthCheck),
+                database=None,
+            )(given(case=strategy)(check))
+            # An operation with nothing to get wrong has no invalid request to generate.
+            with contextlib.suppress(Unsatisfiable):
+                run()
         assert len(seen) == len(operations), sorted(seen)

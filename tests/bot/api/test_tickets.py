@@ -70,6 +70,13 @@ async def test_open_reply_and_resolve_reach_the_customer(
 
     late = await api.post(f"/tickets/{ticket['id']}/replies", json={"text": "one more"}, headers=AUTH)
     assert late.status_code == 409 and late.json()["error"]["code"] == "conflict"
+    reopened = await api.post(f"/tickets/{ticket['id']}/reopen", headers=AUTH)
+    assert reopened.status_code == 200 and reopened.json()["status"] == "open"
+    assert reopened.json()["resolved_at"] is None
+    assert any("open again" in str(p.get("text")) for p in await _telegram_rows(store))
+    unchanged = await api.post(f"/tickets/{ticket['id']}/reopen", headers=AUTH)
+    assert unchanged.status_code == 200 and unchanged.json()["updated_at"] == reopened.json()["updated_at"]
+    assert (await api.post("/tickets/99/reopen", headers=AUTH)).status_code == 404
 
 
 async def test_bad_input_is_named_and_changes_nothing(
