@@ -91,6 +91,7 @@ async def test_purge_removes_old_and_expired_rows_and_keeps_the_rest(
                 "conversations": 1,
                 "pending_actions": 1,
                 "handled_messages": 1,
+                "idempotency_keys": 0,  # the API's keys (tests/bot/api/test_idempotency.py)
                 "retention_days": 7,
             },
         )
