@@ -263,7 +263,9 @@ class PrivacyRepo(Repo):
             )
         )
         counts["customer_segments"] = _count(
-            await self.conn.execute(delete(customer_segments).where(customer_segments.c.customer_id.in_(ids)))
+            await self.conn.execute(
+                delete(customer_segments).where(customer_segments.c.customer_id.in_(ids))
+            )
         )
         # Every reminder about them: a pending one would push their name to a rep tomorrow.
         counts["reminders"] = _count(
