@@ -274,7 +274,9 @@ class PrivacyRepo(Repo):
             )
         )
         counts["customer_segments"] = _count(
-            await self.conn.execute(delete(customer_segments).where(customer_segments.c.customer_id.in_(ids)))
+            await self.conn.execute(
+                delete(customer_segments).where(customer_segments.c.customer_id.in_(ids))
+            )
         )
         # When and how they said stop or subscribe: about them, so gone with them.
         counts["customer_consents"] = _count(

@@ -580,7 +580,9 @@ campaigns = Table(
     _ts("finished_at"),
     _ts("cancelled_at"),
     Index("ix_campaigns_state_send_at", "state", "send_at"),
-    CheckConstraint("state IN ('draft', 'scheduled', 'sending', 'sent', 'cancelled')", name="state"),
+    CheckConstraint(
+        "state IN ('draft', 'scheduled', 'sending', 'sent', 'cancelled')", name="state"
+    ),
     CheckConstraint("control_pct >= 0 AND control_pct <= 50", name="control_pct"),
 )
 
@@ -602,7 +604,9 @@ campaign_recipients = Table(
     Index("ix_campaign_recipients_state", "campaign_id", "state", "not_before"),
     Index("ix_campaign_recipients_customer", "customer_id"),
     CheckConstraint("arm IN ('send', 'control')", name="arm"),
-    CheckConstraint("state IN ('pending', 'queued', 'sent', 'failed', 'skipped', 'cancelled')", name="state"),
+    CheckConstraint(
+        "state IN ('pending', 'queued', 'sent', 'failed', 'skipped', 'cancelled')", name="state"
+    ),
 )
 
 # Consent to marketing messages, as events (the latest per customer and topic counts): "Stop

@@ -43,6 +43,7 @@ MAX_NAME = 100
 MAX_LABEL = 64
 MAX_CONTROL = 50
 DRAFT_KEYS = ("audience", "control", "button", "text")
+OWN_BOOK = "owner:me,none"  # the customers a manager reaches under owner access
 # A send to more people than this asks for a confirmation first.
 CONFIRM_ABOVE = 100
 CONFIRM_WORD = "confirm"
@@ -149,8 +150,11 @@ async def _audience_values(ctx: Context, words_text: str) -> dict[str, Any]:
     words_text = " ".join(words_text.split())
     if not words_text:
         raise UsageError("Which customers?", usage=_usage("audience"))
+    scoped = ctx.scope.owner_filter is not None
     if words_text.lower() == EVERYONE:
-        return {"audience": EVERYONE}
+        # Under owner access (CRM_CUSTOMER_ACCESS=owner) a manager reaches their own customers
+        # and unowned ones: the audience says so in its own words, read again at the start.
+        return {"audience": OWN_BOOK if scoped else EVERYONE}
     words = parse_audience(words_text)
     if words.rest:
         raise UserError(
@@ -158,7 +162,7 @@ async def _audience_values(ctx: Context, words_text: str) -> dict[str, Any]:
             f"or `{EVERYONE}` for every customer."
         )
     await audience_query(ctx.store, words, now=ctx.now(), tz=ctx.tz, me=ctx.actor.rep_id)
-    return {"audience": words_text}
+    return {"audience": f"{words_text} {OWN_BOOK}" if scoped else words_text}
 
 
 def _text_values(body: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from handlers.campaign_start import CONTROL_REASON, split_control, start_campaig
 from handlers.messages import Actor, Message, reply_from_dict
 from handlers.router import Router
 from tests.campaign_book import build
-from tests.conftest import Chat, FakeClock, all_text, buttons
+from tests.conftest import Chat, FakeClock, all_text, buttons, services_for
 
 
 @pytest.fixture
@@ -360,3 +360,22 @@ async def test_new_takes_the_whole_draft_in_one_message_or_nothing(store: Store,
         assert reply.is_error and answer in reply.text, reply.text
     async with store.read() as tx:
         assert [c.id for c in await tx.campaigns.listing()] == [1]  # none of those made a draft
+
+
+async def test_under_owner_access_a_managers_audience_is_their_own_book(store: Store, manager: Actor) -> None:
+    book = await build(store)
+    async with store.write("test") as tx:
+        other = await tx.people.add_rep(display_name="Olga")
+        await tx.customers.update(book["ada"], fields={"owner_rep_id": other.id})
+        await tx.customers.update(book["bo"], fields={"owner_rep_id": manager.rep_id})
+    boss = Chat(Router(services_for(store, customer_access="owner")), manager)
+    await boss.say("campaign new Mine")
+    reply = await boss.say("campaign audience 1 country:DE,FR")
+    assert "owner me,none" in all_text(reply)
+    await boss.say("campaign text 1 Hi {first_name|there}")
+    await boss.say("campaign send 1")
+    async with store.read() as tx:
+        arms = await tx.campaigns.arms(1)
+    assert book["ada"] not in arms["send"] and book["bo"] in arms["send"]
+    await boss.say("campaign new Everyone")
+    assert "owner me,none" in all_text(await boss.say("campaign audience 2 all"))

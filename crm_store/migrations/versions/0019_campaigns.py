@@ -51,7 +51,9 @@ def upgrade() -> None:
             "state IN ('draft', 'scheduled', 'sending', 'sent', 'cancelled')",
             name=op.f("ck_campaigns_state"),
         ),
-        sa.CheckConstraint("control_pct >= 0 AND control_pct <= 50", name=op.f("ck_campaigns_control_pct")),
+        sa.CheckConstraint(
+            "control_pct >= 0 AND control_pct <= 50", name=op.f("ck_campaigns_control_pct")
+        ),
         sa.ForeignKeyConstraint(
             ["created_by_rep_id"],
             ["reps.id"],
@@ -98,7 +100,9 @@ def upgrade() -> None:
         ["campaign_id", "state", "not_before"],
         unique=False,
     )
-    op.create_index("ix_campaign_recipients_customer", "campaign_recipients", ["customer_id"], unique=False)
+    op.create_index(
+        "ix_campaign_recipients_customer", "campaign_recipients", ["customer_id"], unique=False
+    )
     op.create_table(
         "customer_consents",
         sa.Column("id", Id, nullable=False),
@@ -108,7 +112,9 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=32), nullable=False),
         sa.Column("campaign_id", Id, nullable=True),
         sa.Column("created_at", UtcDateTime(timezone=True), nullable=False),
-        sa.CheckConstraint("state IN ('stopped', 'subscribed')", name=op.f("ck_customer_consents_state")),
+        sa.CheckConstraint(
+            "state IN ('stopped', 'subscribed')", name=op.f("ck_customer_consents_state")
+        ),
         sa.ForeignKeyConstraint(
             ["campaign_id"],
             ["campaigns.id"],

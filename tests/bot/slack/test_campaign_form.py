@@ -8,12 +8,16 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from bot.slack import modals
 from crm_store.store import Store
 from tests.bot.slack.conftest import MANAGER, REP, SlackRequests
 from tests.fakes.slack_api import TEAM_ID, FakeSlackApi
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+FIELDS = ("name", "audience", "text", "button", "button_label", "button_url", "control")
 
 
 def _state(view: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
@@ -133,3 +137,12 @@ async def test_campaign_new_opens_the_form_and_its_submission_drafts_the_campaig
     assert refused.params["channel"] == f"D{REP}" and "manager" in json.dumps(refused.params).lower()
     async with store.read() as tx:
         assert [c.id for c in await tx.campaigns.listing()] == [1]
+
+
+@settings(max_examples=200, deadline=None)
+@given(values=st.dictionaries(st.sampled_from(FIELDS), st.text(max_size=80)))
+def test_any_values_give_a_command_or_field_errors_never_an_exception(values: dict[str, str]) -> None:
+    result = modals.submission(_submitted(modals.campaign_view(), values), now=NOW)
+    assert (result.command is None) == bool(result.errors)
+    if result.command is not None:
+        assert result.command.startswith("campaign new ")

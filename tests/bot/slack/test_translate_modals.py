@@ -409,7 +409,7 @@ def test_translators_and_form_checks_read_any_payload_without_raising(
     translate.from_message_shortcut(payload)
     translate.profile(payload)
     translate.user_of(payload)
-    for kind in (*modals.KINDS, modals.REPLY):
+    for kind in (*modals.KINDS, modals.REPLY, modals.CAMPAIGN):
         form = {**payload, "callback_id": modals.CALLBACK_PREFIX + kind, "state": {"values": values}}
         result = modals.submission(form, now=NOW)
         assert (result.command is None) == bool(result.errors)
