@@ -41,6 +41,10 @@ def _reasons(found: dict[str, int]) -> str:
     )
 
 
+def _orders(n: int) -> str:
+    return f"{n:,} order{'s' if n != 1 else ''}"
+
+
 @dataclass(frozen=True, slots=True)
 class Arm:
     """One arm's orders in the order window."""
@@ -146,12 +150,12 @@ async def campaign_report(store: Store, campaign: CampaignRecord, *, now: dateti
         Field(f"Tickets opened ({REPLY_DAYS} days)", f"{outcomes.tickets_opened:,}"),
         Field(
             f"Orders ({ORDER_DAYS} days), received it",
-            f"{send.orders:,} orders, {format_money(send.revenue_cents)} from {send.customers:,} customers: "
+            f"{_orders(send.orders)}, {format_money(send.revenue_cents)} from {send.customers:,} customers: "
             f"{format_money(round(send.per_customer))} each, {send.buyer_share:.0%} ordered",
         ),
         Field(
             f"Orders ({ORDER_DAYS} days), control group",
-            f"{control.orders:,} orders, {format_money(control.revenue_cents)} "
+            f"{_orders(control.orders)}, {format_money(control.revenue_cents)} "
             f"from {control.customers:,} customers: "
             f"{format_money(round(control.per_customer))} each, {control.buyer_share:.0%} ordered"
             if control.customers

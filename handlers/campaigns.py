@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import re
 import shlex
+from dataclasses import replace
+from typing import Any
 
 from crm_store.campaigns import EDITABLE, CampaignRecord
 from crm_store.store import Store
@@ -17,6 +19,7 @@ from handlers.campaign_text import (
     LINK_VERB,
     PLACEHOLDER_HELP,
     TAGS_HELP,
+    TALK_LABEL,
     campaign_message,
     check_body,
     plain_text,
@@ -37,6 +40,9 @@ USAGE = (
     "preview <id> | test <id> | send <id> [at <when>] | cancel <id> | list | show <id> | report <id>"
 )
 MAX_NAME = 100
+MAX_LABEL = 64
+MAX_CONTROL = 50
+DRAFT_KEYS = ("audience", "control", "button", "text")
 # A send to more people than this asks for a confirmation first.
 CONFIRM_ABOVE = 100
 CONFIRM_WORD = "confirm"
@@ -46,7 +52,7 @@ _URL = re.compile(r"^https://[^\s<>\"']{1,490}$", re.IGNORECASE)
 
 def _usage(sub: str) -> str:
     forms = {
-        "new": "campaign new <name>",
+        "new": "campaign new <name> [then lines: audience: …, control: …, button: …, text: …]",
         "audience": f"campaign audience <id> <filters> (or {EVERYONE}); filters: {FILTERS}",
         "text": "campaign text <id> <message>",
         "button": 'campaign button <id> link "<label>" https://… | talk ["<label>"] | none',
@@ -57,7 +63,7 @@ def _usage(sub: str) -> str:
 
 
 def _split_id(sub: str, args: str) -> tuple[int, str]:
-    head, _, rest = args.strip().partition(" ")
+    head, rest = [*re.split(r"\s", args.strip(), maxsplit=1), ""][:2]
     number = id_in(head, kind="campaign")
     if number is None:
         shown = one_line(head, 30) or "nothing"
@@ -137,91 +143,120 @@ def _card(ctx: Context, campaign: CampaignRecord, note: str = "") -> Reply:
     )
 
 
-async def new(ctx: Context, args: str) -> Reply:
-    name = " ".join(args.split())
-    if not name:
-        raise UsageError("Name the campaign.", usage=_usage("new"))
-    if len(name) > MAX_NAME:
-        raise UserError(f"A campaign name is at most {MAX_NAME} characters.", usage=_usage("new"))
-    rep = await acting_rep(ctx)
-    async with ctx.store.write(ctx.actor.key) as tx:
-        made = await tx.campaigns.create(name, created_by_rep_id=rep.id)
-    return _card(ctx, made, note=f"Draft campaign #{made.id} created.")
-
-
-async def set_audience(ctx: Context, args: str) -> Reply:
-    campaign_id, words_text = _split_id("audience", args)
-    campaign = await _get(ctx.store, campaign_id)
-    _editable(campaign)
+async def _audience_values(ctx: Context, words_text: str) -> dict[str, Any]:
+    """The audience as typed, once every word reads (a segment, an owner): checked now so the
+    send does not meet a bad word first."""
+    words_text = " ".join(words_text.split())
     if not words_text:
         raise UsageError("Which customers?", usage=_usage("audience"))
     if words_text.lower() == EVERYONE:
-        words_text = EVERYONE
-    else:
-        words = parse_audience(words_text)
-        if words.rest:
-            raise UserError(
-                f"{one_line(words.rest, 40)!r} is not a filter. Filters: {FILTERS}; "
-                f"or `{EVERYONE}` for every customer."
-            )
-        # Every value checked now (a segment, an owner) so the send does not meet it first.
-        await audience_query(ctx.store, words, now=ctx.now(), tz=ctx.tz, me=ctx.actor.rep_id)
-    async with ctx.store.write(ctx.actor.key) as tx:
-        if not await tx.campaigns.edit(campaign_id, audience=words_text):
-            raise UserError(
-                f"Campaign #{campaign_id} changed state meanwhile; `campaign show {campaign_id}`."
-            )
-        updated = await tx.campaigns.get(campaign_id)
-    assert updated is not None
-    count = len(await audience_ids(ctx.store, updated, ctx.now()))
-    return _card(
-        ctx, updated, note=f"Audience set: {count:,} customer{'s' if count != 1 else ''} fit it today."
-    )
+        return {"audience": EVERYONE}
+    words = parse_audience(words_text)
+    if words.rest:
+        raise UserError(
+            f"{one_line(words.rest, 40)!r} is not a filter. Filters: {FILTERS}; "
+            f"or `{EVERYONE}` for every customer."
+        )
+    await audience_query(ctx.store, words, now=ctx.now(), tz=ctx.tz, me=ctx.actor.rep_id)
+    return {"audience": words_text}
 
 
-async def set_text(ctx: Context, args: str) -> Reply:
-    campaign_id, body = _split_id("text", args)
-    campaign = await _get(ctx.store, campaign_id)
-    _editable(campaign)
+def _text_values(body: str) -> dict[str, Any]:
+    body = body.strip()
     if not body:
         raise UsageError(f"What should it say? {PLACEHOLDER_HELP}", usage=_usage("text"))
     check_body(body)
-    async with ctx.store.write(ctx.actor.key) as tx:
-        if not await tx.campaigns.edit(campaign_id, body=body):
-            raise UserError(
-                f"Campaign #{campaign_id} changed state meanwhile; `campaign show {campaign_id}`."
-            )
-        updated = await tx.campaigns.get(campaign_id)
-    assert updated is not None
-    return _card(ctx, updated, note="Text set.")
+    return {"body": body}
 
 
-async def set_button(ctx: Context, args: str) -> Reply:
-    campaign_id, rest = _split_id("button", args)
-    campaign = await _get(ctx.store, campaign_id)
-    _editable(campaign)
+def _button_values(rest: str) -> dict[str, Any]:
     try:
         words = shlex.split(rest)
     except ValueError:
         raise UserError("A quote is not closed.", usage=_usage("button")) from None
     kind = words[0].lower() if words else ""
-    values: dict[str, str | None]
     if kind == "none" and len(words) == 1:
-        values = {"button_kind": None, "button_text": None, "button_url": None}
-    elif kind == "talk" and len(words) <= 2:
-        label = words[1].strip() if len(words) == 2 else "Talk to us"
-        values = {"button_kind": "talk", "button_text": label[:64] or "Talk to us", "button_url": None}
-    elif kind == "link" and len(words) == 3:
+        return {"button_kind": None, "button_text": None, "button_url": None}
+    if kind == "talk" and len(words) <= 2:
+        label = words[1].strip() if len(words) == 2 else ""
+        if len(label) > MAX_LABEL:
+            raise UserError(f"A button label is at most {MAX_LABEL} characters.", usage=_usage("button"))
+        return {"button_kind": "talk", "button_text": label or TALK_LABEL, "button_url": None}
+    if kind == "link" and len(words) == 3:
         label, url = words[1].strip(), words[2].strip()
         if not label:
             raise UserError("The link button needs a label.", usage=_usage("button"))
-        if len(label) > 64:
-            raise UserError("A button label is at most 64 characters.", usage=_usage("button"))
+        if len(label) > MAX_LABEL:
+            raise UserError(f"A button label is at most {MAX_LABEL} characters.", usage=_usage("button"))
         if not _URL.match(url):
             raise UserError(f"{one_line(url, 60)!r} is not an https:// address.", usage=_usage("button"))
-        values = {"button_kind": "link", "button_text": label, "button_url": url}
-    else:
-        raise UsageError("Say link, talk or none.", usage=_usage("button"))
+        return {"button_kind": "link", "button_text": label, "button_url": url}
+    raise UsageError("Say link, talk or none.", usage=_usage("button"))
+
+
+def _control_values(rest: str) -> dict[str, Any]:
+    text = rest.strip().removesuffix("%").strip()
+    if not text.isdecimal() or not 0 <= int(text) <= MAX_CONTROL:
+        raise UserError(
+            f"The control group is a share from 0% to {MAX_CONTROL}% of the reachable audience, "
+            "held out to measure the effect.",
+            usage=_usage("control"),
+        )
+    return {"control_pct": int(text)}
+
+
+def _draft_parts(lines: str) -> list[tuple[str, str]]:
+    """``audience: …``, ``control: …``, ``button: …`` lines, then ``text:`` and every line after
+    it (the message may span lines): the draft `campaign new` takes in one go (the Slack form)."""
+    parts: list[tuple[str, str]] = []
+    rows = lines.split("\n")
+    for n, row in enumerate(rows):
+        if not row.strip():
+            continue
+        key, colon, value = row.partition(":")
+        key = key.strip().lower()
+        if not colon or key not in DRAFT_KEYS:
+            raise UserError(
+                f"{one_line(row, 40)!r}: after the name, say `audience: …`, `control: …`, `button: …` "
+                "or `text: …` (the text last; it may span lines).",
+                usage=_usage("new"),
+            )
+        if key == "text":
+            parts.append((key, "\n".join([value, *rows[n + 1 :]])))
+            break
+        parts.append((key, value))
+    return parts
+
+
+async def new(ctx: Context, args: str) -> Reply:
+    first, _, more = args.strip().partition("\n")
+    name = " ".join(first.split())
+    if not name:
+        raise UsageError("Name the campaign.", usage=_usage("new"))
+    if len(name) > MAX_NAME:
+        raise UserError(f"A campaign name is at most {MAX_NAME} characters.", usage=_usage("new"))
+    values: dict[str, Any] = {}
+    for key, value in _draft_parts(more):  # every part checked before anything is stored
+        if key == "audience":
+            values.update(await _audience_values(ctx, value))
+        elif key == "text":
+            values.update(_text_values(value))
+        elif key == "button":
+            values.update(_button_values(value))
+        else:
+            values.update(_control_values(value))
+    rep = await acting_rep(ctx)
+    async with ctx.store.write(ctx.actor.key) as tx:
+        made = await tx.campaigns.create(name, created_by_rep_id=rep.id)
+        if values:
+            await tx.campaigns.edit(made.id, **values)
+            found = await tx.campaigns.get(made.id)
+            assert found is not None
+            made = found
+    return _card(ctx, made, note=f"Draft campaign #{made.id} created.")
+
+
+async def _apply(ctx: Context, campaign_id: int, values: dict[str, Any], note: str) -> Reply:
     async with ctx.store.write(ctx.actor.key) as tx:
         if not await tx.campaigns.edit(campaign_id, **values):
             raise UserError(
@@ -229,28 +264,44 @@ async def set_button(ctx: Context, args: str) -> Reply:
             )
         updated = await tx.campaigns.get(campaign_id)
     assert updated is not None
-    return _card(ctx, updated, note="Button set.")
+    return _card(ctx, updated, note=note)
+
+
+async def _editable_by_id(ctx: Context, sub: str, args: str) -> tuple[CampaignRecord, str]:
+    campaign_id, rest = _split_id(sub, args)
+    campaign = await _get(ctx.store, campaign_id)
+    _editable(campaign)
+    return campaign, rest
+
+
+async def set_audience(ctx: Context, args: str) -> Reply:
+    campaign, words_text = await _editable_by_id(ctx, "audience", args)
+    values = await _audience_values(ctx, words_text)
+    reply = await _apply(ctx, campaign.id, values, "")
+    async with ctx.store.read() as tx:
+        updated = await tx.campaigns.get(campaign.id)
+    assert updated is not None
+    count = len(await audience_ids(ctx.store, updated, ctx.now()))
+    return replace(
+        reply, text=f"Audience set: {count:,} customer{'s' if count != 1 else ''} fit it today. {reply.text}"
+    )
+
+
+async def set_text(ctx: Context, args: str) -> Reply:
+    campaign, body = await _editable_by_id(ctx, "text", args)
+    return await _apply(ctx, campaign.id, _text_values(body), "Text set.")
+
+
+async def set_button(ctx: Context, args: str) -> Reply:
+    campaign, rest = await _editable_by_id(ctx, "button", args)
+    return await _apply(ctx, campaign.id, _button_values(rest), "Button set.")
 
 
 async def set_control(ctx: Context, args: str) -> Reply:
-    campaign_id, rest = _split_id("control", args)
-    campaign = await _get(ctx.store, campaign_id)
-    _editable(campaign)
-    text = rest.strip().removesuffix("%").strip()
-    if not text.isdecimal() or not 0 <= int(text) <= 50:
-        raise UserError(
-            "The control group is a share from 0% to 50% of the reachable audience, "
-            "held out to measure the effect.",
-            usage=_usage("control"),
-        )
-    async with ctx.store.write(ctx.actor.key) as tx:
-        if not await tx.campaigns.edit(campaign_id, control_pct=int(text)):
-            raise UserError(
-                f"Campaign #{campaign_id} changed state meanwhile; `campaign show {campaign_id}`."
-            )
-        updated = await tx.campaigns.get(campaign_id)
-    assert updated is not None
-    return _card(ctx, updated, note=f"Control group: {int(text)}% of the reachable receive nothing.")
+    campaign, rest = await _editable_by_id(ctx, "control", args)
+    values = _control_values(rest)
+    note = f"Control group: {values['control_pct']}% of the reachable receive nothing."
+    return await _apply(ctx, campaign.id, values, note)
 
 
 async def preview(ctx: Context, args: str) -> Reply:
@@ -359,6 +410,12 @@ async def send(ctx: Context, args: str) -> Reply:
             f"`campaign cancel {campaign_id}` stops it."
         )
     planned = await plan(ctx.store, campaign, ctx.now())
+    if not planned.send:
+        raise UserError(
+            f"Nobody campaign #{campaign_id} selects can be reached now ({planned.size:,} in the "
+            f"audience, {len(planned.control):,} held out): nothing was sent. "
+            f"`campaign preview {campaign_id}` says why."
+        )
     if len(planned.send) > CONFIRM_ABOVE and not confirmed:
         async with ctx.store.write(ctx.actor.key) as tx:
             button = await choices.offer(
@@ -452,7 +509,7 @@ _SUBS = {
 
 
 async def campaign(ctx: Context) -> Reply:
-    sub, _, rest = ctx.args.strip().partition(" ")
+    sub, rest = [*re.split(r"\s", ctx.args.strip(), maxsplit=1), ""][:2]
     run = _SUBS.get(sub.lower())
     if run is None:
         raise UsageError(f"{one_line(sub, 20)!r} is not something `campaign` does.", usage=USAGE)

@@ -38,16 +38,29 @@ async def build(store: Store, *, owner_rep_id: int | None = None) -> Book:
         for name, values in specs:
             ids[name.split()[0].lower()] = (await tx.customers.add(name=name, **values)).id  # type: ignore[arg-type]
         for number, who in enumerate(("ada", "bo", "cy", "di", "ed", "fay"), start=1):
-            await tx.people.link_customer(platform="telegram", external_id=f"70{number}", customer_id=ids[who])
+            await tx.people.link_customer(
+                platform="telegram", external_id=f"70{number}", customer_id=ids[who]
+            )
         await tx.consents.record(ids["ed"], "stopped", source="command")
         await tx.consents.mark_blocked("telegram", "706")
         # Ada ordered last week, Bo a year ago; the others never did.
-        await tx.orders.add(customer_id=ids["ada"], rep_id=None, amount_cents=5000, ordered_at=now - timedelta(days=7))
-        await tx.orders.add(customer_id=ids["bo"], rep_id=None, amount_cents=9000, ordered_at=now - timedelta(days=365))
+        await tx.orders.add(
+            customer_id=ids["ada"], rep_id=None, amount_cents=5000, ordered_at=now - timedelta(days=7)
+        )
+        await tx.orders.add(
+            customer_id=ids["bo"], rep_id=None, amount_cents=9000, ordered_at=now - timedelta(days=365)
+        )
         segment_id = (
             await tx.conn.execute(
                 insert(segments)
-                .values(slug="champions", name="Champions", description="buy often", size=2, figures={}, computed_at=now)
+                .values(
+                    slug="champions",
+                    name="Champions",
+                    description="buy often",
+                    size=2,
+                    figures={},
+                    computed_at=now,
+                )
                 .returning(segments.c.id)
             )
         ).scalar_one()

@@ -144,6 +144,9 @@ class SlackFrontEnd:
         incoming = translate.from_command(body)
         word, _, rest = incoming.text.partition(" ")
         kind = _MODAL_COMMANDS.get(word.lower())
+        if word.lower() == "campaign" and rest.strip().lower() == "new" and incoming.trigger_id:
+            await self._open_modal(incoming.trigger_id, modals.campaign_view(channel_id=incoming.channel_id))
+            return
         if kind and not rest.strip() and incoming.trigger_id:
             # trigger_id dies 3 s after the command: open the modal before any other work.
             await self._open_modal(incoming.trigger_id, modals.view(kind, channel_id=incoming.channel_id))

@@ -1,9 +1,11 @@
-"""Modals for add, update, log, remind, open-ticket and a ticket reply (pure): views; submissions ->
-the command a person could have typed, or field errors."""
+"""Modals for add, update, log, remind, open-ticket, a ticket reply and a campaign draft (pure):
+views; submissions -> the command a person could have typed, or field errors."""
 
 from __future__ import annotations
 
 import json
+import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -11,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.slack import render
+from handlers.campaign_text import PLACEHOLDER_HELP, check_body
 from handlers.cleaning import clean_input
 from handlers.errors import NotFound, UserError
 from handlers.fields import STATUSES, check_name, normalise_email, normalise_phone
@@ -29,6 +32,10 @@ REPLY = "reply"
 # The reply handler takes MAX_TEXT (4,000) characters; Slack's input stops at 3,000.
 MAX_REPLY = min(MAX_TEXT, MAX_NOTE)
 MAX_TITLE = 24  # a modal's title
+# `/crm campaign new` with no name: the draft's form; its submission is `campaign new` with lines.
+CAMPAIGN = "campaign"
+BUTTON_KINDS = ("none", "talk", "link")
+_HTTPS = re.compile(r"^https://\S{1,490}$", re.IGNORECASE)
 MODAL_BLOCKS = 100
 _TITLES = {
     "add": "Add customer",
@@ -196,6 +203,83 @@ def reply_view(ticket_id: int, *, channel_id: str = "", ticket: Reply | None = N
     }
 
 
+def campaign_view(*, channel_id: str = "") -> dict[str, Any]:
+    """The campaign draft form: name, audience (`find`'s filter words), text, button, control."""
+    return {
+        "type": "modal",
+        "callback_id": CALLBACK_PREFIX + CAMPAIGN,
+        "title": _plain("New campaign"),
+        "submit": _plain("Save draft"),
+        "close": _plain("Cancel"),
+        "private_metadata": json.dumps({"channel": channel_id}),
+        "blocks": [
+            _input("name", "Name", max_length=100, placeholder="Spring promo"),
+            _input(
+                "audience",
+                "Audience",
+                optional=True,
+                max_length=500,
+                placeholder="segment:champions country:DE tag:vip … or all",
+            ),
+            _input(
+                "text",
+                "Message (Telegram HTML)",
+                optional=True,
+                multiline=True,
+                max_length=MAX_NOTE,
+                placeholder="Hi {first_name|there}, <b>20% off</b> this week.",
+            ),
+            _select("button", "Button", BUTTON_KINDS, optional=True, initial="none"),
+            _input("button_label", "Button label", optional=True, max_length=64, placeholder="Shop now"),
+            _input("button_url", "Link (https://…)", optional=True, max_length=500),
+            _input("control", "Control group (% held out)", optional=True, max_length=4, placeholder="10%"),
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": render.escape(PLACEHOLDER_HELP)[:3000]}],
+            },
+        ],
+    }
+
+
+def _campaign_submission(values: dict[str, str], channel_id: str) -> Submission:
+    """`campaign new <name>` with a line per part given: the handler checks them all again (the
+    audience needs the store) and stores nothing unless every one reads."""
+    errors: dict[str, str] = {}
+    name = " ".join(values.get("name", "").split())
+    if not name:
+        errors["name"] = "Name the campaign."
+    lines = [f"campaign new {name}"]
+    audience = " ".join(values.get("audience", "").split())
+    if audience:
+        lines.append(f"audience: {audience}")
+    control = values.get("control", "").strip()
+    if control:
+        number = control.removesuffix("%").strip()
+        if not number.isdecimal() or int(number) > 50:
+            errors["control"] = "A share from 0% to 50%."
+        lines.append(f"control: {number}%")
+    kind = values.get("button", "") or "none"
+    label, url = " ".join(values.get("button_label", "").split()), values.get("button_url", "").strip()
+    if kind == "link":
+        if not label:
+            errors["button_label"] = "The link button needs a label."
+        if not _HTTPS.match(url):
+            errors["button_url"] = "An https:// address."
+        lines.append(f"button: link {shlex.quote(label)} {url}")
+    elif kind == "talk":
+        lines.append(f"button: talk {shlex.quote(label)}" if label else "button: talk")
+    text = values.get("text", "").strip()
+    if text:
+        try:
+            check_body(text)
+        except UserError as exc:
+            errors["text"] = exc.message[:150]
+        lines.append(f"text: {text}")
+    if errors:
+        return Submission(errors=errors, channel_id=channel_id)
+    return Submission(command="\n".join(lines), channel_id=channel_id)
+
+
 def _field(container: Any, key: str) -> Any:
     """``container[key]`` when the container is an object: a forged state reads as empty fields."""
     return container.get(key) if isinstance(container, Mapping) else None
@@ -266,6 +350,8 @@ def submission(view_payload: Mapping[str, Any], *, now: datetime, tz: ZoneInfo |
     channel_id = str(metadata.get("channel", ""))
     if kind == REPLY:
         return _reply_submission(values, metadata, channel_id)
+    if kind == CAMPAIGN:
+        return _campaign_submission(values, channel_id)
     errors: dict[str, str] = {}
     customer = values.get("customer", "")
     if kind != "add":

@@ -160,3 +160,10 @@ def test_a_digest_chart_is_written_to_a_file_whose_path_is_printed(tmp_path: Pat
     assert chart.parent == Path(os.environ["CRM_TEST_DATA_DIR"]) / "charts"
     assert chart.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     chart.unlink()
+
+
+def test_a_link_button_shows_its_address() -> None:
+    shown = render_text(
+        Reply(text="Hi", buttons=(Button("Shop now", "crm:campaign-link:3", url="https://shop.example"),))
+    )
+    assert shown.text == "Hi\n[1] Shop now (https://shop.example)"

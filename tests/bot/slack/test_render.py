@@ -116,3 +116,15 @@ def test_item_with_several_buttons_gets_an_overflow_accessory() -> None:
     accessory = message["blocks"][-1]["accessory"]
     assert accessory["type"] == "overflow"
     assert [o["value"] for o in accessory["options"]] == ["crm:ticket:3", "crm:resolve:3"]
+
+
+def test_link_buttons_carry_their_address_and_markup_is_not_slacks() -> None:
+    reply = Reply(
+        text="Hi Ada & shop (https://shop.example)",
+        markup="<b>Hi</b> Ada &amp; shop",
+        buttons=(Button("Shop now", actions.encode("campaign-link", 3), url="https://shop.example"),),
+    )
+    blocks = [b for message in render(reply) for b in message["blocks"]]
+    [button] = [e for b in blocks if b["type"] == "actions" for e in b["elements"]]
+    assert button["url"] == "https://shop.example"
+    assert "<b>" not in json.dumps(blocks)

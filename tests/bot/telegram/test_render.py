@@ -98,3 +98,20 @@ def test_a_toast_is_plain_and_within_telegrams_200_characters() -> None:
     )
     long = toast(Reply(text="x" * 500, toast=True))
     assert len(long) == 200 and long.endswith("…")
+
+
+def test_checked_markup_goes_as_it_is_and_link_buttons_open_their_address() -> None:
+    reply = Reply(
+        text="Hi Ada & shop",
+        markup='<b>Hi</b> Ada &amp; <a href="https://shop.example">shop</a>',
+        buttons=(
+            Button("Shop now", "crm:campaign-link:3", url="https://shop.example"),
+            Button("Stop these messages", "crm:campaign-stop:3"),
+        ),
+    )
+    (message,) = render(reply)
+    assert message.text == reply.markup
+    assert message.reply_markup is not None
+    (row,) = message.reply_markup.inline_keyboard
+    assert (row[0].url, row[0].callback_data) == ("https://shop.example", None)
+    assert (row[1].url, row[1].callback_data) == (None, "crm:campaign-stop:3")
