@@ -132,11 +132,3 @@ async def delay_for(tx: Tx, customer_id: int, *, now: datetime, policy: QuietPol
     """How long a non-urgent push to ``customer_id`` waits now (zero outside quiet hours)."""
     held = (await not_before(tx, [customer_id], now=now, policy=policy)).get(customer_id)
     return timedelta(0) if held is None else held - now
-
-
-def describe(policy: QuietPolicy, own: str | None) -> str:
-    """For a card or help: the quiet hours that apply, and whose they are."""
-    window = policy.window_for(own)
-    if window is None:
-        return "none" + (" (set for this customer)" if own else "")
-    return f"{window}" + (" (set for this customer)" if own else " (team default)")
