@@ -24,6 +24,7 @@ _CONSOLE_LINE = re.compile(r"printf '([^']*)' \| \S*crm-bot console([^\n]*)")
 _FREE_TEXT = re.compile(r"^(\S.*?)\s+-> \S")
 # What an answer that did not work says: console errors (unknown command or customer, usage
 # errors, refusals) are printed as "Error: …"; an apology or a pick list is no answer either.
+_CODE_SPAN = re.compile(r"`((?:[^`\\]|\\.)+)`")
 _FAILURES = ("\nError: ", APOLOGY, "I don't know the command", "Which customer?")
 
 
@@ -45,7 +46,9 @@ def readme_examples() -> dict[str, list[str]]:
             continue
         if in_table and cells:
             if not set(cells[-1]) <= set("-: "):
-                examples[role].append(cells[-1].strip("`").replace("\\|", "|"))
+                # A cell may give several examples, each in its own code span, run in turn.
+                spans = _CODE_SPAN.findall(cells[-1]) or [cells[-1].strip("`")]
+                examples[role].extend(span.replace("\\|", "|") for span in spans)
             continue
         in_table = False
         if line.strip() and not line.startswith("|"):
