@@ -76,6 +76,8 @@ READ_CONFIDENCE = 0.5
 WRITE_CONFIDENCE = 0.7
 # Readings offered when a command's words don't fit it: less likely ones would only be noise.
 MISREAD_CONFIDENCE = 0.25
+# Words from which a misused command is read as a sentence that may mean another command.
+SENTENCE_WORDS = 5
 NOT_FOR_YOU = "This button is not for you."
 NOT_MINE = "That button is not one of mine."
 APOLOGY = "Sorry, something went wrong on our side and nothing was changed. Please try again."
@@ -182,7 +184,9 @@ class Router:
             if both is not None:
                 return both
             reading = self._confident_reading(message, text)
-            if reading is None:
+            # Another command's reading only for a sentence ("log an issue for soylent, wrong
+            # items shipped"); a short misuse ("relate acme") keeps its precise usage answer.
+            if reading is None or (reading.intent != command.name and len(text.split()) < SENTENCE_WORDS):
                 raise
             try:
                 return await self._settled(message, reading, text)
