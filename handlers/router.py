@@ -177,7 +177,12 @@ class Router:
             # "remind me to call acme tomorrow at 10" names a command but is not its syntax:
             # a confident reading of the same command may parse it; otherwise the precise
             # usage error stands.
-            if not understand or not message.actor.is_staff or not isinstance(exc, UsageError | NotFound):
+            if (
+                not understand
+                or not message.actor.is_staff
+                or not isinstance(exc, UsageError | NotFound)
+                or not rest.strip()  # a bare command word gets its usage, not a guess
+            ):
                 raise
             parts = clauses(text)
             both = await self._two_requests(message, parts) if len(parts) > 1 else None
