@@ -22,12 +22,17 @@ ALWAYS_ASK = frozenset({"add", "relate", "unrelate", "campaign"})
 FREE_TEXT_SCORE = STRONG_SCORE
 PICKS = 3
 # A reading's customer longer than this is not searched part by part (a misread sentence).
-PART_WORDS = 5
+PART_WORDS = 8
+# A write runs on a customer found inside the reading's words only when the part names it this well
+# (an exact name or word; fuzzy and prefix hits are offered instead).
+PART_WRITE_SCORE = 99.0
 # Words that alone never name a customer when a part of a reading's customer is tried.
 _FILLER_WORDS = """
     the a an and or our my your their his her its to of for with at on in by from about re
     account customer client company team going doing things news these days lately handles
-    handle know who what how is are was we they them it
+    handle know who what how is are was we they them it went well done back onsite team's
+    asking want wants said says called emailed met meeting call email note new good great
+    today yesterday tomorrow week month year all some any more fine ok okay
 """
 _FILLER = frozenset(_FILLER_WORDS.split())
 # Clauses of one message: "log a call with Acme and remind me to call Globex friday".
@@ -36,6 +41,17 @@ _CLAUSE_SPLIT = re.compile(
     r"(?=(?:please\s+|pls\s+)?(?:remind|log|add|set|create|open|schedule|ping|call|email|send|"
     r"book|note|record|update|change|assign|close|resolve|reply|show|find|invite|order|put|mark|"
     r"make|tell|let|snooze)\b)",
+    re.IGNORECASE,
+)
+
+
+_HESITANT = re.compile(
+    r"\b(?:should (?:i|we)|shall (?:i|we)|ought to|not sure|unsure|wonder(?:ing)?|maybe|perhaps|"
+    r"do (?:i|we) (?:need|have) to|is it worth|whether|thinking (?:about|of)|might)\b|^\s*(?:if|what if)\b",
+    re.IGNORECASE,
+)
+_REQUEST = re.compile(
+    r"^\s*(?:(?:hey|hi|ok|okay),?\s+)?(?:can|could|would|will) (?:you|u)\b|^\s*(?:please|pls|kindly)\b",
     re.IGNORECASE,
 )
 
@@ -84,28 +100,39 @@ async def _clear(
     return None, candidates
 
 
-async def _clear_part(services: Services, name: str, scope: Scope) -> CustomerRecord | None:
-    """A customer that a part of ``name`` clearly names, when the reader kept words around the
-    name ("handles the Acme", "Acme going"): longer parts first, then from the right."""
+async def _clear_part(services: Services, name: str, scope: Scope) -> tuple[CustomerRecord | None, float]:
+    """A customer that a part of ``name`` clearly names, and how well, when the reader kept
+    words around the name ("handles the Acme", "globex went well"): longer parts first, then
+    from the left."""
     words = name.split()
     if len(words) < 2 or len(words) > PART_WORDS:
-        return None
+        return None, 0.0
     for size in range(len(words) - 1, 0, -1):
-        for start in range(len(words) - size, -1, -1):
+        for start in range(len(words) - size + 1):
             part = words[start : start + size]
-            if all(len(w) < 3 or w.lower() in _FILLER for w in part):
+            if all(len(w) < 3 or w.lower().strip(".,;:!?'’") in _FILLER for w in part):
                 continue
-            found, _ = await _clear(services, " ".join(part), scope)
+            found, candidates = await _clear(services, " ".join(part), scope)
             if found is not None:
-                return found
-    return None
+                return found, candidates[0].score if candidates else FREE_TEXT_SCORE
+    return None, 0.0
 
 
-async def settle(services: Services, actor: Actor, reading: Interpretation) -> Settled:
+def hesitant(text: str) -> bool:
+    """Whether the words muse or ask about a change rather than request it ("should we close
+    12?", "not sure if Acme is a lead now"); "can you log …?" is a request."""
+    if _HESITANT.search(text):
+        return True
+    return text.rstrip().endswith("?") and _REQUEST.match(text) is None
+
+
+async def settle(services: Services, actor: Actor, reading: Interpretation, *, text: str = "") -> Settled:
     """Run a reading that reads only, or a write whose customer is clear; otherwise ask, with the
     likely customers as choices when there are some (each carries the whole reading)."""
     if reading.intent in ALWAYS_ASK:
         return Settled(None, ((reading, reading.command),), "nothing is created or sent without asking")
+    if reading.is_write and hesitant(text):
+        return Settled(None, ((reading, reading.command),), "that reads as a question, not a request")
     name = reading.slots.get("customer", "")
     if not name:
         return Settled(reading)
@@ -113,8 +140,9 @@ async def settle(services: Services, actor: Actor, reading: Interpretation) -> S
     chosen, candidates = await _clear(services, name, scope)
     if chosen is not None:
         return Settled(_with_customer(reading, chosen.id))
-    part = await _clear_part(services, name, scope)
-    if part is not None and not reading.is_write:
+    part, score = await _clear_part(services, name, scope)
+    if part is not None and (not reading.is_write or score >= PART_WRITE_SCORE):
+        # A read runs on it; a write only when that part is the customer's name as written.
         return Settled(_with_customer(reading, part.id))
     if not reading.is_write:
         return Settled(reading)  # the command answers with its own pick list or "no customer"

@@ -20,7 +20,7 @@ _PRONOUNS = {"i", "me", "my", "mine", "we", "us", "our", "you", "your", "them", 
 _REQUEST_NOUNS = {
     "note", "notes", "call", "meeting", "email", "reminder", "lead", "customer", "client",
     "contact", "ticket", "order", "task", "deal", "prospect", "account", "record", "follow-up",
-    "followup",
+    "followup", "tag", "tags", "label", "status", "owner", "phone", "number", "issue", "problem",
 }  # fmt: skip
 _ARTICLES = {"a", "an", "the"}
 _LINKS = {"to", "for", "with", "about", "from", "on"}

@@ -82,10 +82,12 @@ STAFF_COMMANDS: CommandTable = CommandTable(c for c in _ALL_COMMANDS if c.audien
 CUSTOMER_COMMANDS = CommandTable(c for c in _ALL_COMMANDS if c.audience == "customer")
 BUTTONS = ButtonTable(button for area in AREAS for button in area.buttons)
 # How sure a free-text reading must be before it runs without asking.
-READ_CONFIDENCE = 0.6
-WRITE_CONFIDENCE = 0.8
+READ_CONFIDENCE = 0.5
+WRITE_CONFIDENCE = 0.7
 # Readings offered when a command's words don't fit it: less likely ones would only be noise.
 MISREAD_CONFIDENCE = 0.25
+# Words from which a misused command is read as a sentence that may mean another command.
+SENTENCE_WORDS = 5
 NOT_FOR_YOU = "This button is not for you."
 NOT_MINE = "That button is not one of mine."
 APOLOGY = "Sorry, something went wrong on our side and nothing was changed. Please try again."
@@ -213,23 +215,36 @@ class Router:
         if misfit is not None:
             _check_audience(message.actor, command.name, command.audience)  # refusals come first
             return await self._misread(message, text, command, misfit)
+        if understand and message.actor.is_staff and _spoken(command, rest):
+            # "show me the segments", "find a product called jumbo bag": a request that starts
+            # with a command word, not that command's arguments.
+            understood = await self._understand(message, text)
+            if understood is not None:
+                return understood
         try:
             return await self._run(message, command, rest.strip())
         except UserError as exc:
             # "remind me to call acme tomorrow at 10" names a command but is not its syntax:
             # a confident reading of the same command may parse it; otherwise the precise
             # usage error stands.
-            if not understand or not message.actor.is_staff or not isinstance(exc, UsageError | NotFound):
+            if (
+                not understand
+                or not message.actor.is_staff
+                or not isinstance(exc, UsageError | NotFound)
+                or not rest.strip()  # a bare command word gets its usage, not a guess
+            ):
                 raise
             parts = clauses(text)
             both = await self._two_requests(message, parts) if len(parts) > 1 else None
             if both is not None:
                 return both
-            reading = self._confident_reading(message, text, intent=command.name)
-            if reading is None:
+            reading = self._confident_reading(message, text)
+            # Another command's reading only for a sentence ("log an issue for soylent, wrong
+            # items shipped"); a short misuse ("relate acme") keeps its precise usage answer.
+            if reading is None or (reading.intent != command.name and len(text.split()) < SENTENCE_WORDS):
                 raise
             try:
-                return await self._settled(message, reading)
+                return await self._settled(message, reading, text)
             except Forbidden:
                 raise  # a refusal is told and audited, never masked by the first error
             except UserError:
@@ -282,11 +297,11 @@ class Router:
         typed = [replace(r, command=as_typed(r.command, typed=text)) for r in readings]
         return [r for r in typed if r.command.strip().lower() != text.strip().lower()]
 
-    def _confident_reading(self, message: Message, text: str, *, intent: str) -> Interpretation | None:
-        """A confident reading of ``text`` as ``intent``, if there is one."""
+    def _confident_reading(self, message: Message, text: str) -> Interpretation | None:
+        """The likeliest reading of ``text`` when it is confident enough to act on."""
         for reading in self._readings(message, text)[:1]:
             needed = WRITE_CONFIDENCE if reading.is_write else READ_CONFIDENCE
-            if reading.intent == intent and reading.confidence >= needed:
+            if STAFF_COMMANDS.get(reading.intent) is not None and reading.confidence >= needed:
                 return reading
         return None
 
@@ -313,12 +328,12 @@ class Router:
         readings = [r for r in readings if STAFF_COMMANDS.get(r.intent) is not None]
         needed = WRITE_CONFIDENCE if top.is_write else READ_CONFIDENCE
         if top.confidence >= needed:
-            return await self._settled(message, top)
+            return await self._settled(message, top, text)
         return await self._ask(message, [(r, "") for r in readings[:2]])
 
-    async def _settled(self, message: Message, reading: Interpretation) -> Reply:
+    async def _settled(self, message: Message, reading: Interpretation, text: str) -> Reply:
         """Run a confident reading when it may run (free_text.settle); otherwise ask about it."""
-        settled = await settle(self.services, message.actor, reading)
+        settled = await settle(self.services, message.actor, reading, text=text)
         if settled.run is None:
             return await self._ask(message, list(settled.ask), why=settled.why)
         run = settled.run
@@ -456,6 +471,38 @@ def _check_audience(actor: Actor, name: str, audience: PressAudience) -> None:
         exc = Forbidden(refusal)
         exc.command = name
         raise exc
+
+
+# Words that start a request, never a command's arguments ("show me acme", "find a product …").
+_SPOKEN_FIRST = frozenset(
+    {"me", "my", "us", "our", "the", "a", "an", "all", "for", "of", "about", "any", "some", "up"}
+)
+# Commands that only read: a request starting with one of them is read for its meaning first.
+_READS = frozenset(
+    {
+        "show",
+        "find",
+        "search",
+        "timeline",
+        "history",
+        "tickets",
+        "loyalty",
+        "forecast",
+        "recommend",
+        "relations",
+        "segment",
+        "segments",
+        "report",
+        "product",
+        "products",
+    }
+)
+
+
+def _spoken(command: Command, rest: str) -> bool:
+    """Whether the words after a reading command's name are a sentence rather than its arguments."""
+    first = rest.split(maxsplit=1)[0].lower() if rest.strip() else ""
+    return command.name in _READS and first in _SPOKEN_FIRST
 
 
 def _misfits(command: Command, text: str) -> bool:

@@ -108,7 +108,6 @@ class CharNgramColumns:
             return empty, empty
         return np.concatenate(found_words), np.concatenate(found_columns)
 
-
     def columns_of(self, word: str) -> list[int]:
         """The columns of one word's in-vocabulary n-grams, building each gram as sklearn does."""
         padded = f" {word} "

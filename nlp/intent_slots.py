@@ -121,7 +121,7 @@ def _local(when: datetime, tz: ZoneInfo) -> str:
     return when.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
-_ID = re.compile(r"(?:#\s?|\b(?:no\.?|number)\s*)?\b(\d{1,9})\b(?![:.]\d|\s?(?:am|pm)\b)", re.I)
+_ID = re.compile(r"(?:#\s?|\b(?:no\.?|number)\s*)?\b(\d{1,9})\b(?![:.,]\d|\s?(?:am|pm)\b)", re.I)
 
 
 def _first_id(text: str) -> tuple[str, str]:
@@ -422,6 +422,121 @@ _RELATIVE_BY = re.compile(
     r"(?:m|mins?|minutes?|h|hrs?|hours?|d|days?|w|wks?|weeks?)\b)",
     re.IGNORECASE,
 )
+
+
+_TICKET_INTENTS = frozenset({"ticket", "assign", "reply", "resolve", "reopen"})
+_REMINDER_INTENTS = frozenset({"done", "snooze"})
+# Words right before a number that make it the ticket's or reminder's id ("close 12",
+# "ticket #4", "reply to 7", "give 8 to"); "the acme deal at 4,500" has none.
+_ID_ANCHORS = frozenset(
+    [
+        "ticket",
+        "tickets",
+        "case",
+        "issue",
+        "reminder",
+        "reminders",
+        "task",
+        "number",
+        "no",
+        "no.",
+        "id",
+        "close",
+        "closed",
+        "closing",
+        "resolve",
+        "resolved",
+        "solve",
+        "solved",
+        "fix",
+        "fixed",
+        "reopen",
+        "re-open",
+        "open",
+        "assign",
+        "assigned",
+        "take",
+        "took",
+        "grab",
+        "handle",
+        "give",
+        "hand",
+        "pass",
+        "route",
+        "move",
+        "put",
+        "reply",
+        "respond",
+        "answer",
+        "write",
+        "to",
+        "on",
+        "with",
+        "for",
+        "mark",
+        "tick",
+        "done",
+        "finish",
+        "finished",
+        "complete",
+        "completed",
+        "snooze",
+        "postpone",
+        "push",
+        "delay",
+        "defer",
+        "show",
+        "see",
+        "view",
+        "check",
+        "is",
+        "about",
+    ]
+)
+
+
+_REMIND_WORDS = re.compile(
+    r"\b(?:remind(?:er)?|remnd|ping me|nudge me|alert me|don'?t (?:let me )?forget|remember to|follow[- ]?up|"
+    r"(?:i|we) (?:need|have|should|must|gotta|got) to|need to|have to|to-?do)\b",
+    re.IGNORECASE,
+)
+_IMPERATIVE = re.compile(
+    rf"^\W*(?:(?:please|pls|then|and|also)\s+)*(?:{_DOER_VERBS}|check|chase|circle back|follow|prepare|"
+    r"draft|book|schedule|set up|confirm|review|renew|invoice|ship|get|call back|ring)\b",
+    re.IGNORECASE,
+)
+
+
+def doubt(intent: str, text: str) -> bool:
+    """Whether a reading's slots may not mean what its intent needs. A reminder with no word of
+    reminding and no imperative ("acme's contract ends on 2027-01-31" states a date). A ticket or
+    reminder id that nothing before it marks as one ("closed the acme deal at 4,500"), or words
+    naming the other kind ("done with ticket 10" is no reminder)."""
+    if intent == "remind":
+        bare = _tidy(find_when_cut(text))
+        return _REMIND_WORDS.search(text) is None and _IMPERATIVE.match(bare) is None
+    if intent not in _TICKET_INTENTS | _REMINDER_INTENTS:
+        return False
+    low = text.lower()
+    if intent in _REMINDER_INTENTS and re.search(r"\b(?:ticket|case|issue)s?\b", low):
+        return True
+    if intent in _TICKET_INTENTS and re.search(r"\b(?:reminder|task|follow[- ]?up)s?\b", low):
+        return True
+    m = _ID.search(text)
+    if m is None:
+        return False
+    if m.group().startswith("#") or not text[: m.start()].strip():
+        return False
+    before = text[: m.start()].split()
+    return before[-1].lower().strip(",.:;!?'\"") not in _ID_ANCHORS
+
+
+def find_when_cut(text: str) -> str:
+    """text without its time expression (any instant: only the words matter here)."""
+    from datetime import UTC
+
+    found = find_when(text, now=datetime(2026, 1, 5, 12, 0, tzinfo=UTC), tz=ZoneInfo("UTC"))
+    return text if found is None else f"{text[: found[0]]} {text[found[1] :]}"
 
 
 def _id_rule(intent: str) -> _Rule:

@@ -213,6 +213,101 @@ def segments(text: str, now: datetime, tz: ZoneInfo) -> tuple[_Slots, str]:
     return {}, "segments"
 
 
+_PRODUCT_SHOW = re.compile(
+    r"\b(?:sell|sells|selling|sold|sales|buyers?|buys?|bought|show|card|revenue|top)\b", re.I
+)
+
+
+def product_either(text: str, now: datetime, tz: ZoneInfo) -> tuple[_Slots, str]:
+    """`product show` for how one product does ("top buyers of 85123A"), else `product find`."""
+    slots, command = product(text, now, tz)
+    query = _between(text, _PRODUCT_LEFT | _PRODUCT_SHOW_WORDS, _PRODUCT_RIGHT | {"sell", "sells"})
+    if _PRODUCT_SHOW.search(text) and query:
+        return {"text": query, "view": "show"}, f"product show {query}"
+    return slots, command
+
+
+_PRODUCT_SHOW_WORDS = {
+    "how", "well", "does", "sell", "sells", "who", "buys", "buy", "bought", "sales", "of", "top",
+    "buyers", "buyer", "show", "revenue", "card",
+}  # fmt: skip
+
+
+def digest(text: str, now: datetime, tz: ZoneInfo) -> tuple[_Slots, str]:
+    weekly = re.search(r"\bweek(?:ly)?\b|\bweek's\b", text, re.IGNORECASE)
+    return ({"period": "weekly"}, "digest weekly") if weekly else ({}, "digest")
+
+
+def subscribe(text: str, now: datetime, tz: ZoneInfo) -> tuple[_Slots, str]:
+    period = "weekly" if re.search(r"\bweek(?:ly)?\b|\bmonday", text, re.IGNORECASE) else "daily"
+    at = ""
+    clock = re.search(r"\b(?:at\s+)?(\d{1,2})(?::(\d{2}))?\s*(am|pm)?\b", text, re.IGNORECASE)
+    if clock is not None and (clock.group(2) or clock.group(3) or re.search(r"\bat\s+\d", text)):
+        hour, minute = int(clock.group(1)), int(clock.group(2) or 0)
+        if (clock.group(3) or "").lower() == "pm" and hour < 12:
+            hour += 12
+        if hour < 24 and minute < 60:
+            at = f"{hour:02d}:{minute:02d}"
+    slots: _Slots = {"period": period}
+    if at:
+        slots["at"] = at
+    return slots, " ".join(p for p in ("subscribe digest", period, at) if p)
+
+
+def unsubscribe(text: str, now: datetime, tz: ZoneInfo) -> tuple[_Slots, str]:
+    return {}, "unsubscribe digest"
+
+
+_ROLE = re.compile(r"\b(rep|manager|admin)\b", re.IGNORECASE)
+_ROLE_WHO = re.compile(
+    r"^\s*(?:(?:please|pls)\s+)?(?:make|set|promote|demote|change)?\s*(?P<who>@?[\w.-]+)(?:'s|’s)?\b",
+    re.IGNORECASE,
+)
+
+
+def role(text: str, now: datetime, tz: ZoneInfo) -> tuple[_Slots, str]:
+    found = _ROLE.search(text)
+    who = _ROLE_WHO.match(text)
+    name = who.group("who") if who is not None else ""
+    if name.lower() in {"make", "set", "promote", "demote", "change", "role", "the"}:
+        name = ""
+    slots: _Slots = {}
+    if name:
+        slots["user"] = name
+    if found is not None:
+        slots["role"] = found.group(1).lower()
+    user = name if name.startswith("@") or not name else f"@{name}"
+    return slots, " ".join(p for p in ("role", user, slots.get("role", "")) if p)
+
+
+_ENDED = (
+    (r"(.+?)\s+(?:no longer|doesn'?t|does not|don'?t|isn'?t|is not)\s+(?:works?|working)\s+(?:at|for)\s+(.+?)"
+     r"(?:\s+(?:anymore|any more|now))?", "works-at"),
+    (r"(.+?)\s+(?:left|quit|has left)\s+(.+)", "works-at"),
+    (r"end\s+(.+?)(?:'s|’s|')?\s+relation(?:ship)?\s+(?:to|with)\s+(.+)", "works-at"),
+    (r"(.+?)\s+(?:is|are)\s+no longer\s+(?:a|an|the)?\s*(partner|reseller|competitor|parent|subsidiary)"
+     r"\s+(?:of|to|for)\s+(.+)", ""),
+)  # fmt: skip
+
+
+def unrelate(text: str, now: datetime, tz: ZoneInfo) -> tuple[_Slots, str]:
+    plain = _tidy(text)
+    for pattern, kind in _ENDED:
+        m = re.fullmatch(pattern, plain, re.IGNORECASE)
+        if m is None:
+            continue
+        groups = m.groups()
+        first, second = groups[0], groups[-1]
+        named = kind or groups[1].lower()
+        a, b = _clean_customer(_words(first)), _clean_customer(_words(second))
+        if a and b:
+            return (
+                {"customer": a, "kind": named, "other": b},
+                f"unrelate {_quoted(a)} {named} {_quoted(b)}",
+            )
+    return {}, "unrelate"
+
+
 MORE_RULES = {
     "open-ticket": open_ticket,
     "recommend": recommend,
@@ -221,5 +316,10 @@ MORE_RULES = {
     "relations": relations,
     "segment": segment,
     "segments": segments,
-    "product": product,
+    "product": product_either,
+    "digest": digest,
+    "subscribe": subscribe,
+    "unsubscribe": unsubscribe,
+    "role": role,
+    "unrelate": unrelate,
 }

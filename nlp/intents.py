@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from nlp import intent_model
 from nlp.intent_model import MODEL_PATH, CompiledIntents
-from nlp.intent_slots import NAME_SLOTS, RULES, plausible_name
+from nlp.intent_slots import NAME_SLOTS, RULES, doubt, plausible_name
 from nlp.intent_slots_more import MORE_RULES
 from nlp.intent_words import EMAIL, MENTION, NUMBER, canonical
 from nlp.when import find_when
@@ -85,6 +85,10 @@ INTENTS: Mapping[str, IntentSpec] = {
     "segment": IntentSpec(False, ("name",)),
     "segments": IntentSpec(False),
     "product": IntentSpec(False, ("text",)),
+    "subscribe": IntentSpec(True),
+    "unsubscribe": IntentSpec(True),
+    "role": IntentSpec(True, ("user", "role")),
+    "unrelate": IntentSpec(True, ("customer", "kind", "other")),
 }
 _RULES = {**RULES, **MORE_RULES}
 
@@ -250,6 +254,7 @@ def _reading(intent: str, text: str, *, probability: float, now: datetime, tz: Z
         for name in (*NAME_SLOTS, *(("text",) if intent == "find" else ()))
         if name in slots
     )
+    complete = complete and not doubt(intent, text)
     confidence = probability if complete else probability * MISSING_SLOT_FACTOR
     return Interpretation(
         intent=intent,

@@ -197,17 +197,13 @@ def build_pipeline(lexicon: dict[str, float]) -> Pipeline:
             ("features", union),
             (
                 "model",
-                SGDClassifier(
-                    loss="log_loss", alpha=1e-5, max_iter=30, tol=None, random_state=0
-                ),
+                SGDClassifier(loss="log_loss", alpha=1e-5, max_iter=30, tol=None, random_state=0),
             ),
         ]
     )
 
 
-def train(
-    examples: Sequence[Example] | None = None, *, data_dir: Path = DATA_DIR
-) -> SentimentClassifier:
+def train(examples: Sequence[Example] | None = None, *, data_dir: Path = DATA_DIR) -> SentimentClassifier:
     """Fit a classifier on ``examples`` (default: the whole corpus plus the augmentation set)."""
     if examples is None:
         examples = [*load_corpus(data_dir), *load_augmentation(data_dir)]
@@ -215,9 +211,7 @@ def train(
     started = time.perf_counter()
     pipeline = build_pipeline(lexicon)
     weights = np.array([SOURCE_WEIGHTS.get(e.source, 1.0) for e in examples])
-    pipeline.fit(
-        [e.text for e in examples], [e.label for e in examples], model__sample_weight=weights
-    )
+    pipeline.fit([e.text for e in examples], [e.label for e in examples], model__sample_weight=weights)
     _LOGGER.info(
         "trained sentiment model on %d texts in %.1f s", len(examples), time.perf_counter() - started
     )

@@ -37,9 +37,7 @@ _HIGH_CHAR = re.compile("[\u2000-\U0010ffff]")
 _EMOTICON_POS = re.compile(
     r"(?:(?<![\w/])[:;=][-'o^]?[)\]}D>pP3*](?!\w)|(?<!\w)[xX][dD](?!\w)|<3+|\^_*\^|\(:)"
 )
-_EMOTICON_NEG = re.compile(
-    r"(?:(?<![\w/])(?::'|[:=])-?[(\[{/\\|@](?!\w)|>:-?[(\[]|</3|-_-|\bT_T\b)"
-)
+_EMOTICON_NEG = re.compile(r"(?:(?<![\w/])(?::'|[:=])-?[(\[{/\\|@](?!\w)|>:-?[(\[]|</3|-_-|\bT_T\b)")
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _MENTION = re.compile(r"@\w+")
 _ELONGATED = re.compile(r"(\w)\1{2,}")
@@ -76,8 +74,18 @@ _REQUEST_WORDS = _words("please pls plz kindly")
 _REQUEST_LEXICON_SKIP = _words("please pls plz kindly help want")
 _WOULD = frozenset({"would", "i'd", "we'd", "you'd"})
 _REQUEST_PHRASES = (
-    "can you", "could you", "would you", "can i", "could i", "can someone", "i'd like",
-    "i would like", "i want to", "i need", "need to", "let me know",
+    "can you",
+    "could you",
+    "would you",
+    "can i",
+    "could i",
+    "can someone",
+    "i'd like",
+    "i would like",
+    "i want to",
+    "i need",
+    "need to",
+    "let me know",
 )
 # One pass over the text finds whichever phrase occurs (same answer as one search per phrase).
 _REQUEST_PHRASE = re.compile("|".join(map(re.escape, _REQUEST_PHRASES)))
@@ -305,8 +313,17 @@ def scan_tokens(roles: Iterable[TokenRole]) -> TokenScan:
                     n_neg += 1
         previous = flag
     return TokenScan(
-        negated, pos, neg, n_pos, n_neg, n_negations, n_boost, n_words, question_start,
-        request_word, contrast_seen,
+        negated,
+        pos,
+        neg,
+        n_pos,
+        n_neg,
+        n_negations,
+        n_boost,
+        n_words,
+        question_start,
+        request_word,
+        contrast_seen,
     )
 
 
@@ -316,9 +333,7 @@ def mark_negation(tokens: Sequence[str]) -> list[str]:
     return [token + "_neg" if negated else token for token, negated in zip(tokens, scan.negated, strict=True)]
 
 
-def dense_features(
-    text: str, normalised: str, *, emoticons: tuple[int, int], scan: TokenScan
-) -> list[float]:
+def dense_features(text: str, normalised: str, *, emoticons: tuple[int, int], scan: TokenScan) -> list[float]:
     """The ``N_DENSE`` lexicon and surface features of a text (raw and normalised form)."""
     pos, neg = scan.pos, scan.neg
     compound = math.tanh((pos - neg) / 4.0)

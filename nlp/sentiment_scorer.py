@@ -268,9 +268,7 @@ class SentimentScorer:
                 data[mask] = data[mask] * weight
         return data, indptr[::2], columns
 
-    def _decision(
-        self, x: npt.NDArray[Any], indptr: Ints, columns: Ints, dense: FloatArray
-    ) -> FloatArray:
+    def _decision(self, x: npt.NDArray[Any], indptr: Ints, columns: Ints, dense: FloatArray) -> FloatArray:
         # Every sum runs in column order from zero, one term at a time, for one text as for
         # many: a text scores the same to the last bit alone or in any batch.
         n = dense.shape[0]
