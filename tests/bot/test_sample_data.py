@@ -56,7 +56,8 @@ def readme_examples() -> dict[str, list[str]]:
         console = _CONSOLE_LINE.search(line)
         if console:
             who = re.search(r"--as (\w+)", console.group(2))
-            examples[who.group(1) if who else "rep"].extend(console.group(1).split("\\n"))
+            # printf writes a literal % as %%
+            examples[who.group(1) if who else "rep"].extend(console.group(1).replace("%%", "%").split("\\n"))
         elif in_fence and _FREE_TEXT.match(line):
             examples["rep"].append(_FREE_TEXT.match(line).group(1))  # type: ignore[union-attr]
     return {role: [e for e in found if e.strip()] for role, found in examples.items()}
