@@ -118,6 +118,27 @@ async def _clear_part(services: Services, name: str, scope: Scope) -> tuple[Cust
     return None, 0.0
 
 
+# Writes that may stand without a customer ("remind me at 5: call the bank"), so a reading of
+# one that kept none runs unless its words name a customer.
+_CUSTOMER_OPTIONAL = frozenset({"remind"})
+
+
+async def _named_in_text(services: Services, reading: Interpretation, scope: Scope) -> CustomerRecord | None:
+    """A customer the words of a customer-less write clearly name, for the writes where the
+    customer is optional (a reminder's text "follow up w/ tyrell")."""
+    if reading.intent not in _CUSTOMER_OPTIONAL or not reading.is_write:
+        return None
+    words = reading.slots.get("text", "")
+    found, score = await _clear_part(services, f"{words} .", scope)  # every word may be the name
+    return found if found is not None and score >= FREE_TEXT_SCORE else None
+
+
+def _about(command: str, customer: str) -> str:
+    """``remind <when>: <text>`` as ``remind <customer> <when>: <text>``."""
+    verb, _, rest = command.partition(" ")
+    return f"{verb} {customer} {rest}"
+
+
 def hesitant(text: str) -> bool:
     """Whether the words muse or ask about a change rather than request it ("should we close
     12?", "not sure if Acme is a lead now"); "can you log …?" is a request."""
@@ -134,9 +155,20 @@ async def settle(services: Services, actor: Actor, reading: Interpretation, *, t
     if reading.is_write and hesitant(text):
         return Settled(None, ((reading, reading.command),), "that reads as a question, not a request")
     name = reading.slots.get("customer", "")
-    if not name:
-        return Settled(reading)
     scope = scope_of(actor, services.settings.customer_access)
+    if not name:
+        named = await _named_in_text(services, reading, scope)
+        if named is None:
+            return Settled(reading)
+        # "follow up w/ tyrell on monday": the reader kept no customer, but the words name one.
+        # A reminder about nobody would lose who it is about; ask which it is.
+        with_them = replace(reading, command=_about(reading.command, f"#{named.id}"))
+        label = _about(reading.command, describe(named))
+        return Settled(
+            None,
+            ((with_them, label), (reading, reading.command)),
+            f"that names {describe(named)}, but the reading kept no customer",
+        )
     chosen, candidates = await _clear(services, name, scope)
     if chosen is not None:
         return Settled(_with_customer(reading, chosen.id))

@@ -173,6 +173,20 @@ async def test_a_customer_that_only_looks_like_the_name_is_asked_not_written(
     assert _asked(reply) or reply.is_error, all_text(reply)
 
 
+async def test_a_reminder_whose_words_name_a_customer_is_asked_not_set_without_them(
+    chat: Chat, store: Store
+) -> None:
+    await _book(chat)
+    before = await _counts(store)
+    reply = await chat.say("i need to follow up w/ globex on monday")
+    assert _asked(reply) and await _counts(store) == before, all_text(reply)
+    about = next(b for b in reply.buttons if "Globex Corporation" in b.label)
+    assert not (await chat.press(about.action)).is_error
+    async with store.read() as tx:
+        (reminder,) = await tx.reminders.open_for_rep(1)
+    assert reminder.customer_id == 2 and "globex" in reminder.text.lower()
+
+
 async def test_two_customers_in_one_sentence_do_one_and_offer_the_other(chat: Chat, store: Store) -> None:
     await _book(chat)
     reply = await chat.say("log a call with Acme and remind me to call Globex friday")
