@@ -233,9 +233,7 @@ async def list_customers(
             updated_since=updated_since,
             visible_to_rep=ctx.scope.owner_filter,
         )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = paging.encode(rows[-1].updated_at, rows[-1].id) if more else None
+    rows, next_cursor = paging.page_of(rows, limit, lambda r: paging.encode(r.updated_at, r.id))
     return CustomerPage(items=[Customer.of(r) for r in rows], next_cursor=next_cursor)
 
 

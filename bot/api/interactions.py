@@ -87,9 +87,7 @@ async def list_interactions(
     customer = await access.customer(ctx, existing(customer_id, "customer"))
     async with ctx.store.read() as tx:
         rows = await tx.interactions.page(customer.id, limit=limit + 1, kind=kind, since=since, before=before)
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = paging.encode(rows[-1].occurred_at, rows[-1].id) if more else None
+    rows, next_cursor = paging.page_of(rows, limit, lambda r: paging.encode(r.occurred_at, r.id))
     return InteractionPage(items=[Interaction.of(r) for r in rows], next_cursor=next_cursor)
 
 

@@ -5,9 +5,13 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from bot.api.errors import FieldError, invalid
+
+T = TypeVar("T")
 
 MAX_LIMIT = 200
 DEFAULT_LIMIT = 50
@@ -61,3 +65,10 @@ def decode_id(cursor: str | None) -> int:
         return last_id
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
         raise invalid([FieldError(field="cursor", message="not a cursor this API gave")]) from None
+
+
+def page_of(rows: Sequence[T], limit: int, cursor_of: Callable[[T], str]) -> tuple[list[T], str | None]:
+    """The page in ``rows`` (fetched as ``limit`` + 1, so one more means there is a next page)
+    and the cursor after its last row; None on the last page."""
+    page = list(rows[:limit])
+    return page, cursor_of(page[-1]) if len(rows) > limit else None

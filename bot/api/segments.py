@@ -89,7 +89,5 @@ async def segment_customers(
             after_id=after,
             visible_to_rep=ctx.scope.owner_filter,
         )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = paging.encode_id(rows[-1].id) if more else None
+    rows, next_cursor = paging.page_of(rows, limit, lambda r: paging.encode_id(r.id))
     return CustomerPage(items=[Customer.of(c) for c in rows], next_cursor=next_cursor)

@@ -156,9 +156,7 @@ async def list_tickets(
             after=after,
             visible_to_rep=ctx.scope.owner_filter,
         )
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_cursor = paging.encode(rows[-1].updated_at, rows[-1].id) if more else None
+    rows, next_cursor = paging.page_of(rows, limit, lambda r: paging.encode(r.updated_at, r.id))
     return TicketPage(items=[Ticket.of(t) for t in rows], next_cursor=next_cursor)
 
 
